@@ -1,0 +1,197 @@
+"""Parameter files: one YAML file per programme in ``params/``.
+
+A parameter file is the pre-specified analysis plan of a report: which data, which notebooks,
+which outcomes and options, which contract rules.  It is validated with pydantic models that
+forbid unknown keys (papermill alone only warns about unknown parameters) and check types, so a
+misspelt key stops the render with the list of allowed keys.
+
+Layout::
+
+    programme: refino                    # report folder name: reports/<programme>/
+    title: "REFINO ..."
+    description: "..."
+    data:
+      source: synthetic                  # synthetic | extracts
+      scenario: refino                   # synthetic scenario (source: synthetic)
+      n_persons: 4000                    # synthetic size
+      seed: 1                            # synthetic seed
+      folder: data/synthetic/refino      # where the extracts are (default data/synthetic/<programme>)
+    disclosure_threshold: 5
+    seed: 20261123                       # analysis seed (bootstrap, permutation)
+    headline: {notebook: 02_rct_analysis, key: headline}
+    notebooks:
+      - name: 01_panel_overview
+        options: {...}
+    contract: {...}                      # validated by evaluation.contracts.ContractSpec
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .schema import SCENARIOS
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = ROOT / "notebooks"
+
+
+class ParamsError(ValueError):
+    """A parameter file is invalid; the message lists every problem and the allowed keys."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataSpec(_Strict):
+    source: Literal["synthetic", "extracts"] = "synthetic"
+    scenario: Optional[str] = None
+    n_persons: Optional[int] = Field(default=None, gt=0)
+    seed: int = 1
+    effect_scale: float = 1.0
+    folder: Optional[str] = None
+
+    @field_validator("scenario")
+    @classmethod
+    def _known_scenario(cls, v):
+        if v is not None and v not in SCENARIOS:
+            raise ValueError(f"unknown scenario {v!r}; choose one of {list(SCENARIOS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _scenario_for_synthetic(self):
+        if self.source == "synthetic" and self.scenario is None:
+            raise ValueError("data.source is 'synthetic' but data.scenario is not set; "
+                             f"choose one of {list(SCENARIOS)}")
+        if self.source == "extracts" and self.folder is None:
+            raise ValueError("data.source is 'extracts': set data.folder to the folder holding "
+                             "the register extracts")
+        return self
+
+
+class NotebookSpec(_Strict):
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _exists(cls, v):
+        if not notebook_source(v):
+            avail = sorted(p.stem for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
+            raise ValueError(f"notebook {v!r} not found in notebooks/; available: {avail}")
+        return v
+
+
+class HeadlineSpec(_Strict):
+    notebook: str
+    key: str
+
+
+class Params(_Strict):
+    programme: str = Field(pattern=r"^[a-z0-9_]+$")
+    title: str
+    description: str = ""
+    data: DataSpec
+    disclosure_threshold: int = Field(default=5, ge=1)
+    seed: int = 20261123
+    headline: Optional[HeadlineSpec] = None
+    notebooks: list[NotebookSpec] = Field(min_length=1)
+    contract: Optional[dict[str, Any]] = None
+
+    @model_validator(mode="after")
+    def _contract_valid(self):
+        if self.contract is not None:
+            try:
+                from .contracts import ContractSpec  # noqa: WPS433
+            except ImportError:  # contracts module not available
+                return self
+            ContractSpec.model_validate(self.contract)
+        return self
+
+    # -- derived -------------------------------------------------------------------------
+    @property
+    def data_folder(self) -> Path:
+        folder = self.data.folder or f"data/synthetic/{self.programme}"
+        p = Path(folder)
+        return p if p.is_absolute() else ROOT / p
+
+    def notebook_parameters(self, nb: NotebookSpec, output_dir: Path) -> dict[str, Any]:
+        """The plain values papermill injects into a notebook's ``parameters`` cell."""
+        return {"programme": self.programme, "data_dir": str(self.data_folder),
+                "output_dir": str(output_dir), "disclosure_threshold": self.disclosure_threshold,
+                "seed": self.seed, "options": nb.options}
+
+
+def notebook_source(name: str) -> Path | None:
+    """Path of the jupytext source ``notebooks/<name>.py`` (or ``.ipynb``) if it exists."""
+    for ext in (".py", ".ipynb"):
+        p = NOTEBOOK_DIR / f"{name}{ext}"
+        if p.exists():
+            return p
+    return None
+
+
+def _allowed_keys(model: type[BaseModel]) -> list[str]:
+    return list(model.model_fields)
+
+
+def _format_errors(path: str, err: ValidationError) -> str:
+    lines = [f"{path}: invalid parameter file ({err.error_count()} problem(s))"]
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"]) or "<top level>"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            parent = _model_at(e["loc"][:-1])
+            allowed = _allowed_keys(parent) if parent else []
+            msg = f"unknown key {e['loc'][-1]!r}; allowed keys here: {allowed}"
+        lines.append(f"  - {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def _model_at(loc) -> type[BaseModel] | None:
+    model: Any = Params
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            return None
+        ann = field.annotation
+        for cand in (DataSpec, NotebookSpec, HeadlineSpec):
+            if ann is cand or cand in getattr(ann, "__args__", ()) or (
+                    getattr(ann, "__origin__", None) is list and cand in ann.__args__):
+                model = cand
+                break
+        else:
+            return None
+    return model
+
+
+def load_params(path: str | Path) -> Params:
+    """Read and validate a parameter file; raise :class:`ParamsError` listing every problem."""
+    path = Path(path)
+    if not path.exists():
+        raise ParamsError(f"parameter file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as err:
+        raise ParamsError(_format_errors(str(path), err)) from None
+
+
+def file_hash(path: str | Path) -> str:
+    """SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

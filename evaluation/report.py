@@ -1,0 +1,272 @@
+"""Tables, figures and statistical disclosure control for published reports.
+
+Everything a notebook publishes goes through this module:
+
+* :func:`suppress_counts` applies primary suppression (counts in ``1 .. threshold-1`` are hidden)
+  and secondary suppression (where a row or column total would let a reader recover a hidden
+  cell, the next smallest cell in that row/column is hidden too).
+* :func:`show_table` displays a DataFrame with suppression applied and person ids removed.
+* :class:`Recorder` collects the headline numbers of a notebook into ``results.json``
+  (written atomically).
+* :func:`atomic_write_text` / :func:`atomic_write_bytes` write outputs so that a reader never
+  sees a half-written file.
+
+The disclosure threshold defaults to 5 (counts 1-4 suppressed), as is common in Nordic register
+statistics; zero counts are shown because they reveal no person.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+#: Column names that may identify a person and must never reach a report.
+ID_COLUMNS = ("person_id", "fnr", "fodselsnummer", "id", "data_id")
+SUPPRESSED = "<5"  # replaced with f"<{threshold}" at run time
+DEFAULT_THRESHOLD = 5
+
+
+# ------------------------------------------------------------------------------------------
+# atomic output
+# ------------------------------------------------------------------------------------------
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert results, numpy scalars, DataFrames and NaN into JSON-compatible values."""
+    if hasattr(obj, "to_dict") and not isinstance(obj, (pd.DataFrame, pd.Series, dict)):
+        return to_jsonable(obj.to_dict())
+    if isinstance(obj, pd.DataFrame):
+        return to_jsonable(obj.to_dict(orient="records"))
+    if isinstance(obj, pd.Series):
+        return to_jsonable(obj.to_dict())
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        return None if math.isnan(v) or math.isinf(v) else v
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    if obj is pd.NA or obj is pd.NaT:
+        return None
+    if isinstance(obj, (pd.Timestamp, pd.Period)):
+        return str(obj)
+    return obj
+
+
+# ------------------------------------------------------------------------------------------
+# disclosure control
+# ------------------------------------------------------------------------------------------
+def _is_small(values: np.ndarray, threshold: int) -> np.ndarray:
+    v = np.asarray(values, dtype=float)
+    return np.isfinite(v) & (v > 0) & (v < threshold)
+
+
+def suppression_mask(counts: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD,
+                     secondary: bool = True) -> pd.DataFrame:
+    """Cells to hide in a table of counts.
+
+    Primary suppression hides every count ``0 < c < threshold``.  Secondary suppression: in any
+    row or column (of the count columns) with exactly one hidden cell, the smallest other
+    non-zero cell is hidden too, so that a published margin total cannot reveal the hidden
+    count by subtraction.  Repeated until no row or column has a single hidden cell.
+
+    Parameters
+    ----------
+    counts : DataFrame
+        Only count columns.
+    threshold : int
+        Smallest count that may be published.
+    secondary : bool
+        Apply secondary suppression across rows and columns (when there is more than one).
+    """
+    vals = counts.to_numpy(dtype=float)
+    mask = _is_small(vals, threshold)
+    if secondary and mask.any():
+        changed = True
+        while changed:
+            changed = False
+            for axis in (1, 0):
+                if vals.shape[axis] < 2:
+                    continue
+                n_hidden = mask.sum(axis=axis)
+                lines = np.flatnonzero(n_hidden == 1)
+                for i in lines:
+                    line_vals = vals[i, :] if axis == 1 else vals[:, i]
+                    line_mask = mask[i, :] if axis == 1 else mask[:, i]
+                    cand = np.where(~line_mask & np.isfinite(line_vals) & (line_vals > 0),
+                                    line_vals, np.inf)
+                    if np.isfinite(cand).any():
+                        j = int(np.argmin(cand))
+                        if axis == 1:
+                            mask[i, j] = True
+                        else:
+                            mask[j, i] = True
+                        changed = True
+    return pd.DataFrame(mask, index=counts.index, columns=counts.columns)
+
+
+def suppress_counts(df: pd.DataFrame, count_columns: Sequence[str] | None = None, *,
+                    threshold: int = DEFAULT_THRESHOLD, secondary: bool = True,
+                    dependent_columns: dict[str, Sequence[str]] | None = None) -> pd.DataFrame:
+    """Return a copy of ``df`` with small counts replaced by ``"<threshold"``.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Table to publish.  Not modified.
+    count_columns : sequence of str, optional
+        Columns holding person counts.  Defaults to columns named ``n``, ``count`` or starting
+        with ``n_`` / ending in ``_n``.
+    threshold : int
+        Counts ``1 .. threshold-1`` are suppressed.
+    secondary : bool
+        Apply secondary suppression across the count columns and rows.
+    dependent_columns : dict, optional
+        ``{count_column: [columns]}``: statistics computed from the suppressed cell's persons
+        (e.g. a mean or a share), hidden together with their count.
+    """
+    if threshold < 1:
+        raise ValueError(f"disclosure threshold must be >= 1, got {threshold}")
+    out = drop_ids(df)
+    if count_columns is None:
+        count_columns = [c for c in out.columns
+                         if c in ("n", "count", "persons") or str(c).startswith("n_")
+                         or str(c).endswith("_n")]
+    missing = [c for c in count_columns if c not in out.columns]
+    if missing:
+        raise KeyError(f"count column(s) {missing} not in table; columns are {list(out.columns)}")
+    if not count_columns:
+        return out
+    mask = suppression_mask(out[list(count_columns)].apply(pd.to_numeric, errors="coerce"),
+                            threshold, secondary)
+    label = f"<{threshold}"
+    for c in count_columns:
+        m = mask[c].to_numpy()
+        if m.any():
+            out[c] = out[c].astype(object)
+            out.loc[m, c] = label
+            for dep in (dependent_columns or {}).get(c, ()):
+                out[dep] = out[dep].astype(object)
+                out.loc[m, dep] = label
+    return out
+
+
+def drop_ids(df: pd.DataFrame) -> pd.DataFrame:
+    """Copy of ``df`` without person-identifying columns (index included)."""
+    out = df.copy()
+    if out.index.name in ID_COLUMNS or any(n in ID_COLUMNS for n in (out.index.names or []) if n):
+        out = out.reset_index(drop=True)
+    drop = [c for c in out.columns if str(c).lower() in ID_COLUMNS]
+    return out.drop(columns=drop)
+
+
+def show_table(df: pd.DataFrame, count_columns: Sequence[str] | None = None, *,
+               threshold: int = DEFAULT_THRESHOLD, caption: str | None = None,
+               dependent_columns: dict[str, Sequence[str]] | None = None,
+               precision: int = 3, display: bool = True):
+    """Display a table in a notebook after disclosure control.
+
+    Small counts are suppressed (:func:`suppress_counts`), person-id columns removed, floats
+    rounded to ``precision`` significant decimals.  Returns the published DataFrame.
+    """
+    pub = suppress_counts(df, count_columns, threshold=threshold,
+                          dependent_columns=dependent_columns)
+    if display:
+        try:
+            from IPython.display import display as _display
+            sty = pub.style.format(precision=precision, na_rep="–")
+            try:
+                sty = sty.hide(axis="index")
+            except Exception:  # pragma: no cover - old pandas
+                pass
+            if caption:
+                sty = sty.set_caption(caption)
+            _display(sty)
+        except ImportError:  # pragma: no cover
+            print(pub.to_string(index=False))
+    return pub
+
+
+def format_ci(estimate: float, lo: float, hi: float, digits: int = 3, unit: str = "") -> str:
+    """``"0.123 (0.050 to 0.196)"`` with an optional unit, as the Data Lab reports print ranges."""
+    u = f" {unit}" if unit else ""
+    return f"{estimate:.{digits}f}{u} ({lo:.{digits}f} to {hi:.{digits}f})"
+
+
+# ------------------------------------------------------------------------------------------
+# results.json
+# ------------------------------------------------------------------------------------------
+class Recorder:
+    """Collect the headline numbers of one notebook into ``<output_dir>/results.json``.
+
+    Several notebooks of one report share the file: each writes its own section
+    ``{"notebooks": {notebook: {key: value}}}``; :meth:`save` merges and writes atomically.
+    Values may be result objects (anything with ``to_dict()``), DataFrames, dicts or scalars.
+    Counts in recorded tables are suppressed with the same threshold as the report.
+
+    Examples
+    --------
+    >>> rec = Recorder("reports/refino", notebook="02_rct_analysis")   # doctest: +SKIP
+    >>> rec.add("itt_employed_24", result)                              # doctest: +SKIP
+    >>> rec.save()                                                      # doctest: +SKIP
+    """
+
+    def __init__(self, output_dir: str | os.PathLike, *, notebook: str,
+                 threshold: int = DEFAULT_THRESHOLD):
+        self.path = Path(output_dir) / "results.json"
+        self.notebook = notebook
+        self.threshold = threshold
+        self.entries: dict[str, Any] = {}
+        self.headline: dict[str, Any] | None = None
+
+    def add(self, key: str, value: Any, *, headline: bool = False) -> Any:
+        if isinstance(value, pd.DataFrame):
+            value = suppress_counts(value, threshold=self.threshold)
+        self.entries[key] = to_jsonable(value)
+        if headline:
+            self.headline = {"key": key, **(self.entries[key] if isinstance(self.entries[key], dict)
+                                           else {"value": self.entries[key]})}
+        return value
+
+    def save(self) -> Path:
+        data: dict[str, Any] = {}
+        if self.path.exists():
+            try:
+                data = json.loads(self.path.read_text())
+            except json.JSONDecodeError:
+                data = {}
+        data.setdefault("notebooks", {})[self.notebook] = self.entries
+        if self.headline is not None:
+            data.setdefault("headline", {})[self.notebook] = self.headline
+        atomic_write_text(self.path, json.dumps(data, indent=2, sort_keys=True, allow_nan=False))
+        return self.path
