@@ -135,8 +135,17 @@ def suppression_mask(counts: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD,
     return pd.DataFrame(mask, index=counts.index, columns=counts.columns)
 
 
+def _has_totals(df: pd.DataFrame) -> bool:
+    labels = [str(x).lower() for x in df.columns]
+    for c in df.columns:
+        if not pd.api.types.is_numeric_dtype(df[c]):
+            labels += [str(x).lower() for x in df[c].unique()[:200]]
+    labels += [str(x).lower() for x in df.index[:200]]
+    return any(lab in ("total", "all", "totalt", "sum") or lab.startswith("total") for lab in labels)
+
+
 def suppress_counts(df: pd.DataFrame, count_columns: Sequence[str] | None = None, *,
-                    threshold: int = DEFAULT_THRESHOLD, secondary: bool = True,
+                    threshold: int = DEFAULT_THRESHOLD, secondary: bool | None = None,
                     dependent_columns: dict[str, Sequence[str]] | None = None) -> pd.DataFrame:
     """Return a copy of ``df`` with small counts replaced by ``"<threshold"``.
 
@@ -149,8 +158,10 @@ def suppress_counts(df: pd.DataFrame, count_columns: Sequence[str] | None = None
         with ``n_`` / ending in ``_n``.
     threshold : int
         Counts ``1 .. threshold-1`` are suppressed.
-    secondary : bool
-        Apply secondary suppression across the count columns and rows.
+    secondary : bool, optional
+        Apply secondary suppression across the count columns and rows.  By default it is applied
+        when the table publishes a total (a row or column labelled ``total``/``all``/``sum``),
+        since only a published margin lets a reader recover a hidden cell by subtraction.
     dependent_columns : dict, optional
         ``{count_column: [columns]}``: statistics computed from the suppressed cell's persons
         (e.g. a mean or a share), hidden together with their count.
@@ -167,6 +178,8 @@ def suppress_counts(df: pd.DataFrame, count_columns: Sequence[str] | None = None
         raise KeyError(f"count column(s) {missing} not in table; columns are {list(out.columns)}")
     if not count_columns:
         return out
+    if secondary is None:
+        secondary = _has_totals(out)
     mask = suppression_mask(out[list(count_columns)].apply(pd.to_numeric, errors="coerce"),
                             threshold, secondary)
     label = f"<{threshold}"
@@ -192,6 +205,7 @@ def drop_ids(df: pd.DataFrame) -> pd.DataFrame:
 
 def show_table(df: pd.DataFrame, count_columns: Sequence[str] | None = None, *,
                threshold: int = DEFAULT_THRESHOLD, caption: str | None = None,
+               secondary: bool | None = None,
                dependent_columns: dict[str, Sequence[str]] | None = None,
                precision: int = 3, display: bool = True):
     """Display a table in a notebook after disclosure control.
@@ -199,7 +213,7 @@ def show_table(df: pd.DataFrame, count_columns: Sequence[str] | None = None, *,
     Small counts are suppressed (:func:`suppress_counts`), person-id columns removed, floats
     rounded to ``precision`` significant decimals.  Returns the published DataFrame.
     """
-    pub = suppress_counts(df, count_columns, threshold=threshold,
+    pub = suppress_counts(df, count_columns, threshold=threshold, secondary=secondary,
                           dependent_columns=dependent_columns)
     if display:
         try:

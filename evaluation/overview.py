@@ -1,0 +1,91 @@
+"""Descriptive panel overview used by the first notebook of every report.
+
+Functions here compute publishable summaries of a person-month panel: person-level descriptive
+statistics by a grouping column (arm, district), and outcome trajectories over calendar time or
+event time with the number of persons behind each point, so small cells can be suppressed.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .report import DEFAULT_THRESHOLD
+
+#: Person-level characteristics described in the overview (those present are used).
+DESCRIBE_COLUMNS = ("age", "female", "immigrant", "under_30", "years_in_norway",
+                    "sa_months_12", "sa_months_24", "emp_months_12", "emp_months_24",
+                    "earnings_12")
+
+
+def person_table(data: pd.DataFrame) -> pd.DataFrame:
+    """One row per person: the first observed row of each person (time-invariant columns)."""
+    if "person_id" not in data.columns:
+        raise KeyError("column 'person_id' missing from the panel; build it with "
+                       "evaluation.panel.build_panel")
+    return data.drop_duplicates("person_id", keep="first")
+
+
+def describe_by(data: pd.DataFrame, by: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Means of person characteristics by ``by`` (one column per group) with a count row ``n``.
+
+    Binary columns are shown as shares, others as means; a persons table or a person-month
+    panel can be passed (the panel is reduced to one row per person first).
+    """
+    if by not in data.columns:
+        raise KeyError(f"grouping column {by!r} not in the data; columns are {list(data.columns)}")
+    persons = person_table(data) if data.duplicated("person_id").any() else data
+    cols = [c for c in (columns or DESCRIBE_COLUMNS) if c in persons.columns]
+    num = persons[cols].apply(pd.to_numeric, errors="coerce").astype(float)
+    num[by] = persons[by].astype(str).to_numpy()
+    means = num.groupby(by, observed=True)[cols].mean().T
+    counts = persons.groupby(persons[by].astype(str), observed=True).size()
+    means.loc["n"] = counts
+    means.index.name = "characteristic"
+    return means
+
+
+def trajectories(data: pd.DataFrame, outcome: str, *, by: str, time: str = "month") -> pd.DataFrame:
+    """Mean of ``outcome`` by ``by`` and ``time`` with the number of persons (``n``) in each cell."""
+    for c in (outcome, by, time):
+        if c not in data.columns:
+            raise KeyError(f"column {c!r} not in the panel; columns are {list(data.columns)}")
+    d = data[[by, time, outcome]].dropna(subset=[time])
+    g = d.groupby([by, time], observed=True)[outcome]
+    out = g.agg(mean="mean", n="count").reset_index()
+    out["outcome"] = outcome
+    return out
+
+
+def suppress_points(traj: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+    """Drop trajectory points that rest on fewer than ``threshold`` persons (for figures).
+
+    Returns a copy; the number of points removed is in ``.attrs['suppressed_points']`` so the
+    figure caption can say so.
+    """
+    keep = traj["n"] >= threshold
+    out = traj.loc[keep].copy()
+    out.attrs["suppressed_points"] = int((~keep).sum())
+    return out
+
+
+def plot_trajectories(traj: pd.DataFrame, *, by: str, time: str = "month", ax=None,
+                      title: str | None = None, threshold: int = DEFAULT_THRESHOLD):
+    """Line plot of mean outcome over ``time`` by ``by`` (seaborn), small cells left out."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    pts = suppress_points(traj, threshold)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.6))
+    sns.lineplot(data=pts, x=time, y="mean", hue=by, ax=ax)
+    if time == "event_time":
+        ax.axvline(0, color="grey", lw=0.8, ls="--")
+    ax.set_ylabel(traj["outcome"].iloc[0] if len(traj) else "")
+    ax.set_title(title or "")
+    n_sup = pts.attrs.get("suppressed_points", 0)
+    if n_sup:
+        ax.text(0.01, 0.01, f"{n_sup} point(s) with fewer than {threshold} persons not shown",
+                transform=ax.transAxes, fontsize=7, color="grey")
+    return ax

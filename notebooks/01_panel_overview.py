@@ -1,0 +1,92 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python (evaluation)
+#     language: python
+#     name: evaluation
+# ---
+
+# %% [markdown]
+# ## Panel overview
+# The register extracts linked by person id into one person-month panel: how many persons and
+# months each step kept, who they are, and how the outcomes move over calendar and event time.
+# Counts below the disclosure threshold are suppressed in every table and figure.
+
+# %% tags=["parameters"]
+programme = "refino"
+data_dir = "data/synthetic/refino"
+output_dir = "reports/refino"
+disclosure_threshold = 5
+seed = 20261123
+options = {}
+
+# %%
+import matplotlib.pyplot as plt
+import seaborn as sns
+
+import evaluation.panel
+import evaluation.report
+from evaluation import overview
+
+sns.set_theme(style="whitegrid", context="notebook")
+group = options.get("group", "arm")
+outcomes = options.get("outcomes", ["employed", "on_social_assistance"])
+panel = evaluation.panel.load_panel(data_dir)
+rec = evaluation.report.Recorder(output_dir, notebook="01_panel_overview",
+                                 threshold=disclosure_threshold)
+
+# %% [markdown]
+# ## Sample flow
+# Every step from the extracts to the analysis panel, with the persons and person-months it
+# kept or excluded and why.
+
+# %%
+flow = evaluation.report.show_table(panel.flow, ["persons", "person_months"],
+                                    threshold=disclosure_threshold)
+rec.add("sample_flow", panel.flow)
+
+# %% [markdown]
+# ## Who is in the panel
+
+# %%
+desc = overview.describe_by(panel.data, group)
+evaluation.report.show_table(desc.reset_index().rename(columns=str), threshold=disclosure_threshold,
+                             count_columns=[], caption=f"Person characteristics by {group}")
+counts = desc.loc[["n"]].reset_index(drop=True)
+evaluation.report.show_table(counts, list(counts.columns), threshold=disclosure_threshold,
+                             caption=f"Persons by {group}")
+rec.add("persons_by_group", counts)
+
+# %% [markdown]
+# ## Outcomes over calendar time
+
+# %%
+fig, axes = plt.subplots(len(outcomes), 1, figsize=(9, 3.2 * len(outcomes)), squeeze=False)
+for ax, y in zip(axes[:, 0], outcomes):
+    traj = overview.trajectories(panel.data, y, by=group, time="month")
+    overview.plot_trajectories(traj, by=group, time="month", ax=ax, threshold=disclosure_threshold,
+                               title=f"{y} by {group}")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Outcomes over event time (months since programme start)
+
+# %%
+fig, axes = plt.subplots(len(outcomes), 1, figsize=(9, 3.2 * len(outcomes)), squeeze=False)
+for ax, y in zip(axes[:, 0], outcomes):
+    traj = overview.trajectories(panel.data, y, by=group, time="event_time")
+    overview.plot_trajectories(traj, by=group, time="event_time", ax=ax,
+                               threshold=disclosure_threshold, title=f"{y} by {group}")
+fig.tight_layout()
+plt.show()
+
+# %%
+rec.add("panel_size", {"persons": int(panel.data["person_id"].nunique()),
+                       "person_months": int(len(panel.data))})
+rec.save();

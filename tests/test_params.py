@@ -1,0 +1,73 @@
+"""Parameter files: every params/*.yaml validates; bad ones are refused with the allowed keys."""
+from pathlib import Path
+
+import pytest
+import yaml
+
+from evaluation.params import ParamsError, load_params
+
+ROOT = Path(__file__).resolve().parent.parent
+PARAMS = sorted((ROOT / "params").glob("*.yaml"))
+
+
+def test_there_are_params_files():
+    assert {p.stem for p in PARAMS} >= {"refino", "alna_aktiv", "bjerke_effektkontrakt",
+                                         "unge_paa_vei", "back_in_the_ring"}
+
+
+@pytest.mark.parametrize("path", PARAMS, ids=lambda p: p.stem)
+def test_every_params_file_validates(path):
+    p = load_params(path)
+    assert p.programme == path.stem
+    assert p.notebooks[0].name == "01_panel_overview"
+
+
+def _write(tmp_path, data):
+    f = tmp_path / "x.yaml"
+    f.write_text(yaml.safe_dump(data))
+    return f
+
+
+def _base():
+    return yaml.safe_load((ROOT / "params" / "refino.yaml").read_text())
+
+
+def test_unknown_top_level_key_lists_allowed(tmp_path):
+    d = _base()
+    d["disclosure_treshold"] = 5  # misspelt
+    with pytest.raises(ParamsError) as e:
+        load_params(_write(tmp_path, d))
+    msg = str(e.value)
+    assert "disclosure_treshold" in msg and "disclosure_threshold" in msg and "allowed keys" in msg
+
+
+def test_unknown_nested_key_lists_allowed(tmp_path):
+    d = _base()
+    d["data"]["n_person"] = 10
+    with pytest.raises(ParamsError, match=r"data\.n_person: unknown key .*n_persons"):
+        load_params(_write(tmp_path, d))
+
+
+def test_types_are_checked(tmp_path):
+    d = _base()
+    d["disclosure_threshold"] = "five"
+    with pytest.raises(ParamsError, match="disclosure_threshold"):
+        load_params(_write(tmp_path, d))
+
+
+def test_unknown_notebook_and_scenario(tmp_path):
+    d = _base()
+    d["notebooks"].append({"name": "99_nothing"})
+    d["data"]["scenario"] = "atlantis"
+    with pytest.raises(ParamsError) as e:
+        load_params(_write(tmp_path, d))
+    assert "99_nothing" in str(e.value) and "atlantis" in str(e.value)
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ParamsError, match="does not exist"):
+        load_params(tmp_path / "nope.yaml")
+    f = tmp_path / "bad.yaml"
+    f.write_text("a: [1, 2\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(f)
