@@ -284,3 +284,23 @@ class Recorder:
             data.setdefault("headline", {})[self.notebook] = self.headline
         atomic_write_text(self.path, json.dumps(data, indent=2, sort_keys=True, allow_nan=False))
         return self.path
+
+
+def notebook_setup(style: str = "whitegrid") -> None:
+    """Common first step of every notebook: run from the repository root, one figure style.
+
+    papermill starts kernels in the repository root; nbval and JupyterLab start them in
+    ``notebooks/``.  Moving to the root makes ``data/...`` and ``reports/...`` parameters mean
+    the same thing everywhere.
+    """
+    import os
+
+    from .params import ROOT
+
+    if os.getcwd() != str(ROOT):
+        os.chdir(ROOT)
+    try:
+        import seaborn as sns
+        sns.set_theme(style=style, context="notebook")
+    except ImportError:  # pragma: no cover
+        pass

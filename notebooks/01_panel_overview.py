@@ -33,7 +33,7 @@ import evaluation.panel
 import evaluation.report
 from evaluation import overview
 
-sns.set_theme(style="whitegrid", context="notebook")
+evaluation.report.notebook_setup()
 group = options.get("group", "arm")
 outcomes = options.get("outcomes", ["employed", "on_social_assistance"])
 panel = evaluation.panel.load_panel(data_dir)

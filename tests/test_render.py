@@ -1,0 +1,103 @@
+"""Rendering parameter files into reports (evaluation.render, python -m evaluation)."""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from evaluation import render
+from evaluation.params import ROOT
+
+
+@pytest.fixture(scope="module")
+def small_params(tmp_path_factory):
+    """A small REFINO parameter file rendering only the overview notebook."""
+    tmp = tmp_path_factory.mktemp("render")
+    d = yaml.safe_load((ROOT / "params" / "refino.yaml").read_text())
+    d["programme"] = "refino_small"
+    d["data"].update({"n_persons": 400, "folder": str(tmp / "data")})
+    d["notebooks"] = [d["notebooks"][0]]
+    d.pop("headline", None)
+    d.pop("contract", None)
+    f = tmp / "refino_small.yaml"
+    f.write_text(yaml.safe_dump(d, sort_keys=False))
+    return f
+
+
+@pytest.fixture(scope="module")
+def rendered(small_params, tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    render.render([small_params], out_root=out, progress=False)
+    return out
+
+
+def test_render_writes_notebook_html_results_and_index(rendered):
+    rep = rendered / "refino_small"
+    assert (rep / "01_panel_overview.ipynb").exists()
+    html = (rep / "01_panel_overview.html").read_text()
+    assert "Provenance" in html and "sha256" in html
+    assert "import evaluation" not in html          # code hidden by default
+    assert "data:image/png;base64" in html          # figures embedded
+    res = json.loads((rep / "results.json").read_text())
+    assert res["provenance"]["params_sha256"]
+    assert res["notebooks"]["01_panel_overview"]["panel_size"]["persons"] == 400
+    assert (rendered / "index.html").exists()
+
+
+def test_no_person_ids_in_report(rendered):
+    rep = rendered / "refino_small"
+    for f in [*rep.glob("*.html"), rep / "results.json"]:
+        text = f.read_text()
+        assert "person_id" not in text or f.suffix == ".json" and '"person_id"' not in text
+        import re
+        assert not re.search(r"\bP\d{5,}\b", text), f"person id in {f.name}"
+
+
+def test_failing_notebook_names_cell_and_error(small_params, tmp_path):
+    d = yaml.safe_load(small_params.read_text())
+    d["notebooks"][0]["options"]["group"] = "no_such_column"
+    f = tmp_path / "broken.yaml"
+    f.write_text(yaml.safe_dump(d))
+    with pytest.raises(render.RenderError) as e:
+        render.render([f], out_root=tmp_path / "out", progress=False, index=False)
+    msg = str(e.value)
+    assert "01_panel_overview" in msg and "KeyError" in msg and "no_such_column" in msg
+    assert "cell" in msg
+
+
+def test_unknown_key_refused_before_anything_runs(small_params, tmp_path):
+    d = yaml.safe_load(small_params.read_text())
+    d["notebook"] = []
+    f = tmp_path / "typo.yaml"
+    f.write_text(yaml.safe_dump(d))
+    with pytest.raises(render.RenderError, match="unknown key 'notebook'"):
+        render.render([f], out_root=tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_check_passes_untouched_and_names_changes(rendered, small_params, tmp_path):
+    rep = rendered / "refino_small"
+    ok = render.check(rep, params_path=small_params)
+    assert ok.ok, str(ok)
+    # change a data file: check fails and names it
+    data = Path(yaml.safe_load(small_params.read_text())["data"]["folder"])
+    backup = tmp_path / "employment.parquet"
+    shutil.copyfile(data / "employment.parquet", backup)
+    try:
+        import pandas as pd
+        emp = pd.read_parquet(backup)
+        emp = emp.iloc[: len(emp) // 2]
+        emp.to_parquet(data / "employment.parquet")
+        bad = render.check(rep, params_path=small_params)
+        assert not bad.ok
+        text = str(bad)
+        assert "employment.parquet" in text and "differ" in text
+    finally:
+        shutil.copyfile(backup, data / "employment.parquet")
+
+
+def test_cli_render_and_errors(small_params, tmp_path, capsys):
+    from evaluation.cli import main
+    assert main(["render", str(tmp_path / "missing.yaml")]) == 2
+    assert "no such parameter file" in capsys.readouterr().err
