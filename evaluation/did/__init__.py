@@ -1,0 +1,17 @@
+"""Difference-in-differences for staggered rollouts.
+
+* :func:`att_gt` - Callaway & Sant'Anna (2021) group-time ATTs with ``.aggregate()`` and
+  ``.pretest()`` (defaults follow R ``did`` 2.5).
+* :func:`did_2x2`, :func:`twfe`, :func:`event_study` - canonical DiD, two-way fixed effects by the
+  within transformation with cluster-robust standard errors, event-study regression with binned end
+  points and a joint pre-trend test.
+* :func:`sun_abraham` - interaction-weighted event study (Sun & Abraham 2021).
+* :func:`bacon_decomposition` - Goodman-Bacon (2021) decomposition of the TWFE estimate.
+
+Never-treated units may be coded ``0`` or missing (``NaN``) in the group column.
+"""
+from ._data import DiDDataWarning, first_treatment_period
+from .attgt import AggregateResult, ATTgtResult, DiDWarning, WaldTest, att_gt
+
+__all__ = ["att_gt", "ATTgtResult", "AggregateResult", "WaldTest", "DiDWarning", "DiDDataWarning",
+           "first_treatment_period"]

@@ -1,0 +1,203 @@
+"""Influence-function stores for the group-time ATTs and their aggregations.
+
+Every estimate handled here is asymptotically linear: ``est - truth ~ sum_i psi_i`` with one term
+per unit.  The stores keep ``psi`` (the influence function divided by ``n``, so that the variance is
+``sum_i psi_i psi_i'``) in one of two forms:
+
+* :class:`LinearIF` - without covariates on a balanced panel every ATT(g,t) is a difference of
+  cohort means of long differences, so ``psi_i = w_i ([Y_i1..Y_iT, 1] . theta_{c(i)})`` with one
+  coefficient vector ``theta`` per *cohort*.  Aggregations are linear maps of ``theta`` and all
+  variances follow from per-cohort Gram matrices (T+1 x T+1); nothing of size units x ATT(g,t) is
+  ever formed.
+* :class:`DenseIF` - a units x K matrix (covariates, unbalanced panels).
+
+Both expose ``combine(A, H)`` (linear combination of the K columns with weights ``A`` (K x P) plus
+the estimation effect of the aggregation weights, ``w_i H[c(i), p] / n``), ``vcov()``
+(analytic, optionally clustered by summing ``psi`` within clusters) and ``boot()`` (multiplier
+bootstrap draws of ``est* - est``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+_SQ5 = np.sqrt(5.0)
+
+
+def multipliers(rng: np.random.Generator, shape, kind: str) -> np.ndarray:
+    if kind == "mammen":
+        p = (_SQ5 + 1) / (2 * _SQ5)
+        u = rng.random(shape)
+        return np.where(u < p, (1 - _SQ5) / 2, (1 + _SQ5) / 2)
+    if kind == "rademacher":
+        return rng.integers(0, 2, size=shape).astype(np.float64) * 2 - 1
+    if kind == "normal":
+        return rng.standard_normal(shape)
+    raise ValueError("bootstrap_weights must be 'mammen', 'rademacher' or 'normal'")
+
+
+class LinearData:
+    """Cohort-sorted outcome array and the per-cohort sufficient statistics."""
+
+    def __init__(self, Y: np.ndarray, w: np.ndarray, cc: np.ndarray, n_coh: int,
+                 cluster: np.ndarray | None = None, weighted: bool = False):
+        self.n, self.T = Y.shape
+        self.n_coh = n_coh
+        counts = np.bincount(cc, minlength=n_coh)
+        if np.all(cc[1:] >= cc[:-1]):
+            perm = None
+            Ys, ws = Y, w
+        else:
+            perm = np.argsort(cc, kind="stable")
+            Ys, ws = Y[perm], w[perm]
+        self.perm = perm
+        self.Ys, self.ws = Ys, ws
+        self.bounds = np.concatenate([[0], np.cumsum(counts)])
+        self.weighted = weighted
+        T = self.T
+        self.W = np.empty(n_coh)
+        self.SY = np.empty((n_coh, T))
+        self.gram = np.empty((n_coh, T + 1, T + 1))
+        for c in range(n_coh):
+            a, b = self.bounds[c], self.bounds[c + 1]
+            Yc = Ys[a:b]
+            if weighted:
+                wc = ws[a:b]
+                wY = Yc * wc[:, None]
+                self.W[c] = wc.sum()
+                self.SY[c] = wY.sum(axis=0)
+                w2Y = wY * wc[:, None]
+                self.gram[c, :T, :T] = w2Y.T @ Yc
+                s2 = w2Y.sum(axis=0)
+                q = float(wc @ wc)
+            else:
+                self.W[c] = b - a
+                self.SY[c] = Yc.sum(axis=0)
+                self.gram[c, :T, :T] = Yc.T @ Yc
+                s2 = self.SY[c]
+                q = float(b - a)
+            self.gram[c, :T, T] = s2
+            self.gram[c, T, :T] = s2
+            self.gram[c, T, T] = q
+        self._cluster = None
+        if cluster is not None:
+            self._cluster = cluster if perm is None else cluster[perm]
+            self.n_clusters = int(cluster.max()) + 1
+            self._R = None
+
+    def cluster_sums(self) -> np.ndarray:
+        """(n_clusters, n_coh, T+1) sums of w_i [Y_i, 1] by cluster and cohort."""
+        if self._R is None:
+            J, T = self.n_clusters, self.T
+            R = np.zeros((J, self.n_coh, T + 1))
+            for c in range(self.n_coh):
+                a, b = self.bounds[c], self.bounds[c + 1]
+                cl = self._cluster[a:b]
+                wc = self.ws[a:b]
+                for t in range(T):
+                    R[:, c, t] = np.bincount(cl, weights=wc * self.Ys[a:b, t], minlength=J)
+                R[:, c, T] = np.bincount(cl, weights=wc, minlength=J)
+            self._R = R
+        return self._R
+
+
+class LinearIF:
+    def __init__(self, data: LinearData, theta: np.ndarray):
+        self.data = data
+        self.theta = theta          # (P, n_coh, T+1)
+
+    @property
+    def n(self):
+        return self.data.n
+
+    def combine(self, A: np.ndarray, H: np.ndarray | None = None) -> "LinearIF":
+        th = np.einsum("kct,kp->pct", self.theta, A)
+        if H is not None:
+            th[:, :, -1] += H.T / self.data.n
+        return LinearIF(self.data, th)
+
+    def vcov(self, cluster: bool = False) -> np.ndarray:
+        if cluster:
+            S = np.einsum("jct,pct->jp", self.data.cluster_sums(), self.theta)
+            return S.T @ S
+        return np.einsum("pct,ctu,qcu->pq", self.theta, self.data.gram, self.theta)
+
+    def boot(self, biters: int, rng: np.random.Generator, kind: str, cluster: bool = False,
+             chunk: int = 2_000_000) -> np.ndarray:
+        d = self.data
+        if cluster:
+            S = np.einsum("jct,pct->jp", d.cluster_sums(), self.theta)
+            V = multipliers(rng, (biters, S.shape[0]), kind)
+            return V @ S
+        T = d.T
+        acc = np.zeros((biters, d.n_coh, T + 1))
+        step = max(1, chunk // biters)
+        for c in range(d.n_coh):
+            a, b = d.bounds[c], d.bounds[c + 1]
+            for s in range(a, b, step):
+                e = min(b, s + step)
+                wZ = np.empty((e - s, T + 1))
+                wZ[:, :T] = d.Ys[s:e] * d.ws[s:e, None]
+                wZ[:, T] = d.ws[s:e]
+                V = multipliers(rng, (biters, e - s), kind)
+                acc[:, c, :] += V @ wZ
+        return np.einsum("bct,pct->bp", acc, self.theta)
+
+
+class DenseIF:
+    def __init__(self, M: np.ndarray, w: np.ndarray, cc: np.ndarray, cluster: np.ndarray | None):
+        self.M = M                  # (n, P): psi = IF / n
+        self.w, self.cc, self.cluster = w, cc, cluster
+
+    @property
+    def n(self):
+        return self.M.shape[0]
+
+    def combine(self, A: np.ndarray, H: np.ndarray | None = None) -> "DenseIF":
+        M = self.M @ A
+        if H is not None:
+            M += (self.w[:, None] * H[self.cc]) / self.n
+        return DenseIF(M, self.w, self.cc, self.cluster)
+
+    def _csum(self):
+        J = int(self.cluster.max()) + 1
+        S = np.zeros((J, self.M.shape[1]))
+        np.add.at(S, self.cluster, self.M)
+        return S
+
+    def vcov(self, cluster: bool = False) -> np.ndarray:
+        if cluster:
+            S = self._csum()
+            return S.T @ S
+        return self.M.T @ self.M
+
+    def boot(self, biters: int, rng: np.random.Generator, kind: str, cluster: bool = False,
+             chunk: int = 2_000_000) -> np.ndarray:
+        if cluster:
+            S = self._csum()
+            return multipliers(rng, (biters, S.shape[0]), kind) @ S
+        out = np.zeros((biters, self.M.shape[1]))
+        step = max(1, chunk // biters)
+        for s in range(0, self.n, step):
+            e = min(self.n, s + step)
+            out += multipliers(rng, (biters, e - s), kind) @ self.M[s:e]
+        return out
+
+
+def boot_summary(bres: np.ndarray, n: int, alpha: float):
+    """R did's mboot: IQR-based standard errors and the sup-t critical value (type-1 quantiles)."""
+    from scipy.stats import norm
+    P = bres.shape[1]
+    se = np.full(P, np.nan)
+    ndg = np.isfinite(bres).all(axis=0) & ((bres ** 2).sum(axis=0) * n > np.sqrt(np.finfo(float).eps) * 10)
+    if not ndg.any():
+        return se, np.nan
+    b = bres[:, ndg]
+    q75 = np.quantile(b, 0.75, axis=0, method="inverted_cdf")
+    q25 = np.quantile(b, 0.25, axis=0, method="inverted_cdf")
+    bsig = (q75 - q25) / (norm.ppf(0.75) - norm.ppf(0.25))
+    se[ndg] = bsig
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bT = np.nanmax(np.abs(b / bsig), axis=1)
+    bT = bT[np.isfinite(bT)]
+    crit = float(np.quantile(bT, 1 - alpha, method="inverted_cdf")) if len(bT) else np.nan
+    return se, crit
