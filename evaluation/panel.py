@@ -887,7 +887,7 @@ class Panel:
         def stats(frame, cols, level):
             if not cols:
                 return
-            num = frame[list(cols)].apply(lambda s: s.astype("Float64") if s.dtype != float else s)
+            num = pd.DataFrame({c: frame[c].to_numpy(dtype=float, na_value=np.nan) for c in cols})
             num[by] = frame[by].to_numpy()
             g = num.groupby(by, observed=True, dropna=False)
             st = pd.concat({"n": g.count(), "mean": g.mean(), "sd": g.std()}, axis=0)  # (stat, group) x var
