@@ -40,6 +40,14 @@ class Arms:
         return [str(a) for a in self.names[1:]]
 
 
+def _show(values, k: int = 5) -> list:
+    """A few values for an error message, as plain Python objects."""
+    out = []
+    for v in list(values)[:k]:
+        out.append(v.item() if hasattr(v, "item") else v)
+    return out
+
+
 def require_columns(data: pd.DataFrame, cols: Sequence[str], what: str = "column") -> None:
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
@@ -143,7 +151,7 @@ def check_cluster_treatment(arm_codes: np.ndarray, cl_codes: np.ndarray, n_cl: i
     np.maximum.at(hi, cl_codes, arm_codes)
     bad = np.flatnonzero(lo != hi)
     if bad.size:
-        shown = [cl_uniques[i] for i in bad[:5]]
+        shown = _show(cl_uniques[i] for i in bad[:5])
         raise ValueError(f"clusters nested wrongly: treatment varies within {bad.size} cluster(s), e.g. "
                          f"{shown}; in a cluster-randomised design every member of a cluster has the same "
                          "arm — check the cluster column (or do not pass clusters= for an individual design)")
@@ -157,7 +165,7 @@ def check_clusters_in_blocks(cl_codes: np.ndarray, n_cl: int, bl_codes: np.ndarr
     np.maximum.at(hi, cl_codes, bl_codes)
     bad = np.flatnonzero(lo != hi)
     if bad.size:
-        shown = [cl_uniques[i] for i in bad[:5]]
+        shown = _show(cl_uniques[i] for i in bad[:5])
         raise ValueError(f"clusters nested wrongly: {bad.size} cluster(s) span more than one block/stratum, "
                          f"e.g. {shown}; all clusters must be contained within blocks")
     return lo

@@ -341,11 +341,17 @@ def _trial_result(des, fit, *, method, level, covariates, strata, what="ITT"):
 # ---------------------------------------------------------------------------------------------
 def late(data: pd.DataFrame, *, outcome: str, treatment: str, participation: str = "participated",
          covariates: Sequence[str] = (), se_type: str = "HC2", clusters: str | None = None,
-         strata: str | None = None, control=None, level: float = 0.95) -> TrialResult:
+         strata: str | None = None, control=None, one_sided: bool | None = None,
+         level: float = 0.95) -> TrialResult:
     """Local average treatment effect (complier effect) by 2SLS with assignment as instrument.
 
-    For each non-control arm ``a`` the endogenous regressor is ``participation × 1{arm = a}`` and the
-    instrument ``1{arm = a}``; covariates and strata dummies are exogenous.  Variance as estimatr
+    Two arms: the endogenous regressor is ``participation`` itself (so control persons who obtained
+    the programme count as treated) and the instrument the assignment; with ``one_sided=True`` it is
+    ``participation × assigned`` instead — use that when ``participation`` in the control arm means
+    taking up the *ordinary* measure, not the new one.  Several arms: for each non-control arm ``a``
+    the endogenous regressor is ``participation × 1{arm = a}`` with instrument ``1{arm = a}`` (one-sided
+    per arm; the default there).  Covariates and strata dummies are exogenous.  Without covariates the
+    two-arm estimate is the Wald ratio ITT_Y / ITT_D.  Variance as estimatr
     ``iv_robust``: the robust sandwich with the second-stage regressors ``X̂ = P_Z X`` and structural
     residuals ``y − Xβ``; HC2 leverages from ``X̂``.
 
@@ -363,10 +369,12 @@ def late(data: pd.DataFrame, *, outcome: str, treatment: str, participation: str
         raise ValueError(f"participation column '{participation}' must be 0/1 or bool")
     Zarm = des.X[:, des.arm_cols]
     W = np.delete(des.X, des.arm_cols, axis=1)
-    Dend = Zarm * p[:, None]
+    q = len(des.arm_cols)
+    if one_sided is None:
+        one_sided = q > 1
+    Dend = Zarm * p[:, None] if one_sided else p[:, None]
     Z = np.hstack([Zarm, W])
     Xs = np.hstack([Dend, W])
-    q = len(des.arm_cols)
     # first stage
     fs = [ols(Z, Dend[:, j], se_type=des.se_type, clusters=des.cl_codes, df_for=list(range(q)))
           for j in range(q)]
