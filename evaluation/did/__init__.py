@@ -15,3 +15,10 @@ from .attgt import AggregateResult, ATTgtResult, DiDWarning, WaldTest, att_gt
 
 __all__ = ["att_gt", "ATTgtResult", "AggregateResult", "WaldTest", "DiDWarning", "DiDDataWarning",
            "first_treatment_period"]
+from .twfe import (BaconResult, EventStudyResult, RegressionResult, bacon_decomposition, demean, did_2x2,
+                   event_study, sun_abraham, twfe)
+
+from .simulate import simulate_staggered
+
+__all__ += ["simulate_staggered", "twfe", "did_2x2", "event_study", "sun_abraham", "bacon_decomposition", "demean",
+            "RegressionResult", "EventStudyResult", "BaconResult"]

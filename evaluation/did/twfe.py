@@ -1,0 +1,521 @@
+"""Regression-based DiD: 2x2, two-way fixed effects, event study, Sun-Abraham, Goodman-Bacon."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..results import Result, TableResult, tidy_frame
+from ._data import _require_columns, _time_codes, group_codes, integer_time
+from .attgt import WaldTest, _event_plot, wald
+
+
+# ============================================================================ FE machinery
+@dataclass
+class _FE:
+    ucode: np.ndarray
+    tcode: np.ndarray
+    N: int
+    T: int
+    sorted_balanced: bool
+    balanced: bool
+    unit_ids: np.ndarray
+    tlist: np.ndarray
+
+
+def _fe_codes(data: pd.DataFrame, unit: str, time: str) -> _FE:
+    u = data[unit].to_numpy()
+    t = integer_time(data[time].to_numpy(), time)
+    tlist, tcode = _time_codes(t)
+    T = len(tlist)
+    n = len(u)
+    if n % T == 0 and np.issubdtype(u.dtype, np.number):
+        N = n // T
+        tc2 = tcode.reshape(N, T)
+        if (tc2 == np.arange(T, dtype=tc2.dtype)).all():
+            u2 = u.reshape(N, T)
+            if (u2 == u2[:, :1]).all() and (N == 1 or (u2[1:, 0] > u2[:-1, 0]).all()):
+                return _FE(np.repeat(np.arange(N), T), tcode.astype(np.int64), N, T, True, True,
+                           u2[:, 0], tlist)
+    codes, uniq = pd.factorize(u)
+    N = len(uniq)
+    key = codes.astype(np.int64) * T + tcode
+    cnt = np.bincount(key, minlength=N * T)
+    if (cnt > 1).any():
+        k = int(np.flatnonzero(cnt > 1)[0])
+        raise ValueError(f"duplicate unit-period rows: unit {uniq[k // T]!r} in period {int(tlist[k % T])}; "
+                         "de-duplicate the data (one row per unit and period)")
+    return _FE(codes.astype(np.int64), tcode.astype(np.int64), N, T, False, bool(n == N * T),
+               np.asarray(uniq), tlist)
+
+
+def demean(A: np.ndarray, fe: _FE, tol: float = 1e-10, maxit: int = 10_000) -> np.ndarray:
+    """Two-way within transformation of the columns of ``A`` (rows x m).
+
+    Balanced panels: ``a_it - a_i. - a_.t + a_..`` (exact).  Unbalanced panels: alternating
+    projections (Gauss-Seidel sweeps over unit and period means) until the largest change is below
+    ``tol`` times the scale of the data.
+    """
+    A = np.asarray(A, dtype=np.float64)
+    if A.ndim == 1:
+        A = A[:, None]
+    m = A.shape[1]
+    if fe.sorted_balanced:
+        B = A.reshape(fe.N, fe.T, m)
+        out = B - B.mean(axis=1, keepdims=True) - B.mean(axis=0, keepdims=True) + B.mean(axis=(0, 1), keepdims=True)
+        return out.reshape(-1, m)
+    nu = np.bincount(fe.ucode, minlength=fe.N).astype(float)
+    nt = np.bincount(fe.tcode, minlength=fe.T).astype(float)
+
+    def gmean(code, cnt, col):
+        return (np.bincount(code, weights=col, minlength=len(cnt)) / cnt)[code]
+
+    out = np.empty_like(A)
+    for j in range(m):
+        x = A[:, j].copy()
+        if fe.balanced:
+            out[:, j] = x - gmean(fe.ucode, nu, x) - gmean(fe.tcode, nt, x) + x.mean()
+            continue
+        scale = max(np.abs(x).max(), 1.0)
+        for _ in range(maxit):
+            x -= gmean(fe.ucode, nu, x)
+            d = gmean(fe.tcode, nt, x)
+            x -= d
+            if np.abs(d).max() < tol * scale:
+                break
+        out[:, j] = x
+    return out
+
+
+def _ols(yt, Xt, cl, vcov, dof_absorbed, n_clusters=None, nested=0):
+    n, k = Xt.shape
+    XtX = Xt.T @ Xt
+    if np.linalg.matrix_rank(XtX) < k:
+        raise np.linalg.LinAlgError("regressors are collinear with the fixed effects (or each other); "
+                                    "drop a reference category")
+    XtXi = np.linalg.inv(XtX)
+    b = XtXi @ (Xt.T @ yt)
+    e = yt - Xt @ b
+    if vcov in ("iid", "unadjusted"):
+        df = n - k - dof_absorbed
+        V = XtXi * (e @ e) / df
+    elif vcov in ("hc1", "HC1"):
+        df = n - k - dof_absorbed
+        meat = (Xt * (e ** 2)[:, None]).T @ Xt
+        V = XtXi @ meat @ XtXi * n / df
+    elif vcov in ("cluster", "CR1"):
+        G = int(cl.max()) + 1 if n_clusters is None else n_clusters
+        if k == 1:
+            S = np.bincount(cl, weights=Xt[:, 0] * e, minlength=G)[:, None]
+        else:
+            S = np.zeros((G, k))
+            for j in range(k):
+                S[:, j] = np.bincount(cl, weights=Xt[:, j] * e, minlength=G)
+        Kp = k + dof_absorbed - nested
+        V = XtXi @ (S.T @ S) @ XtXi * (G / (G - 1)) * ((n - 1) / (n - Kp))
+        df = G - 1
+    else:
+        raise ValueError("vcov must be 'cluster', 'iid' or 'hc1'")
+    return b, V, e, df
+
+
+# ================================================================================ results
+@dataclass
+class RegressionResult(TableResult):
+    """Coefficients of a fixed-effects regression; ``estimate``/``se`` refer to ``term``."""
+
+    coef: pd.Series | None = None
+    vcov_matrix: pd.DataFrame | None = None
+    term: str = ""
+    nobs: int = 0
+    df_resid: float | None = None
+
+    @property
+    def estimate(self) -> float:
+        return float(self.coef[self.term])
+
+    @property
+    def se(self) -> float:
+        return float(np.sqrt(self.vcov_matrix.loc[self.term, self.term]))
+
+    def ci(self, level: float = 0.95):
+        c = stats.t.ppf(1 - (1 - level) / 2, self.df_resid) if self.df_resid else stats.norm.ppf(1 - (1 - level) / 2)
+        return self.estimate - c * self.se, self.estimate + c * self.se
+
+    def wald(self, terms, name="Wald test") -> WaldTest:
+        terms = list(terms)
+        return wald(self.coef[terms].to_numpy(), self.vcov_matrix.loc[terms, terms].to_numpy(), name, terms)
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        d.update({"term": self.term, "estimate": self.estimate, "se": self.se, "nobs": int(self.nobs)})
+        return d
+
+
+@dataclass
+class EventStudyResult(RegressionResult):
+    """Event-study coefficients by event time (reference period normalised to zero)."""
+
+    event_times: np.ndarray | None = None
+    ref: int = -1
+
+    def pretest(self) -> WaldTest:
+        """Joint Wald test that all lead coefficients (event time < 0, excluding the reference) are zero."""
+        leads = [f"e={e}" for e in self.event_times if e < 0 and e != self.ref]
+        if not leads:
+            raise ValueError("no lead coefficients to test")
+        return self.wald(leads, "Pre-trend test (joint Wald, leads = 0)")
+
+    def event_frame(self, level: float = 0.95) -> pd.DataFrame:
+        t = self.tidy()
+        t = t[t["term"].str.startswith("e=")].copy()
+        t.insert(1, "event_time", [int(s[2:]) for s in t["term"]])
+        ref = pd.DataFrame({"term": [f"e={self.ref}"], "event_time": [self.ref], "estimate": [0.0], "se": [0.0],
+                            "ci_low": [0.0], "ci_high": [0.0]})
+        return pd.concat([t, ref], ignore_index=True).sort_values("event_time").reset_index(drop=True)
+
+    def plot(self, ax=None):
+        import matplotlib.pyplot as plt
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4))
+        f = self.event_frame()
+        _event_plot(ax, f["event_time"], f["estimate"], f["ci_low"], f["ci_high"], xlabel="event time",
+                    title=self.method)
+        return ax
+
+
+def _build(coef_names, b, V, df, n, method, term, extra=None, cls=RegressionResult, **kw):
+    se = np.sqrt(np.diag(V))
+    table = tidy_frame(coef_names, b, se, df=df, n=n)
+    return cls(table=table, method=method, extra=extra or {}, coef=pd.Series(b, index=coef_names),
+               vcov_matrix=pd.DataFrame(V, index=coef_names, columns=coef_names), term=term, nobs=n,
+               df_resid=df, **kw)
+
+
+def _cluster_codes(data, cluster, fe):
+    if cluster is None:
+        return fe.ucode, fe.N, True
+    _require_columns(data, {"cluster": cluster})
+    codes, uniq = pd.factorize(data[cluster].to_numpy())
+    # nested: the unit fixed effects are nested in the cluster if every unit has one cluster
+    cu = np.zeros(fe.N, dtype=np.int64)
+    cu[fe.ucode] = codes
+    nested = bool(np.array_equal(cu[fe.ucode], codes))
+    return codes.astype(np.int64), len(uniq), nested
+
+
+# ============================================================================ estimators
+def twfe(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: str | None = None,
+         group: str | None = None, covariates=(), cluster: str | None = None,
+         vcov: str = "cluster") -> RegressionResult:
+    """Two-way fixed-effects regression ``y_it = a_i + l_t + b D_it + X_it g + e_it``.
+
+    Parameters
+    ----------
+    treatment : str, optional
+        0/1 treatment column. Alternatively ``group`` (first treated period, 0/NaN never) builds
+        ``D_it = 1[t >= group]``.
+    covariates : sequence of str
+        Further regressors (e.g. a lagged treatment); all coefficients are reported.
+    cluster : str, optional
+        Cluster variable; default the unit (``vcov="cluster"``).
+    vcov : {"cluster", "iid", "hc1"}
+        Cluster-robust CR1 with the small-sample factor ``G/(G-1) (n-1)/(n-K)`` (``K`` counts the
+        regressors and the fixed effects not nested in the clusters, as fixest), classical, or HC1.
+
+    Notes
+    -----
+    Unit and period effects are removed by the within transformation: exact double demeaning on a
+    balanced panel, alternating projections otherwise. Residual degrees of freedom for ``iid``:
+    ``n - k - N_units - T + 1``.
+    """
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates or ())
+    _require_columns(data, {"outcome": outcome, "unit": unit, "time": time, "treatment": treatment,
+                            "group": group, **{c: c for c in covariates}})
+    fe = _fe_codes(data, unit, time)
+    cols, names = [], []
+    if treatment is not None:
+        cols.append(data[treatment].to_numpy(dtype=np.float64))
+        names.append(treatment)
+    elif group is not None:
+        g = group_codes(data[group].to_numpy(), group)
+        cols.append(((g > 0) & (fe.tlist[fe.tcode] >= g)).astype(np.float64))
+        names.append("treated")
+    for c in covariates:
+        cols.append(data[c].to_numpy(dtype=np.float64))
+        names.append(c)
+    if not cols:
+        raise ValueError("give treatment=, group= or covariates=")
+    y = data[outcome].to_numpy(dtype=np.float64)
+    if not (np.isfinite(y).all() and all(np.isfinite(c).all() for c in cols)):
+        raise ValueError("missing values in the outcome or regressors; drop or impute them first")
+    A = demean(np.column_stack([y] + cols), fe)
+    cl, G, nested = _cluster_codes(data, cluster, fe)
+    absorbed = fe.N + fe.T - 1
+    b, V, e, df = _ols(A[:, 0], A[:, 1:], cl, vcov, absorbed, G, nested=fe.N if nested else 0)
+    method = f"Two-way fixed effects (unit and period), {vcov} SE" + \
+        (f" by {cluster or unit}" if vcov == "cluster" else "")
+    return _build(names, b, V, df, len(y), method, names[0],
+                  extra={"n_units": fe.N, "n_periods": fe.T})
+
+
+def did_2x2(data: pd.DataFrame, *, outcome: str, treated: str, post: str, unit: str | None = None,
+            cluster: str | None = None) -> Result:
+    """Canonical 2x2 difference-in-differences ``(Y11 - Y10) - (Y01 - Y00)``.
+
+    OLS of ``y`` on ``1, treated, post, treated x post``; the interaction is the estimate. Standard
+    errors are cluster-robust (CR1) by ``cluster`` or ``unit`` if given, else HC1.
+    """
+    _require_columns(data, {"outcome": outcome, "treated": treated, "post": post, "unit": unit,
+                            "cluster": cluster})
+    y = data[outcome].to_numpy(float)
+    d = data[treated].to_numpy(float)
+    p = data[post].to_numpy(float)
+    if not (np.isin(d, [0, 1]).all() and np.isin(p, [0, 1]).all()):
+        raise ValueError("treated and post must be 0/1")
+    X = np.column_stack([np.ones_like(y), d, p, d * p])
+    cname = cluster or unit
+    if cname is not None:
+        cl = pd.factorize(data[cname].to_numpy())[0]
+        b, V, _, df = _ols(y, X, cl, "cluster", 0)
+    else:
+        b, V, _, df = _ols(y, X, None, "hc1", 0)
+    return Result(estimate=b[3], se=np.sqrt(V[3, 3]), n=len(y), df=df, term=f"{treated}:{post}",
+                  method="2x2 difference-in-differences (OLS with interaction), "
+                         + (f"CR1 SE clustered by {cname}" if cname else "HC1 SE"))
+
+
+def _rel_time(data, fe, group):
+    g = group_codes(data[group].to_numpy(), group)
+    t = fe.tlist[fe.tcode]
+    return g, t
+
+
+def event_study(data: pd.DataFrame, *, outcome: str, unit: str, time: str, group: str,
+                min_e: int = -5, max_e: int = 5, ref: int = -1, covariates=(),
+                cluster: str | None = None, vcov: str = "cluster") -> EventStudyResult:
+    """TWFE event-study regression with leads and lags and binned end points.
+
+    ``y_it = a_i + l_t + sum_{e != ref} b_e 1[t - g_i = e] + e_it`` for treated units; event times
+    below ``min_e`` are binned into ``min_e`` and above ``max_e`` into ``max_e``. Never-treated units
+    (group 0 or NaN) have all indicators zero. :meth:`EventStudyResult.pretest` tests the leads
+    jointly. Under staggered adoption with heterogeneous effects these coefficients can be
+    contaminated by other periods' effects (Sun & Abraham 2021); compare with :func:`sun_abraham`
+    and :func:`att_gt`.
+    """
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates or ())
+    _require_columns(data, {"outcome": outcome, "unit": unit, "time": time, "group": group})
+    if not (min_e <= ref <= max_e):
+        raise ValueError("ref must lie between min_e and max_e")
+    fe = _fe_codes(data, unit, time)
+    g, t = _rel_time(data, fe, group)
+    treated = g > 0
+    e = np.clip(t - g, min_e, max_e)
+    evs = [k for k in range(min_e, max_e + 1) if k != ref]
+    present = set(np.unique(e[treated]).tolist())
+    evs = [k for k in evs if k in present]
+    cols = [((e == k) & treated).astype(np.float64) for k in evs]
+    names = [f"e={k}" for k in evs]
+    for c in covariates:
+        cols.append(data[c].to_numpy(dtype=np.float64))
+        names.append(c)
+    y = data[outcome].to_numpy(dtype=np.float64)
+    A = demean(np.column_stack([y] + cols), fe)
+    cl, G, nested = _cluster_codes(data, cluster, fe)
+    b, V, _, df = _ols(A[:, 0], A[:, 1:], cl, vcov, fe.N + fe.T - 1, G, nested=fe.N if nested else 0)
+    return _build(names, b, V, df, len(y),
+                  f"TWFE event study (ref e={ref}, end points binned at {min_e} and {max_e})",
+                  names[0], cls=EventStudyResult, event_times=np.array(evs), ref=ref,
+                  extra={"n_units": fe.N})
+
+
+def sun_abraham(data: pd.DataFrame, *, outcome: str, unit: str, time: str, group: str,
+                ref: int = -1, control: str = "never", cluster: str | None = None,
+                vcov: str = "cluster") -> EventStudyResult:
+    """Sun & Abraham (2021) interaction-weighted event study.
+
+    Regresses ``y`` on unit and period effects and cohort x relative-period indicators
+    ``1[G_i = g] 1[t - g = e]`` for every treated cohort ``g`` and ``e != ref`` (a saturated
+    regression), with the never-treated (``control="never"``) or the last-treated cohort
+    (``control="last"``; periods from its treatment on are dropped) as the control cohort. The
+    event-time estimate is ``b_e = sum_g w_{g,e} d_{g,e}``, ``w_{g,e}`` the share of cohort ``g``'s
+    observations among the cohorts observed at ``e``; its variance is ``w' V w`` (weights treated as
+    fixed, as fixest's ``sunab``). ``coef`` holds the event-time estimates; ``extra['cohort_coef']``
+    the cohort-specific ones.
+    """
+    _require_columns(data, {"outcome": outcome, "unit": unit, "time": time, "group": group})
+    g_all = group_codes(data[group].to_numpy(), group)
+    d = data
+    if control == "last":
+        glast = g_all.max()
+        tt = integer_time(data[time].to_numpy(), time)
+        keep = tt < glast
+        d = data.loc[keep]
+        g_all = np.where(g_all[keep] == glast, 0, g_all[keep])
+    elif control != "never":
+        raise ValueError("control must be 'never' or 'last'")
+    if not (g_all == 0).any():
+        raise ValueError("no never-treated units; use control='last'")
+    fe = _fe_codes(d, unit, time)
+    t = fe.tlist[fe.tcode]
+    cohorts = np.unique(g_all[g_all > 0])
+    rel = t - g_all
+    cols, keys = [], []
+    for g in cohorts:
+        mg = g_all == g
+        for e in np.unique(rel[mg]):
+            if e == ref:
+                continue
+            cols.append((mg & (rel == e)).astype(np.float64))
+            keys.append((int(g), int(e)))
+    y = d[outcome].to_numpy(dtype=np.float64)
+    A = demean(np.column_stack([y] + cols), fe)
+    cl, G, nested = _cluster_codes(d, cluster, fe)
+    b, V, _, df = _ols(A[:, 0], A[:, 1:], cl, vcov, fe.N + fe.T - 1, G, nested=fe.N if nested else 0)
+    nobs = np.array([c.sum() for c in cols])
+    es = sorted({e for _, e in keys})
+    Wm = np.zeros((len(keys), len(es)))
+    for j, e in enumerate(es):
+        idx = [i for i, (_, ee) in enumerate(keys) if ee == e]
+        Wm[idx, j] = nobs[idx] / nobs[idx].sum()
+    be = b @ Wm
+    Ve = Wm.T @ V @ Wm
+    names = [f"e={e}" for e in es]
+    res = _build(names, be, Ve, df, len(y), f"Sun-Abraham interaction-weighted event study (ref e={ref}, "
+                 f"control: {control}-treated)", names[0], cls=EventStudyResult, event_times=np.array(es),
+                 ref=ref)
+    res.extra = {"cohort_coef": pd.DataFrame({"group": [k[0] for k in keys], "event_time": [k[1] for k in keys],
+                                              "estimate": b, "se": np.sqrt(np.diag(V)), "nobs": nobs}),
+                 "weights": pd.DataFrame(Wm, index=[f"g={k[0]},e={k[1]}" for k in keys], columns=names),
+                 "n_units": fe.N}
+    # overall post-treatment ATT: cohort-share weighted average of d_{g,e}, e >= 0
+    post = np.array([e >= 0 for _, e in keys])
+    if post.any():
+        wpost = np.where(post, nobs, 0) / nobs[post].sum()
+        res.extra["att"] = float(b @ wpost)
+        res.extra["att_se"] = float(np.sqrt(wpost @ V @ wpost))
+    return res
+
+
+# ============================================================================ Bacon
+@dataclass
+class BaconResult(TableResult):
+    """Goodman-Bacon decomposition: 2x2 estimates, their weights and the TWFE estimate."""
+
+    twfe_estimate: float = np.nan
+
+    @property
+    def estimate(self) -> float:
+        return self.twfe_estimate
+
+    def by_type(self) -> pd.DataFrame:
+        t = self.table
+        agg = t.assign(wb=t["weight"] * t["estimate"]).groupby("type", sort=False).agg(
+            weight=("weight", "sum"), wb=("wb", "sum"), n_comparisons=("estimate", "size"))
+        agg["avg_estimate"] = agg["wb"] / agg["weight"]
+        return agg.drop(columns="wb").reset_index()
+
+    def summary(self) -> str:
+        return (f"{self.method}\n  TWFE estimate: {self.twfe_estimate:.6g}\n"
+                + self.by_type().to_string(index=False, float_format=lambda x: f"{x:.5g}"))
+
+    def _repr_html_(self) -> str:
+        return (f"<p><b>{self.method}</b>, TWFE estimate {self.twfe_estimate:.4g}</p>"
+                + self.by_type().to_html(index=False, float_format=lambda x: f"{x:.4g}"))
+
+    def plot(self, ax=None):
+        import matplotlib.pyplot as plt
+        import seaborn as sns
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4))
+        sns.scatterplot(data=self.table, x="weight", y="estimate", hue="type", style="type", s=60, ax=ax)
+        ax.axhline(self.twfe_estimate, color="k", ls="--", lw=1, label="TWFE")
+        ax.set_xlabel("weight")
+        ax.set_ylabel("2x2 DiD estimate")
+        ax.set_title("Goodman-Bacon decomposition")
+        return ax
+
+    def to_dict(self) -> dict:
+        from ..results import _records
+        return {"method": self.method, "twfe_estimate": float(self.twfe_estimate),
+                "table": _records(self.table), "by_type": _records(self.by_type())}
+
+
+def bacon_decomposition(data: pd.DataFrame, *, outcome: str, unit: str, time: str,
+                        group: str) -> BaconResult:
+    """Goodman-Bacon (2021) decomposition of the TWFE DiD estimate (balanced panel, no covariates).
+
+    The TWFE coefficient on ``D_it = 1[t >= g_i]`` equals ``sum_k s_k b_k`` over all 2x2 DiDs:
+    treated vs never treated, earlier- vs later-treated (later as control before it is treated),
+    later- vs earlier-treated (earlier, already treated, as control) and later vs always treated.
+    Weights ``s_k`` (Goodman-Bacon 2021, Theorem 1) depend on group sizes and the variance of
+    treatment within each pair and sum to one.
+    """
+    _require_columns(data, {"outcome": outcome, "unit": unit, "time": time, "group": group})
+    fe = _fe_codes(data, unit, time)
+    if not fe.balanced:
+        raise ValueError("the Bacon decomposition needs a balanced panel")
+    y = data[outcome].to_numpy(float)
+    g_row = group_codes(data[group].to_numpy(), group)
+    G = np.zeros(fe.N, dtype=np.int64)
+    G[fe.ucode] = g_row
+    if not np.array_equal(G[fe.ucode], g_row):
+        raise ValueError(f"group column {group!r} varies within unit (treatment must be absorbing)")
+    T, tl = fe.T, fe.tlist
+    Y = np.empty((fe.N, T))
+    Y[fe.ucode, fe.tcode] = y
+    G = np.where(G > tl[-1], 0, G)
+    # period index of first treatment; always-treated -> 0; never -> T
+    gi = np.where(G == 0, T, np.searchsorted(tl, G, side="left"))
+    groups = np.unique(gi)
+    nk = np.array([(gi == k).sum() for k in groups]) / fe.N
+    Dbar = (T - groups) / T
+    means = np.array([Y[gi == k].mean(axis=0) for k in groups])     # (ngroups, T)
+    D = (np.arange(T)[None, :] >= gi[:, None]).astype(float)
+    Dt = D - D.mean(axis=1, keepdims=True) - D.mean(axis=0, keepdims=True) + D.mean()
+    Yt = Y - Y.mean(axis=1, keepdims=True) - Y.mean(axis=0, keepdims=True) + Y.mean()
+    VD = (Dt ** 2).mean()
+    beta = float((Dt * Yt).sum() / (Dt ** 2).sum())
+
+    def m(k, lo, hi):
+        return means[k, lo:hi].mean()
+
+    def lab(k):
+        v = groups[k]
+        return "never" if v == T else ("always" if v == 0 else int(tl[v]))
+
+    rows = []
+    U = [i for i, v in enumerate(groups) if v == T]
+    timing = [i for i, v in enumerate(groups) if v < T]
+    for k in timing:
+        gk = groups[k]
+        if U and gk > 0:
+            u = U[0]
+            b = (m(k, gk, T) - m(k, 0, gk)) - (m(u, gk, T) - m(u, 0, gk))
+            nkU = nk[k] / (nk[k] + nk[u])
+            s = (nk[k] + nk[u]) ** 2 * nkU * (1 - nkU) * Dbar[k] * (1 - Dbar[k]) / VD
+            rows.append(("Treated vs never treated", lab(k), lab(u), b, s))
+    for a in timing:
+        for c in timing:
+            k, l = a, c
+            if not groups[k] < groups[l]:
+                continue
+            gk, gl = groups[k], groups[l]
+            nkl = nk[k] / (nk[k] + nk[l])
+            if gk > 0:   # earlier k treated, later l as control before it is treated
+                b = (m(k, gk, gl) - m(k, 0, gk)) - (m(l, gk, gl) - m(l, 0, gk))
+                s = (((nk[k] + nk[l]) * (1 - Dbar[l])) ** 2 * nkl * (1 - nkl)
+                     * (Dbar[k] - Dbar[l]) / (1 - Dbar[l]) * (1 - Dbar[k]) / (1 - Dbar[l]) / VD)
+                rows.append(("Earlier vs later treated", lab(k), lab(l), b, s))
+            b = (m(l, gl, T) - m(l, gk, gl)) - (m(k, gl, T) - m(k, gk, gl))
+            s = (((nk[k] + nk[l]) * Dbar[k]) ** 2 * nkl * (1 - nkl)
+                 * (Dbar[l] / Dbar[k]) * (Dbar[k] - Dbar[l]) / Dbar[k] / VD)
+            rows.append(("Later vs earlier treated" if gk > 0 else "Later vs always treated",
+                         lab(l), lab(k), b, s))
+    tab = pd.DataFrame(rows, columns=["type", "treated", "control", "estimate", "weight"])
+    return BaconResult(table=tab, method="Goodman-Bacon decomposition of the TWFE estimate",
+                       twfe_estimate=beta,
+                       extra={"sum_weights": float(tab["weight"].sum()),
+                              "weighted_sum": float((tab["weight"] * tab["estimate"]).sum())})
