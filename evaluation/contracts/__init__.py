@@ -1,0 +1,34 @@
+"""Outcome contracts (effektkontrakter): payment rules, counterfactuals, investor and public cash flows.
+
+Declare the contract in the params file (``contract:``), validate it with :class:`ContractSpec`,
+and evaluate it on the person-month panel with :func:`evaluate`::
+
+    spec = ContractSpec.model_validate(params["contract"])
+    res = evaluate(panel.data, spec, counterfactual="rct_control", uncertainty="bootstrap")
+    res.summary(); res.schedule; res.cashflows; res.plot("cumulative"); res.to_indigo()
+
+Target monitoring (Alna Aktiv) is in :func:`monitor_targets` and :func:`caseload`; the GO Lab
+INDIGO export in :func:`to_indigo`; trial design for a payment threshold in
+:func:`threshold_power` and :func:`threshold_required_n`.
+"""
+from .spec import (COUNTERFACTUALS, CaseloadGoal, ContractSpec, Drawdown, EventOptions, EventSpec,
+                   InvestorTerms, PublicSide, RateCard, RateCardItem, SharedSavings, Stage,
+                   StagedPayment, Target, ThresholdPayment, builtin_events)
+from .events import detect_events, prepare_panel
+from .monitor import (CaseloadResult, TargetsResult, caseload, clopper_pearson_interval,
+                      monitor_targets, wilson_interval)
+from .indigo import to_indigo, to_indigo_json
+from .design import threshold_power, threshold_required_n, threshold_se
+from .engine import (QUANTITIES, REPAYMENT_CATEGORIES, ContractResult, apply_contract_cap, evaluate,
+                     person_payments, repayment_category, settle, threshold_probability)
+
+__all__ = [
+    "COUNTERFACTUALS", "CaseloadGoal", "ContractSpec", "Drawdown", "EventOptions", "EventSpec",
+    "InvestorTerms", "PublicSide", "RateCard", "RateCardItem", "SharedSavings", "Stage",
+    "StagedPayment", "Target", "ThresholdPayment", "builtin_events", "detect_events",
+    "prepare_panel", "QUANTITIES", "REPAYMENT_CATEGORIES", "ContractResult", "apply_contract_cap",
+    "evaluate", "person_payments", "repayment_category", "settle", "threshold_probability",
+    "CaseloadResult", "TargetsResult", "caseload", "clopper_pearson_interval", "monitor_targets",
+    "wilson_interval", "to_indigo", "to_indigo_json", "threshold_power", "threshold_required_n",
+    "threshold_se",
+]
