@@ -609,7 +609,7 @@ def _design_alna(rng, n, months, scale) -> _Design:
     fr = (0.25, 0.375, 0.5, 0.625)
     adopt = [int(round(T * f)) for f in fr] + [-1, -1]         # month index per district
     cov = _covariates(rng, n, 0, age_range=(18, 66), age_shape=(1.6, 2.4), female=0.45,
-                      immigrant=(0.83, 0.8, 0.78, 0.72, 0.62, 0.75),
+                      immigrant=(0.8, 0.78, 0.77, 0.75, 0.72, 0.76),
                       office_probs=(0.19, 0.17, 0.16, 0.16, 0.14, 0.18), offices=offices,
                       edu_imm=(0.45, 0.25, 0.08, 0.22))
     a = np.array(adopt, dtype=np.int32)[cov["office"]]
@@ -688,7 +688,7 @@ def _design_bjerke(rng, n, months, scale) -> _Design:
     lat = _latent(rng, cov, emp_base=-0.9, sa_base=0.7, edu_base=-1.2)
     D = np.zeros(n, dtype=bool)
     mult = _subgroup_mult(cov, under_30=1.3) * scale
-    terms = [_Term("emp", (0.55 * mult).astype(np.float32), "ramp", np.float32(10.0)),
+    terms = [_Term("emp", (0.75 * mult).astype(np.float32), "ramp", np.float32(10.0)),
              _Term("emp", (-0.45 * mult).astype(np.float32), "pulse", np.float32(4.0)),
              _Term("sa", (-0.45 * mult).astype(np.float32), "ramp", np.float32(10.0)),
              _Term("edu", (1.6 * mult).astype(np.float32), "pulse", np.float32(9.0))]
@@ -712,7 +712,7 @@ def _design_bjerke(rng, n, months, scale) -> _Design:
               "pseudo_entry": "comparison persons' assigned_month is a pseudo-entry month drawn from "
                               "the same uniform distribution over the intake months as participants'",
               "providers": ["EFFEKTKONTRAKT_PROVIDER"]}
-    d.headline = {"estimand": "att_avg_12", "outcome": "employed", "arm": "programme"}
+    d.headline = {"estimand": "att_avg_24", "outcome": "employed", "arm": "programme"}
     return d
 
 
@@ -724,7 +724,7 @@ def _design_unge(rng, n, months, scale) -> _Design:
     cov = _covariates(rng, n, 0, age_range=(18, 29), age_shape=(1.2, 1.4), female=0.42,
                       immigrant=0.32, office_probs=(0.4, 0.2, 0.2, 0.2), offices=offices)
     cov["birth_year"] = (_ref_years(months, a) - cov["age"]).astype(np.int64)
-    lat = _latent(rng, cov, emp_base=-0.3, sa_base=-0.6, edu_base=-1.5)
+    lat = _latent(rng, cov, emp_base=-0.3, sa_base=-0.6, edu_base=-2.4)
     shares = (0.4, 0.2, 0.2, 0.2)
     arm = _stratified(rng, cov["office"].astype(np.int64) * T + a, shares)
     taker = rng.random(n) < 0.9
@@ -773,7 +773,7 @@ def _design_bitr(rng, n, months, scale) -> _Design:
     lat = _latent(rng, cov, emp_base=-0.4, sa_base=-0.2)
     # reoffending rate: younger, male, weaker employment prospects -> higher
     lam = np.exp(0.5 * rng.standard_normal(n) - 0.035 * (cov["age"] - 18) + 0.35 * (~cov["female"])
-                 - 0.35 * (lat["a_emp"] - lat["a_emp"].mean()))
+                 - 0.7 * (lat["a_emp"] - lat["a_emp"].mean()))
     prof = _reoff_profile(np.arange(24))
     tot = lam * prof.sum()
     lo, hi = 0.0, 10.0
@@ -786,10 +786,10 @@ def _design_bitr(rng, n, months, scale) -> _Design:
     lat["lam"] = (lam * (lo + hi) / 2).astype(np.float32)
     D = np.zeros(n, dtype=bool)
     mult = _subgroup_mult(cov, under_30=1.2) * scale
-    terms = [_Term("reoff", (-0.5 * mult).astype(np.float32), "ramp", np.float32(3.0)),
+    terms = [_Term("reoff", (-0.35 * mult).astype(np.float32), "ramp", np.float32(3.0)),
              _Term("emp", (0.3 * mult).astype(np.float32), "ramp", np.float32(6.0)),
              _Term("sa", (-0.15 * mult).astype(np.float32), "ramp", np.float32(6.0))]
-    coef = {"under_35": 0.6, "female": -0.3, "low_norwegian": -0.3, "primary_or_unknown": 0.4,
+    coef = {"under_35": 1.0, "female": -0.3, "low_norwegian": -0.3, "primary_or_unknown": 0.4,
             "sa_share_24": 1.2, "emp_share_12": -1.2}
     d = _Design(
         scenario="back_in_the_ring", n=n, T=T, cov=cov, a=a, arm=np.zeros(n, np.int8),
