@@ -18,6 +18,8 @@ Planning
     power, mde, required_n, power_table (module :mod:`evaluation.rct.power`)
 Contracts
     staged_payments       REFINO 20/40/40 payments per arm
+Report tables
+    robustness_table, planning_summary
 
 Missing values: rows with a missing value in a used column are dropped with a
 :class:`MissingDataWarning` that counts them; the count is in ``extra["n_missing_dropped"]`` and
@@ -30,12 +32,13 @@ from .dynamics import (MonthlyEffects, at_month, cumulative_effects, effects_by_
 from .estimators import difference_in_means, itt, late, randomization_inference
 from .multiple import holm, multiple_outcomes, romano_wolf, subgroup_effects
 from .payments import staged_payments
-from .power import mde, power, power_table, required_n, standard_error
+from .summaries import planning_summary, robustness_table
+from .power import mde, power, power_table, r_squared, required_n, standard_error
 
 __all__ = [
     "MissingDataWarning", "difference_in_means", "itt", "late", "randomization_inference",
     "effects_by_month", "cumulative_effects", "person_level", "at_month", "MonthlyEffects",
     "sup_t_critical_value", "subgroup_effects", "multiple_outcomes", "holm", "romano_wolf",
     "balance_table", "BalanceResult", "attrition", "assignment_check", "compliance_table", "persons",
-    "mde", "power", "required_n", "standard_error", "power_table", "staged_payments",
+    "mde", "power", "required_n", "standard_error", "power_table", "r_squared", "staged_payments", "robustness_table", "planning_summary",
 ]

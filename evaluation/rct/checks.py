@@ -186,7 +186,7 @@ def assignment_check(data: pd.DataFrame, *, treatment: str = "arm", shares: Mapp
         d = data.drop_duplicates(person)
     d, n_drop = drop_missing(d, [treatment, strata], where="assignment_check: ")
     counts = d[treatment].astype(str).value_counts()
-    levels = sorted(counts.index.tolist())
+    levels = sorted(counts.index.tolist(), key=lambda v: (v != "control", v))   # control first
     if shares is None:
         shares = {lv: 1 / len(levels) for lv in levels}
     shares = {str(k): float(v) for k, v in shares.items()}
@@ -195,7 +195,7 @@ def assignment_check(data: pd.DataFrame, *, treatment: str = "arm", shares: Mapp
         raise ValueError(f"arms {sorted(unknown)} are in the data but not in the design shares {shares}")
     tot = sum(shares.values())
     shares = {k: v / tot for k, v in shares.items()}
-    arms_ = list(shares)
+    arms_ = sorted(shares, key=lambda v: (v != "control", v))
     obs = np.array([counts.get(a, 0) for a in arms_], dtype=float)
     n = obs.sum()
     exp = np.array([shares[a] for a in arms_]) * n

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-__all__ = ["mde", "power", "required_n", "standard_error", "power_table"]
+__all__ = ["mde", "power", "required_n", "standard_error", "power_table", "r_squared"]
 
 
 def _shares(p, arms):
@@ -166,3 +166,26 @@ def power_table(n, *, effects=None, **kwargs) -> pd.DataFrame:
             row[f"power_at_{e:g}"] = power(e, nn, **mde_kw)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def r_squared(data: pd.DataFrame, *, outcome: str, covariates, treatment: str | None = None,
+              control=None) -> float:
+    """R² of the outcome on baseline covariates (in the control arm if ``treatment`` is given).
+
+    The planning input ``r2`` for :func:`mde`/:func:`power`/:func:`required_n`.  Rows with missing
+    values are dropped with a warning.
+    """
+    from ._prep import code_treatment, covariate_matrix, drop_missing, require_columns
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates)
+    require_columns(data, [outcome] + covariates + ([treatment] if treatment else []))
+    d, _ = drop_missing(data, [outcome, *covariates, treatment], where="r_squared: ")
+    if treatment is not None:
+        arms = code_treatment(d[treatment], control, column=treatment)
+        d = d.loc[arms.codes == 0]
+    X, _ = covariate_matrix(d, covariates)
+    X = np.hstack([np.ones((len(d), 1)), X])
+    y = d[outcome].to_numpy(dtype=float)
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    resid = y - X @ beta
+    tss = ((y - y.mean()) ** 2).sum()
+    return float(1 - (resid @ resid) / tss) if tss > 0 else 0.0
