@@ -279,6 +279,10 @@ def _midx(s: pd.Series) -> np.ndarray:
     v = s.to_numpy()
     if not np.issubdtype(v.dtype, np.datetime64):
         v = pd.to_datetime(s).to_numpy()
+    if len(v) > 100_000:  # few distinct months: convert the distinct values only
+        codes, uniq = pd.factorize(v, use_na_sentinel=True)
+        m = np.asarray(uniq).astype("datetime64[M]").astype(np.int64)
+        return np.append(m, _NAT)[codes]
     return v.astype("datetime64[M]").astype(np.int64)
 
 
@@ -807,7 +811,8 @@ class Panel:
     def persons(self) -> pd.DataFrame:
         """One row per person in the panel: assignment, covariates, baseline histories.
 
-        Besides the person-level panel columns it has ``first_month``/``last_month`` (first and
+        Besides the person-level panel columns it has ``mapping_month`` (from ``assignment``),
+        ``first_month``/``last_month`` (first and
         last panel month), ``n_months`` (panel rows) and ``baseline_observed_k`` (observed months
         in each baseline window).
         """
@@ -931,7 +936,7 @@ def build_panel(extracts: Mapping[str, pd.DataFrame], *, window=None,
                 outcomes: Sequence[str] | None = None, baseline_months: Sequence[int] = (12, 24),
                 offices: Sequence[str] | None = None, lookback_months: int | None = None,
                 outside_window: str = "error", linkage: str = "exclude",
-                include_person_columns: bool = True,
+                include_person_columns: bool = True, job_kept_min_share: float | None = None,
                 report: ValidationReport | None = None) -> Panel:
     """Link register extracts by person id into a person-month panel.
 
@@ -962,6 +967,11 @@ def build_panel(extracts: Mapping[str, pd.DataFrame], *, window=None,
         Repeat covariates and baseline histories on every row (the :data:`schema.PANEL` layout).
         ``False`` keeps only identifiers, time, assignment and outcomes in ``data`` (the rest is in
         :meth:`Panel.persons`), which saves memory for millions of persons.
+    job_kept_min_share : float, optional
+        Position share a month needs to count towards ``job_kept_6m``.  Default ``None``: any
+        employment (``position_share > 0``); e.g. ``0.5`` counts only months in at least a 50 %
+        position (the REFINO payment condition), making ``job_kept_6m`` "in a >= 50 % position
+        this month and each of the previous 5 months".
     report : ValidationReport, optional
         A report from :func:`validate_extracts` to reuse (otherwise validation runs here).
 
@@ -1108,7 +1118,7 @@ def build_panel(extracts: Mapping[str, pd.DataFrame], *, window=None,
     eearn = e["earnings"].to_numpy(dtype=float, na_value=0.0)
     ps[rows[incov]] = eps[incov]
     earn[rows[incov]] = eearn[incov]
-    sel = inp & (eps > 0)
+    sel = inp & ((eps > 0) if job_kept_min_share is None else (eps >= job_kept_min_share))
     c2, m2 = c[sel], m[sel]
     order = np.lexsort((m2, c2))
     c2, m2 = c2[order], m2[order]
@@ -1216,6 +1226,7 @@ def build_panel(extracts: Mapping[str, pd.DataFrame], *, window=None,
     pers[f"earnings_{ks[0]}"] = base[f"earnings_{ks[0]}"]
     pers[f"sa_amount_{ks[0]}"] = base[f"sa_amount_{ks[0]}"]
     person_cols = [c_ for c_ in pers.columns if c_ != "person_id"]
+    pers["mapping_month"] = A["mapping_month"].to_numpy(dtype="datetime64[ns]")
     pers["first_month"] = _month_ts(first)
     pers["last_month"] = _month_ts(last)
     pers["n_months"] = n.astype(np.int32)
@@ -1226,7 +1237,7 @@ def build_panel(extracts: Mapping[str, pd.DataFrame], *, window=None,
     et_vals = (mi - a_idx[code])
     et_mask = ~has_a[code]
     cols["person_id"] = pd.Categorical.from_codes(code, categories=pd.Index(kidx.to_numpy()))
-    cols["month"] = _month_ts(mi)
+    cols["month"] = _month_ts(np.arange(ws, we + 1))[mi - ws]
     cols["period"] = (mi - ws + 1).astype(np.int16)
     cols["event_time"] = pd.arrays.IntegerArray(np.where(et_mask, 0, et_vals).astype(np.int16), et_mask)
     keep_always = {"arm", "treated", "participated", "provider", "office", "stratum",
@@ -1254,7 +1265,7 @@ def build_panel(extracts: Mapping[str, pd.DataFrame], *, window=None,
     for o in OUTCOMES:
         if o in outs:
             cols[o] = derived[o]
-    data = pd.DataFrame(cols)
+    data = pd.DataFrame(cols, copy=False)  # no block consolidation: avoids copying every column
 
     flow_df = pd.DataFrame(flow, columns=["stage", "kind", "reason", "persons", "person_months"])
     flow_df["person_months"] = flow_df["person_months"].astype("Int64")
@@ -1263,7 +1274,7 @@ def build_panel(extracts: Mapping[str, pd.DataFrame], *, window=None,
         "window": [_month_str(ws), _month_str(we)], "n_periods": T,
         "n_persons": K, "n_person_months": total,
         "data_start": _month_str(data_start), "baseline_months": ks,
-        "lookback_months": lookback, "outcomes": outs,
+        "lookback_months": lookback, "outcomes": outs, "job_kept_min_share": job_kept_min_share,
         "extracts": {k: {"rows": len(v), "source": extracts[k].attrs.get("source") if k in extracts else None}
                      for k, v in ex.items()},
         "missing_extracts": missing_extracts,

@@ -466,3 +466,12 @@ def test_synthetic_scenarios_build():
         assert ps[ps.kind == "total"].persons.item() == (ps[ps.kind == "excluded"].persons.sum()
                                                          + ps[ps.kind == "kept"].persons.item()), scen
         assert list(p.data.columns) == list(schema.PANEL), scen
+
+
+def test_job_kept_with_minimum_share(extracts):
+    p = build_panel(extracts, window=WINDOW, job_kept_min_share=0.5)
+    p1 = person(p, "P1")
+    # >= 50 % only from 2020-04: the 6th such month is 2020-09, but P1 stops working after 2020-08
+    assert not p1["job_kept_6m"].any()
+    assert person(p, "P3")["job_kept_6m"].all()
+    assert p.persons().set_index("person_id").loc["P1", "mapping_month"] == pd.Timestamp("2020-04-01")
