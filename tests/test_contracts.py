@@ -429,3 +429,53 @@ def test_figures_and_html():
         assert res.plot(kind) is not None
     assert "rct_control" in res._repr_html_()
     assert "counterfactual" in res.summary()
+
+
+# ------------------------------------------------------------------------------------------
+# synthetic REFINO data with zero true effect
+# ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def refino_zero():
+    synthetic = pytest.importorskip("evaluation.synthetic")
+    panel_mod = pytest.importorskip("evaluation.panel")
+    s = synthetic.generate("refino", n_persons=2000, seed=11, effect_scale=0)
+    return panel_mod.build_panel(s.extracts).data, s.extracts["assignment"]
+
+
+def test_zero_effect_expected_payment_is_deadweight(refino_zero):
+    data, assignment = refino_zero
+    spec = {**REFINO, "window_months": 24}
+    spec["payment"] = {**REFINO["payment"], "price": 30000}
+    res = evaluate(data, spec, assignment=assignment, n_draws=199, seed=3)
+    sd = res.draws["payment"].std()
+    # E[payment] and deadweight estimate the same thing when the true effect is zero; their
+    # difference is n_t x (mean_T - mean_C): within 3 standard errors of a difference
+    assert abs(res.expected_payment - res.deadweight) < 3 * np.sqrt(2) * sd
+    assert res.deadweight > 0.5 * res.payment      # most of what REFINO pays is deadweight
+    assert res.expected_payment == pytest.approx(res.payment, rel=0.02)
+
+
+def test_zero_effect_threshold_probability_is_what_the_margin_implies(refino_zero):
+    rct = pytest.importorskip("evaluation.rct")
+    data, _ = refino_zero
+    W = 24
+    spec = {"window_months": W, "investor": {"capital": 1.0, "return_rate": 0.1},
+            "payment": {"type": "threshold", "outcome": "employed_50", "direction": "increase",
+                        "margin": 0.05, "price_per_event": 1000, "window_months": W,
+                        "cohort_months": 36}}
+    win = data[(data["event_time"] >= 0) & (data["event_time"] < W)]
+    per = win.groupby("person_id", observed=True).agg(y=("employed_50", "sum"),
+                                                      treated=("treated", "first")).reset_index()
+    per["treated"] = per["treated"].astype(int)
+    eff = rct.difference_in_means(per, outcome="y", treatment="treated")
+    c = per.loc[per["treated"] == 0, "y"].mean()
+    res = evaluate(data, spec, effect=eff, uncertainty="normal", n_draws=100_000, seed=4)
+    t_hat = res.means.set_index("quantity").loc["outcome"]
+    assert t_hat["difference"] == pytest.approx(eff.estimate, rel=1e-9, abs=1e-9)
+    # the investor gets a return exactly when the estimate beats the margin: P = Phi((d - m c)/se)
+    implied = stats.norm.sf((0.05 * c - eff.estimate) / eff.se)
+    assert res.probabilities["investor_return"] == pytest.approx(implied, abs=0.004)
+    # and under a true effect of zero: Phi(-m c / se)
+    implied0 = stats.norm.sf(0.05 * c / eff.se)
+    assert res.probabilities["investor_return_zero_effect"] == pytest.approx(implied0, abs=0.004)
+    assert res.probabilities["threshold_met_zero_effect"] == pytest.approx(implied0, abs=0.004)

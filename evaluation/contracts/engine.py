@@ -463,7 +463,8 @@ def evaluate(panel, spec, *, counterfactual: str = "rct_control",
     # cohorts ---------------------------------------------------------------------------------
     am = month_index(persons["assigned_month"])
     start = np.nanmin(am[part])
-    coh = np.floor((am - start) / spec.cohort_months)
+    cohort_months = p.cohort_months if isinstance(p, ThresholdPayment) else spec.cohort_months
+    coh = np.floor((am - start) / cohort_months)
     G = int(np.nanmax(coh[part])) + 1
     coh = np.where(np.isfinite(coh), np.clip(coh, 0, G - 1), -1).astype(int)
 
@@ -479,6 +480,25 @@ def evaluate(panel, spec, *, counterfactual: str = "rct_control",
     if not pay_long.empty and isinstance(p, (StagedPayment, RateCard)):
         s = pay_long.groupby("person_id")["amount"].sum()
         X[pid_index.get_indexer(s.index), _Q["payable"]] = s.to_numpy()
+    if has_comp and "mapping" in needed_events and isinstance(p, (StagedPayment, RateCard)):
+        # mapping is the provider's activity, not an outcome: the comparison persons would have been
+        # mapped at the participants' rate had they been in the programme (at their start month)
+        cids = persons["person_id"][weights > 0]
+        part_ids = persons["person_id"][part]
+        rate = float(events.loc[events["event"] == "mapping", "person_id"].isin(part_ids).sum()) / part.sum()
+        ce = events[events["person_id"].isin(cids) & (events["event"] != "mapping")]
+        cp = persons[weights > 0]
+        mapped = pd.DataFrame({"person_id": cp["person_id"].to_numpy(), "event": "mapping",
+                               "month": pd.to_datetime(cp["assigned_month"]).to_numpy(), "event_time": 0})
+        x1 = person_payments(pd.concat([ce, mapped], ignore_index=True), spec)
+        x0 = person_payments(ce, spec)
+        ci = pid_index.get_indexer(cids)
+        v1 = x1.groupby("person_id")["amount"].sum().reindex(cids).fillna(0.0).to_numpy()
+        v0 = x0.groupby("person_id")["amount"].sum().reindex(cids).fillna(0.0).to_numpy() \
+            if not x0.empty else np.zeros(len(cids))
+        X[ci, _Q["payable"]] = rate * v1 + (1 - rate) * v0
+        notes.append(f"counterfactual payments assume the comparison group would have been mapped at "
+                     f"the participants' mapping rate ({rate:.0%}); mapping is the provider's activity")
     W_pub = spec.public.window_months or spec.window_months
     cols = {"benefit": spec.public.benefit_column, "earnings": spec.public.earnings_column}
     if isinstance(p, SharedSavings):

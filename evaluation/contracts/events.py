@@ -60,6 +60,11 @@ def prepare_panel(panel: pd.DataFrame, spec: ContractSpec, *,
         if c in df.columns and c not in cols:
             cols.append(c)
     out = df[cols].sort_values(["person_id", "month"], kind="mergesort").reset_index(drop=True)
+    # persons without a start month (never-treated districts) have no event time: never in a window
+    et = pd.to_numeric(out["event_time"], errors="coerce").astype("float64")
+    out["event_time"] = et.fillna(-10 ** 6).astype("int64")
+    if isinstance(out["person_id"].dtype, pd.CategoricalDtype):
+        out["person_id"] = out["person_id"].astype(str)
     if out.duplicated(["person_id", "month"]).any():
         n = int(out.duplicated(["person_id", "month"]).sum())
         raise ValueError(f"the panel has {n} duplicate person-months; build it with "
