@@ -162,6 +162,19 @@ def _fit_ps(design: Design, t: np.ndarray, link: str) -> PropensityModel:
     if rank < X.shape[1]:
         raise ValueError(f"propensity model design is rank deficient (rank {rank} < {X.shape[1]} "
                          f"columns {list(design.model.columns)}): drop constant or collinear covariates")
+    sep = []
+    for j, c in enumerate(design.model.columns):
+        u = np.unique(X[:, j])
+        if u.size == 2:
+            for v in u:
+                at = X[:, j] == v
+                if t[at].min() == t[at].max():
+                    sep.append(f"{c} = {v:g}: {int(at.sum())} units, all "
+                               f"{'participants' if t[at][0] == 1 else 'comparison units'}")
+    if sep:
+        warnings.warn("propensity model: quasi-separation, these units have no comparable counterpart "
+                      "and the coefficient is not identified (" + "; ".join(sep) + "); drop or "
+                      "coarsen the covariate, or restrict the sample", RuntimeWarning, stacklevel=3)
     fit = glm_binary(X, t, link=link)
     names = list(design.model.columns)
     ps = fit.fitted

@@ -17,8 +17,9 @@ def outcome_at_horizon(panel: pd.DataFrame, outcome: str, horizon: int, *,
                        aggregate: str | None = None) -> pd.Series:
     """Person-level outcome at ``horizon`` months after the start (event time 0 = start month).
 
-    ``aggregate=None``: the value in month ``horizon``; "any": ever (max) over months
-    1..horizon; "sum": total over 1..horizon (e.g. months employed); "mean": average.
+    ``aggregate=None``: the value in month ``horizon``; over the first ``horizon`` months
+    (event times ``0 .. horizon-1``, the convention of the synthetic truth's ``*_ever_h`` and
+    ``*_avg_h``): "any" = ever (max), "sum" = total (e.g. months employed), "mean" = average.
     For aggregates a person must be observed in every month of the window, otherwise NaN
     (incomplete follow-up is not silently treated as zero).
     """
@@ -32,7 +33,7 @@ def outcome_at_horizon(panel: pd.DataFrame, outcome: str, horizon: int, *,
         return sub.set_index(person)[outcome].astype(float)
     if aggregate not in ("any", "sum", "mean"):
         raise ValueError("aggregate must be None, 'any', 'sum' or 'mean'")
-    sub = panel.loc[(panel[time] >= 1) & (panel[time] <= horizon), [person, outcome]]
+    sub = panel.loc[(panel[time] >= 0) & (panel[time] <= horizon - 1), [person, outcome]]
     g = sub.assign(_y=sub[outcome].astype(float)).groupby(person)["_y"]
     val = {"any": g.max(), "sum": g.sum(), "mean": g.mean()}[aggregate]
     complete = g.count() == horizon
@@ -123,7 +124,7 @@ class EventTimeResult(TableResult):
 
 def matched_did(sample: WeightedSample, panel: pd.DataFrame, outcome: str, *,
                 person: str = "person_id", time: str = "event_time", pre=(-12, -1),
-                post=(1, 24), event_times=None, se_type: str | None = None,
+                post=(0, 23), event_times=None, se_type: str | None = None,
                 level: float = 0.95) -> EventTimeResult:
     """Difference-in-differences of the outcome paths of matched participants and comparisons.
 

@@ -206,8 +206,8 @@ def _coarsen(x: pd.Series, cut, n: int) -> np.ndarray:
         edges = np.linspace(lo, hi, k + 1)
     elif np.isscalar(cut):
         edges = np.linspace(lo, hi, int(cut) + 1)
-    else:
-        edges = np.unique(np.r_[lo, np.asarray(cut, dtype=float), hi])
+    else:                                                      # given cut points: (-inf, c1], ..., (ck, inf)
+        return np.searchsorted(np.unique(np.asarray(cut, dtype=float)), v, side="left")
     inner = edges[1:-1]
     return np.searchsorted(inner, v, side="left")             # (a, b] intervals, lowest included
 
