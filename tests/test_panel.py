@@ -466,6 +466,24 @@ def test_synthetic_scenarios_build():
         assert ps[ps.kind == "total"].persons.item() == (ps[ps.kind == "excluded"].persons.sum()
                                                          + ps[ps.kind == "kept"].persons.item()), scen
         assert list(p.data.columns) == list(schema.PANEL), scen
+        if scen == "alna_aktiv":   # staggered rollout: cohorts are periods of adoption, 0 = never
+            pers = p.persons()
+            assert (pers.loc[~pers.treated, "cohort"] == 0).all()
+            assert set(pers.loc[pers.treated, "cohort"].dropna()) <= set(sample.truth["cohort"].dropna())
+
+
+def test_load_panel_from_written_synthetic_sample(tmp_path):
+    synthetic = pytest.importorskip("evaluation.synthetic")
+    sample = synthetic.generate("refino", n_persons=200, seed=3)
+    folder = sample.write(tmp_path / "refino")
+    before = _hashes(folder)
+    p = load_panel(folder)                         # window and offices from meta.json
+    assert _hashes(folder) == before
+    assert p.truth is not None and len(p.truth) == len(sample.truth)
+    assert p.meta["scenario"] == "refino"
+    assert p.window == (sample.meta["start_month"], sample.meta["end_month"])
+    direct = build_panel(sample.extracts, window=p.window)
+    pd.testing.assert_frame_equal(p.data, direct.data)
 
 
 def test_job_kept_with_minimum_share(extracts):
