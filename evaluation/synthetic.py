@@ -75,6 +75,10 @@ and, around programme entry, an Ashenfelter-type dip.  Then
 
 Attrition: persons leave the registers with a small monthly hazard after entry (independent of
 treatment); ``coverage.last_month`` is the last month observed and every extract stops there.
+Late entry (Bjerke): immigrants who arrived in Norway during the baseline period enter the
+registers in their arrival month (``coverage.first_month`` = entry month minus
+``years_in_norway``); they have no register records before it, so their baseline histories are
+shorter, exactly as the panel sees them.
 
 Potential outcomes and truth
 ----------------------------
@@ -482,6 +486,7 @@ class _Design:
     reoffending: bool = False
     cohort_mode: bool = False       # alna: truth by (cohort, period)
     select: Callable | None = None  # called at each entry month (matching scenarios)
+    first: np.ndarray | None = None  # first covered month index (late entry), default 0
     meta: dict = field(default_factory=dict)
     headline: dict = field(default_factory=dict)
 
@@ -654,7 +659,7 @@ def _design_alna(rng, n, months, scale) -> _Design:
     return d
 
 
-def _matching_selection(coef: dict, target: float, T: int, a: np.ndarray):
+def _matching_selection(coef: dict, target: float):
     """Selection rule for the matching scenarios: logistic in observables and baseline histories.
 
     Called at each entry month ``t`` with the entrants' covariates and their register histories
@@ -703,7 +708,8 @@ def _design_bjerke(rng, n, months, scale) -> _Design:
         stratum=_str_series(list(offices), cov["office"]), measure=np.full(n, -1, np.int8),
         measure_labels=["adult education and job training (effektkontrakt)"],
         measure_len=rng.integers(6, 13, n).astype(np.int16), lat=lat, v0=0.5, attrition=0.002,
-        select=_matching_selection(coef, 0.07, T, a))
+        select=_matching_selection(coef, 0.07),
+        first=np.maximum(0, a - np.floor(np.nan_to_num(cov["years"]) * 12)).astype(np.int32))
     d.meta = {"design": "selection on observables; comparison pool for matching",
               "participation_share": 0.07, "selection_coefficients": coef,
               "selection_covariates": ["age (under 35)", "female", "norwegian_level", "education_level",
@@ -800,7 +806,7 @@ def _design_bitr(rng, n, months, scale) -> _Design:
         stratum=_str_series(list(offices), cov["office"]), measure=np.full(n, -1, np.int8),
         measure_labels=["follow-up (Back in the Ring)"],
         measure_len=rng.integers(6, 19, n).astype(np.int16), lat=lat, dip_emp=0.8, dip_sa=0.4,
-        attrition=0.003, reoffending=True, select=_matching_selection(coef, 0.09, T, a))
+        attrition=0.003, reoffending=True, select=_matching_selection(coef, 0.09))
     d.meta = {"design": "selection on observables; comparison pool for matching",
               "participation_share": 0.09, "selection_coefficients": coef,
               "selection_covariates": ["age (under 35)", "female", "norwegian_level", "education_level",
@@ -864,6 +870,7 @@ def _simulate(d: _Design, months: np.ndarray, rng) -> tuple[dict, dict]:
     outcomes = list(_OUTCOMES) + (list(_REOFF_OUTCOMES) if d.reoffending else [])
     O = len(outcomes)
     # --- attrition: last covered month (after entry for persons with an entry month)
+    first = np.zeros(n, np.int32) if d.first is None else d.first
     gap = rng.geometric(d.attrition, n) if d.attrition > 0 else np.full(n, 10 ** 6)
     last = np.minimum(T - 1, np.maximum(a, 0) + gap - 1 + (a >= 0)).astype(np.int32)
     # --- storage of the realised registers (n x T)
@@ -916,7 +923,8 @@ def _simulate(d: _Design, months: np.ndarray, rng) -> tuple[dict, dict]:
         u_b2 = rng.random(n, dtype=np.float32)
         e = (t - a).astype(np.int32)
         post = has_a & (e >= 0)
-        covered = t <= last
+        arrived = t >= first
+        covered = arrived & (t <= last)
         # selection into the programme at entry (matching scenarios)
         if d.select is not None:
             idx = np.flatnonzero(a == t)
@@ -972,7 +980,7 @@ def _simulate(d: _Design, months: np.ndarray, rng) -> tuple[dict, dict]:
             amt = np.where(on_sa, np.round(np.maximum(norm * (0.35 + 0.65 * u_amt) - 0.6 * ea, 250)), 0)
             ed_lat = base_edu if eff["edu"] is None else base_edu + eff["edu"]
             in_edu = ed_lat > 0
-            run[k] = np.where(employed, run[k] + 1, 0).astype(np.int16)
+            run[k] = np.where(employed & arrived, run[k] + 1, 0).astype(np.int16)
             aapdis = new > 0
             out = {"employed": employed, "employed_50": q >= 10, "job_kept_6m": run[k] >= 6,
                    "earnings": ea, "position_share": q.astype(np.float32) / 20,
@@ -1000,7 +1008,7 @@ def _simulate(d: _Design, months: np.ndarray, rng) -> tuple[dict, dict]:
                 x = np.where(rk == k, outs[k][name], x)
             return x
         q_real = np.rint(pick("position_share") * 20).astype(np.int8)
-        share_q[:, t] = q_real
+        share_q[:, t] = np.where(arrived, q_real, 0)      # nothing registered before arrival
         earn[:, t] = pick("earnings")
         amt_real = pick("sa_amount")
         sa_amt[:, t] = amt_real
@@ -1014,7 +1022,7 @@ def _simulate(d: _Design, months: np.ndarray, rng) -> tuple[dict, dict]:
         if d.reoffending:
             reo[:, t] = np.minimum(pick("reoffence_events"), 127)
         if d.select is not None:
-            sa_on[:, t] = amt_real > 0
+            sa_on[:, t] = (amt_real > 0) & arrived
         # running "ever since entry" flags per world
         if not d.cohort_mode:
             for k in range(K):
@@ -1043,7 +1051,7 @@ def _simulate(d: _Design, months: np.ndarray, rng) -> tuple[dict, dict]:
                 for oi, o in enumerate(ever_o):
                     diff = ever[k][o][at].astype(np.float64) - ever[0][o][at].astype(np.float64)
                     SE[p, oi, hi] += np.bincount(sc, weights=diff, minlength=4)
-    regs = {"share_q": share_q, "earn": earn, "sa_amt": sa_amt, "ben": ben, "edu": edu, "js": js,
+    regs = {"first": first, "share_q": share_q, "earn": earn, "sa_amt": sa_amt, "ben": ben, "edu": edu, "js": js,
             "reo": reo, "last": last}
     acc = {"S": S, "C": C, "SE": SE, "CE": CE, "a_vals": a_vals, "outcomes": outcomes,
            "ever_outcomes": ever_o}
@@ -1093,7 +1101,9 @@ def _extracts(d: _Design, regs: dict, months: np.ndarray, rng) -> dict:
     pid_all = _person_id_series(ids, np.arange(n))
     offices = cov["offices"]
     last = regs["last"]
-    within = np.arange(T, dtype=np.int32)[None, :] <= last[:, None]        # coverage mask
+    first = regs["first"]
+    ar = np.arange(T, dtype=np.int32)[None, :]
+    within = (ar >= first[:, None]) & (ar <= last[:, None])                  # coverage mask
     ex = {}
     ex["persons"] = _typed("persons", {
         "person_id": pid_all, "birth_year": cov["birth_year"],
@@ -1107,7 +1117,7 @@ def _extracts(d: _Design, regs: dict, months: np.ndarray, rng) -> dict:
         "office": _str_series(offices, cov["office"]), "participated": d.participated,
         "mapping_month": _month_values(months, d.mapping), "stratum": d.stratum})
     ex["coverage"] = _typed("coverage", {
-        "person_id": pid_all, "first_month": _month_values(months, np.zeros(n, np.int32)),
+        "person_id": pid_all, "first_month": _month_values(months, first),
         "last_month": _month_values(months, last)})
 
     def monthly(mask):
@@ -1319,6 +1329,7 @@ def generate(scenario: str, *, n_persons: int | None = None, seed: int = 1, effe
         "arm_counts": {d.arm_labels[a]: int(c) for a, c in zip(arms, counts)},
         "n_participated": int(d.participated.sum()), "worlds": list(d.world_labels),
         "attrition_hazard": d.attrition, "n_attrited": int((regs["last"] < T - 1).sum()),
+        "n_late_entry": int((regs["first"] > 0).sum()),
         "headline": head, "generator": "evaluation.synthetic", "truth_columns": TRUTH_COLUMNS,
         **d.meta,
     }

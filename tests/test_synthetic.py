@@ -358,3 +358,16 @@ def test_write_load_round_trip(tmp_path):
 def test_load_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="meta.json"):
         load(tmp_path)
+
+
+def test_late_entry_in_bjerke(data):
+    d = data["bjerke_effektkontrakt"]
+    ex = d.extracts
+    first = _midx(ex["coverage"]["first_month"], d.meta["start_month"])
+    assert (first > 0).sum() == d.meta["n_late_entry"] > 0
+    assert (first <= _event_index(d)).all()                 # in the registers at entry
+    pos = pd.Series(np.arange(len(first)), index=ex["persons"]["person_id"].to_numpy())
+    for name in ("employment", "social_assistance", "benefits", "education"):
+        df = ex[name]
+        i = pos.loc[df["person_id"].to_numpy()].to_numpy()
+        assert (_midx(df["month"], d.meta["start_month"]) >= first[i]).all(), name
