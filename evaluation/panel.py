@@ -74,6 +74,23 @@ Baseline histories
     months that are observed.  Coverage does not restrict baseline counts (register history
     before a person's ``first_month`` is used when present).
 
+Sample flow
+    :attr:`Panel.flow` has columns ``step, stage, kind, reason, persons, person_months``.
+    Stage ``"persons"``: ``total`` (persons in any extract), then ``excluded`` steps in order --
+    no assignment record, no covariates (not in ``persons``), no coverage record, coverage not
+    overlapping the window -- and ``kept`` (persons in the panel); total = excluded + kept, for
+    persons and for ``person_months`` (coverage months inside the window).  An ``info`` row counts
+    treated persons whose ``cohort`` is missing.  Stage ``"person-months"``: ``total`` (kept
+    persons x window months) = months before ``first_month`` (late entry) + months after
+    ``last_month`` (attrition) + ``kept`` (panel rows).  Stage ``"records"``: register records not
+    used for monthly outcomes, per extract (records of persons not in the panel, after the window,
+    outside the person's coverage; ``info``: records before the window, used as baseline history
+    only; coverage months outside the window); here ``person_months`` counts records.
+Size
+    String columns are categoricals, flags ``bool``, counts ``int16``: about 105 bytes per
+    person-month with person columns, about 70 without (``include_person_columns=False``), so
+    1M persons x 36 months is about 3.8 GB (2.4 GB).
+
 Row numbers in validation messages are 1-based data rows of the extract (for a CSV file, line
 number minus one for the header).
 """
