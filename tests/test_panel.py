@@ -493,3 +493,17 @@ def test_job_kept_with_minimum_share(extracts):
     assert not p1["job_kept_6m"].any()
     assert person(p, "P3")["job_kept_6m"].all()
     assert p.persons().set_index("person_id").loc["P1", "mapping_month"] == pd.Timestamp("2020-04-01")
+
+
+def test_missing_optional_columns_are_warnings(extracts):
+    ex = fresh(extracts)
+    ex["assignment"] = ex["assignment"].drop(columns=["stratum", "participated"])
+    ex["persons"] = ex["persons"].drop(columns=["years_in_norway"])
+    ex["salaries"] = pd.DataFrame({"person_id": ["P1"]})
+    p = build_panel(ex, window=WINDOW)
+    text = "\n".join(str(w) for w in p.report.warnings)
+    assert "optional column 'stratum' is missing" in text and "'years_in_norway'" in text
+    assert "extract 'salaries' is not in the schema" in text
+    assert p.data["stratum"].isna().all() and p.data["years_in_norway"].isna().all()
+    assert str(p.data["participated"].dtype) == "boolean" and p.data["participated"].isna().all()
+    assert len(p.data) == 28
