@@ -58,6 +58,18 @@ def trajectories(data: pd.DataFrame, outcome: str, *, by: str, time: str = "mont
     return out
 
 
+def outcome_means(data: pd.DataFrame, outcomes: Sequence[str], *, by: str) -> pd.DataFrame:
+    """Mean of each outcome over all observed person-months by ``by``, with persons ``n``."""
+    missing = [c for c in (*outcomes, by) if c not in data.columns]
+    if missing:
+        raise KeyError(f"column(s) {missing} not in the panel; columns are {list(data.columns)}")
+    key = data[by].astype(str)
+    means = data[list(outcomes)].astype(float).groupby(key, observed=True).mean()
+    means["n"] = data.groupby(key, observed=True)["person_id"].nunique()
+    means.index.name = by
+    return means.reset_index()
+
+
 def suppress_points(traj: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
     """Drop trajectory points that rest on fewer than ``threshold`` persons (for figures).
 

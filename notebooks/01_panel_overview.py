@@ -63,6 +63,16 @@ evaluation.report.show_table(counts, list(counts.columns), threshold=disclosure_
 rec.add("persons_by_group", counts)
 
 # %% [markdown]
+# ## Outcome means
+# Mean of each outcome over all observed person-months, by group.
+
+# %%
+means = overview.outcome_means(panel.data, outcomes, by=group)
+evaluation.report.show_table(means, ["n"], threshold=disclosure_threshold,
+                             dependent_columns={"n": outcomes})
+rec.add("outcome_means", means)
+
+# %% [markdown]
 # ## Outcomes over calendar time
 
 # %%
