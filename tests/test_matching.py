@@ -72,12 +72,12 @@ def test_lalonde_flow_and_sizes(lalonde_match):
     assert len(md) == 370 and md.groupby("subclass").size().eq(2).all()
 
 
-def test_propensity_matches_statsmodels(lalonde):
+def test_propensity_matches_statsmodels(lalonde, lalonde_match):
     import statsmodels.api as sm
     import patsy
-    ps = M.propensity_score(lalonde, treatment="treat", covariates=LALONDE_F)
+    ps = lalonde_match.ps
     y, X = patsy.dmatrices(LALONDE_F, lalonde, return_type="dataframe")
-    r = sm.Logit(y, X).fit(method="newton", tol=1e-12, maxiter=100, disp=0)
+    r = sm.Logit(y, X).fit(method="newton", tol=1e-10, maxiter=50, disp=0)
     np.testing.assert_allclose(ps.score, r.predict(X), rtol=1e-5, atol=1e-12)
     np.testing.assert_allclose(ps.linear_predictor, X.to_numpy() @ ps.coef.to_numpy())
     assert ps.converged and ps.tidy().shape[0] == 13
@@ -153,7 +153,7 @@ def test_hc_types_against_statsmodels():
 # ------------------------------------------------------------------------------------------
 # 3. The matching algorithm
 # ------------------------------------------------------------------------------------------
-def _brute_greedy(d, t, order, ratio, caliper=None):
+def _brute_greedy(d, t, order, ratio, caliper=None, replace=False):
     """Reference: truly nearest available control, left (lower score) on ties, rounds of ratio."""
     ind1, ctrl = np.flatnonzero(t == 1), np.flatnonzero(t == 0)
     avail = np.ones(ctrl.size, bool)
@@ -162,6 +162,7 @@ def _brute_greedy(d, t, order, ratio, caliper=None):
         for i in order:
             dd = np.abs(d[ctrl] - d[ind1[i]])
             dd[~avail] = np.inf
+            dd[np.isin(ctrl, out[i, :r])] = np.inf
             if caliper is not None:
                 dd[dd > caliper] = np.inf
             if np.isinf(dd).all():
@@ -170,19 +171,21 @@ def _brute_greedy(d, t, order, ratio, caliper=None):
             cand = np.flatnonzero(dd == best)
             j = cand[np.argmin(d[ctrl[cand]])] if cand.size > 1 else cand[0]
             out[i, r] = ctrl[j]
-            avail[j] = False
+            avail[j] = replace
     return out
 
 
-@pytest.mark.parametrize("ratio,caliper", [(1, None), (2, None), (1, 0.02), (3, 0.05)])
-def test_nearest_rule_equals_brute_force(ratio, caliper):
+@pytest.mark.parametrize("ratio,caliper,replace", [(1, None, False), (2, None, False), (1, 0.02, False),
+                                                   (3, 0.05, False), (3, None, True), (2, 0.02, True)])
+def test_nearest_rule_equals_brute_force(ratio, caliper, replace):
     rng = np.random.default_rng(10 + ratio)
     n1, n0 = 60, 400
     d = np.r_[rng.beta(3, 2, n1), rng.beta(2, 3, n0)]
     t = np.r_[np.ones(n1, int), np.zeros(n0, int)]
     order = np.argsort(-d[:n1], kind="stable")
-    mm = nn_match_1d(d, t, order, ratio, np.zeros(d.size, bool), 1, caliper, rule="nearest")
-    np.testing.assert_array_equal(mm, _brute_greedy(d, t, order, ratio, caliper))
+    mm = nn_match_1d(d, t, order, ratio, np.zeros(d.size, bool), d.size if replace else 1, caliper,
+                     rule="nearest")
+    np.testing.assert_array_equal(mm, _brute_greedy(d, t, order, ratio, caliper, replace))
 
 
 def test_matchit_rule_takes_lower_neighbour():
@@ -526,7 +529,7 @@ def test_presentation_objects(lalonde_match):
 def test_sensitivity_table_reports_failures():
     df = _sim(1500, seed=17)
     tab = M.sensitivity(df, treatment="treat", covariates=["x1", "x2"], outcome="y")
-    assert len(tab) == 10 and tab["estimate"].notna().all()
+    assert len(tab) == 11 and tab["estimate"].notna().all()
     tab2 = M.sensitivity(df, treatment="treat", covariates=["x1", "x2"], outcome="y",
                          variants={"bad": lambda d: M.nearest_neighbor(d, treatment="treat",
                                                                        covariates=["zz"])})

@@ -48,7 +48,10 @@ def _map_person(sample: WeightedSample, values: pd.Series, person: str) -> np.nd
 
 @dataclass
 class HorizonResult(TableResult):
-    """Effects at several horizons (one row per horizon), shown as ranges."""
+    """Effects at several horizons (one row per horizon), shown as ranges; ``results`` maps each
+    horizon to its :class:`~evaluation.results.Result`."""
+
+    results: dict = field(default_factory=dict)
 
     def plot(self, ax=None):
         import matplotlib.pyplot as plt
@@ -96,7 +99,10 @@ def effects_at_horizons(sample: WeightedSample, panel: pd.DataFrame, outcome: st
                      [r.se for r in rows], df=np.array([r.df for r in rows]),
                      n=np.array([r.n for r in rows]), level=level)
     tab = pd.concat([tab, pd.DataFrame(extra_rows)], axis=1)
-    return HorizonResult(table=tab, method=f"{sample.method}; effects on {label} by horizon ({rows[0].extra['se_type']} SEs)",
+    for r, h in zip(rows, horizons):
+        r.term = f"{label} at {h} months ({sample.estimand})"
+        r.extra["outcome"] = label
+    return HorizonResult(table=tab, results=dict(zip(horizons, rows)), method=f"{sample.method}; effects on {label} by horizon ({rows[0].extra['se_type']} SEs)",
                          extra={"outcome": label, "estimand": sample.estimand})
 
 
@@ -180,22 +186,24 @@ def matched_did(sample: WeightedSample, panel: pd.DataFrame, outcome: str, *,
 
 def sensitivity(data: pd.DataFrame, *, treatment: str, covariates, outcome, exact=(),
                 caliper: float | None = None, variants: dict | None = None,
-                se_type: str | None = None) -> pd.DataFrame:
+                se_type: str | None = None, missing: str = "error") -> pd.DataFrame:
     """Re-estimate the effect on ``outcome`` (a column of ``data``) under other matching choices.
 
     ``variants`` maps a label to a function ``data -> WeightedSample``; by default: the main
     1:1 match, calipers 0.1/0.2 SD, ratios 2 and 3, matching with replacement, the truly nearest
-    neighbour rule, IPW (ATT, with and without 1 % trimming) and entropy balancing.  A variant that
+    neighbour rule, IPW (ATT, with and without 1 % trimming) and entropy balancing (``missing`` is
+    passed to each).  A variant that
     fails is reported with its error message in ``note`` (nothing is dropped silently).
     """
     from ._weighting import entropy_balance, ipw
-    kw = dict(treatment=treatment, covariates=covariates)
+    kw = dict(treatment=treatment, covariates=covariates, missing=missing)
     nn = dict(kw, exact=exact)
     if variants is None:
         variants = {
-            "NN 1:1" + (f", caliper {caliper}" if caliper else ""): lambda d: nearest_neighbor(d, **nn, caliper=caliper),
+            "main: NN 1:1" + (f", caliper {caliper}" if caliper else ""): lambda d: nearest_neighbor(d, **nn, caliper=caliper),
             "NN 1:1, caliper 0.1": lambda d: nearest_neighbor(d, **nn, caliper=0.1),
             "NN 1:1, caliper 0.2": lambda d: nearest_neighbor(d, **nn, caliper=0.2),
+            "NN 1:1, no caliper": lambda d: nearest_neighbor(d, **nn),
             "NN 2:1": lambda d: nearest_neighbor(d, **nn, ratio=2, caliper=caliper),
             "NN 3:1": lambda d: nearest_neighbor(d, **nn, ratio=3, caliper=caliper),
             "NN 1:1 with replacement": lambda d: nearest_neighbor(d, **nn, replace=True, caliper=caliper),
