@@ -130,6 +130,7 @@ def settle(spec: ContractSpec, T: np.ndarray, C: np.ndarray, Tn: np.ndarray) -> 
     B, G, _ = T.shape
     n_all = Tn.sum(axis=1)
     cohort_pay = np.zeros((B, G))
+    met = None
     if isinstance(p, (StagedPayment, RateCard)):
         cohort_pay = Tn * T[..., _Q["payable"]]
         total = cohort_pay.sum(axis=1)
@@ -154,6 +155,7 @@ def settle(spec: ContractSpec, T: np.ndarray, C: np.ndarray, Tn: np.ndarray) -> 
                          np.maximum(p.price_per_event * avoided_all - early.sum(axis=1), 0.0), 0.0)
         cohort_pay = early
         total = early.sum(axis=1) + final
+        met = rel_all >= p.margin - 1e-12
     elif isinstance(p, SharedSavings):
         fees = p.fee_per_completion * (Tn * T[..., _Q["completions"]]).sum(axis=1)
         sav = (Tn * (C[..., _Q["benefit"]] - T[..., _Q["benefit"]])).sum(axis=1)
@@ -172,6 +174,8 @@ def settle(spec: ContractSpec, T: np.ndarray, C: np.ndarray, Tn: np.ndarray) -> 
     out = {"payment": total, "cohort_payment": cohort_pay, "final_payment": final,
            "public_savings": savings, "public_tax_gain": tax, "programme_cost": cost * np.ones(B),
            "public_net_benefit": savings + tax - total - cost}
+    if met is not None:
+        out["threshold_met"] = met
     if pub.value_per_unit is not None and isinstance(p, ThresholdPayment):
         sign = 1.0 if p.direction == "decrease" else -1.0
         val = pub.value_per_unit * sign * (Tn * (C[..., _Q["outcome"]] - T[..., _Q["outcome"]])).sum(axis=1)
@@ -649,8 +653,9 @@ def evaluate(panel, spec, *, counterfactual: str = "rct_control",
         probs["investor_repaid_zero_effect"] = float(np.mean(drz["investor_repaid"] >= inv.capital - tol))
         probs["investor_return_zero_effect"] = float(np.mean(drz["investor_repaid"] > inv.capital + tol))
     if isinstance(p, ThresholdPayment):
-        probs["threshold_met"] = float(np.mean(dr["final_payment"] > 0))
-        probs["threshold_met_zero_effect"] = float(np.mean(drz["final_payment"] > 0))
+        probs["threshold_met"] = float(np.mean(dr["threshold_met"]))
+        probs["threshold_met_zero_effect"] = float(np.mean(drz["threshold_met"]))
+        totals["threshold_met"] = bool(point["threshold_met"][0])
 
     # tidy table ------------------------------------------------------------------------------
     rows = ["payment", "public_savings", "public_tax_gain", "public_net_benefit"]
@@ -685,6 +690,14 @@ def evaluate(panel, spec, *, counterfactual: str = "rct_control",
     means = pd.DataFrame({"quantity": QUANTITIES, "participants": (wT[:, None] * T_hat).sum(0),
                           "counterfactual": (wT[:, None] * C_hat).sum(0)})
     means["difference"] = means["participants"] - means["counterfactual"]
+    means["sd_participants"] = Xt.std(axis=0, ddof=1) if len(Xt) > 1 else np.nan
+    if has_comp:
+        mu = (wc[:, None] * Xc).sum(0) / wc.sum()
+        means["sd_counterfactual"] = np.sqrt((wc[:, None] * (Xc - mu) ** 2).sum(0) / wc.sum())
+    else:
+        means["sd_counterfactual"] = means["sd_participants"]
+    means["n_participants"] = int(Tn.sum())
+    means["n_counterfactual"] = n_comp if n_comp is not None else np.nan
     means = means[_used_quantities(spec)].reset_index(drop=True)
 
     # events by group
@@ -970,3 +983,61 @@ def threshold_probability(effect: float, se: float, counterfactual_mean: float, 
     if direction == "decrease":
         return float(stats.norm.cdf((-margin * counterfactual_mean - effect) / se))
     return float(stats.norm.sf((margin * counterfactual_mean - effect) / se))
+
+
+def comparison_from_sample(sample, person: str = "person_id") -> pd.DataFrame:
+    """Comparison persons and weights from a matched/weighted sample (evaluation.matching):
+    rows with treatment 0 and a positive weight, as ``person_id, weight``."""
+    data = sample.data
+    if person not in data.columns:
+        raise ValueError(f"the matched sample has no {person!r} column")
+    keep = (np.asarray(sample.treat) == 0) & (np.asarray(sample.weights) > 0)
+    return pd.DataFrame({"person_id": data.loc[keep, person].astype(str).to_numpy(),
+                         "weight": np.asarray(sample.weights, dtype=float)[keep]})
+
+
+def describe_contract(spec) -> pd.DataFrame:
+    """The payment rule as a table: item, event, definition, price (for reports)."""
+    spec = _as_spec(spec)
+    p = spec.payment
+    ev = spec.all_events()
+    rows = []
+    if isinstance(p, (StagedPayment, RateCard)):
+        items = p.items() if isinstance(p, StagedPayment) else p.items_list()
+        for label, event, price in items:
+            rows.append({"item": label, "event": event,
+                         "definition": "initial mapping done (assignment extract)" if event == "mapping"
+                         else ev[event].description, "price": price})
+        if isinstance(p, StagedPayment):
+            rows.append({"item": "rule", "event": "", "definition":
+                         ("stages paid in order" if p.sequential else "stages paid independently")
+                         + f"; job events need at least a {p.min_position_share:.0%} position",
+                         "price": p.price})
+        else:
+            for cap in ("participant_cap", "contract_cap"):
+                if getattr(p, cap) is not None:
+                    rows.append({"item": cap, "event": "", "definition": cap.replace("_", " "),
+                                 "price": getattr(p, cap)})
+    elif isinstance(p, ThresholdPayment):
+        rows.append({"item": "per event avoided", "event": p.outcome, "definition":
+                     f"{p.outcome} over {p.window_months} months; paid if {p.margin:.1%} "
+                     f"{'fewer' if p.direction == 'decrease' else 'more'} than the counterfactual overall"
+                     + (f", or {p.cohort_margin:.1%} in a cohort of {p.cohort_months} start months "
+                        "(early payment)" if p.cohort_margin else ""), "price": p.price_per_event})
+        if p.contract_cap:
+            rows.append({"item": "contract_cap", "event": "", "definition": "contract cap",
+                         "price": p.contract_cap})
+    elif isinstance(p, SharedSavings):
+        rows.append({"item": "fee per completion", "event": p.completion_event,
+                     "definition": ev[p.completion_event].description if p.completion_event in ev else "",
+                     "price": p.fee_per_completion})
+        rows.append({"item": "savings share", "event": p.benefit_column, "definition":
+                     f"{p.savings_share:.0%} of benefit savings vs counterfactual", "price": float("nan")})
+        rows.append({"item": "tax share", "event": p.earnings_column, "definition":
+                     f"{p.tax_share:.0%} of tax ({p.tax_rate:.0%}) on the earnings gain", "price": float("nan")})
+    if spec.investor is not None:
+        inv = spec.investor
+        rows.append({"item": "investor capital", "event": "", "definition":
+                     f"repaid from {inv.share_of_payments:.0%} of outcome payments up to principal + "
+                     f"{inv.return_rate:.0%}", "price": inv.capital})
+    return pd.DataFrame(rows)

@@ -93,7 +93,7 @@ def _on_sa_at_start(df: pd.DataFrame) -> np.ndarray:
     """Row mask: the row's person was on social assistance in the 12 months up to start."""
     et = df["event_time"].to_numpy()
     on = df["on_social_assistance"].to_numpy().astype(bool) & (et <= 0) & (et >= -12)
-    person = pd.Series(on).groupby(df["person_id"].to_numpy(), sort=False).transform("max").to_numpy()
+    person = pd.Series(on).groupby(df["person_id"].to_numpy(), sort=False).transform("max").to_numpy().copy()
     if "sa_months_12" in df.columns:
         person |= np.nan_to_num(df["sa_months_12"].to_numpy(dtype="float64")) > 0
     return person

@@ -1,0 +1,173 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python (evaluation)
+#     language: python
+#     name: evaluation
+# ---
+
+# %% [markdown]
+# ## Outcome contract: payments, cash flows and who bears the risk
+# The contract's payment rules (from the params file) applied to the participants' register
+# outcomes month by month, against the counterfactual the params file names: what the public side
+# pays and when, what it would have paid with no true effect (deadweight), what it gains, and how
+# likely the investor is to be repaid. Counts below the disclosure threshold are suppressed.
+
+# %% tags=["parameters"]
+programme = "refino"
+data_dir = "data/synthetic/refino"
+output_dir = "reports/refino"
+disclosure_threshold = 5
+seed = 20261123
+options = {}
+
+# %%
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+import evaluation.contracts as ec
+import evaluation.panel
+import evaluation.report
+from evaluation.report import show_table
+
+evaluation.report.notebook_setup()
+if "contract" not in options:
+    raise ValueError("options['contract'] is missing: put the params file's contract section there")
+spec = ec.ContractSpec.model_validate(options["contract"])
+counterfactual = options.get("counterfactual", "rct_control")
+uncertainty = options.get("uncertainty", "normal" if counterfactual == "did" else "bootstrap")
+n_draws = int(options.get("n_draws", 999))
+panel = evaluation.panel.load_panel(data_dir)
+needs_mapping = any(e == "mapping" for _, e in spec.payment_events())
+assignment = (evaluation.panel.read_extracts(data_dir, names=["assignment"])["assignment"]
+              if needs_mapping and "mapping_month" not in panel.data.columns else None)
+rec = evaluation.report.Recorder(output_dir, notebook="05_outcome_contract",
+                                 threshold=disclosure_threshold)
+
+# %% [markdown]
+# ## The contract
+
+# %%
+show_table(ec.describe_contract(spec), count_columns=[], threshold=disclosure_threshold,
+           caption=f"{spec.name}: payment rule ({spec.payment.type}, {spec.currency})")
+print(f"Counterfactual: {counterfactual}; uncertainty: {uncertainty}")
+
+# %% [markdown]
+# ## Counterfactual
+# `rct_control` uses the control arm; `matched` a propensity-score matched comparison group
+# (options `matching`); `did` a difference-in-differences effect estimate and `historical` a
+# baseline (options `effect` / `baseline`).
+
+# %%
+comparison = None
+if counterfactual == "matched":
+    import evaluation.matching as em
+    mopt = {"covariates": ("age + female + C(norwegian_level) + C(education_level) + sa_months_12"
+                           " + sa_months_24 + emp_months_12 + emp_months_24 + earnings_12"),
+            "exact": ["office"], "caliper": 0.2, "ratio": 1, **options.get("matching", {})}
+    persons = panel.persons()
+    persons["treated"] = persons["treated"].astype(int)
+    m = em.nearest_neighbor(persons, treatment="treated", missing="exclude", seed=seed, **mopt)
+    comparison = ec.comparison_from_sample(m)
+    show_table(m.sample_sizes(), ["all", "matched", "unmatched", "discarded"],
+               threshold=disclosure_threshold, caption="Matched comparison group")
+res = ec.evaluate(panel.data, spec, counterfactual=counterfactual, comparison=comparison,
+                  effect=options.get("effect"), baseline=options.get("baseline"),
+                  assignment=assignment, uncertainty=uncertainty, n_draws=n_draws, seed=seed)
+print(res.counterfactual_description)
+
+# %% [markdown]
+# ## Outcomes behind the payments
+# Persons reaching each payable outcome within the contract window, participants against the
+# counterfactual group, and the per-participant means the settlement uses.
+
+# %%
+show_table(res.events, ["persons", "n"], threshold=disclosure_threshold,
+           caption="Outcome events by group", dependent_columns={"persons": ["rate"]})
+show_table(res.means.drop(columns=["n_participants", "n_counterfactual"]), count_columns=[],
+           threshold=disclosure_threshold, caption="Per-participant means over the window")
+rec.add("events", res.events)
+
+# %% [markdown]
+# ## Payments and deadweight
+# `payment` is what the rule pays on the observed outcomes; `deadweight` what it would pay in
+# expectation if the programme had no true effect; the ranges are the central 95 % of the
+# draws.
+
+# %%
+res
+
+# %%
+rec.add("contract", res, headline=True)
+for note in res.notes:
+    print("Note:", note)
+
+# %% [markdown]
+# ## Payments by month and cohort
+
+# %%
+sched = res.schedule.assign(quarter=res.schedule["month"].dt.to_period("Q").astype(str))
+by_q = sched.groupby(["quarter", "item"], as_index=False)[["payments", "amount"]].sum()
+show_table(by_q, ["payments"], threshold=disclosure_threshold,
+           caption="Outcome payments by quarter and item", dependent_columns={"payments": ["amount"]})
+res.plot("cumulative")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Cash flows: provider, investor and public side
+
+# %%
+res.plot("cashflow")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Who bears the risk
+# Distribution of the total payment under the estimated effect and under zero true effect, the
+# probability that the investor is repaid or earns a return, and the break-even effect sizes.
+
+# %%
+if not res.draws.empty:
+    res.plot("distribution")
+    plt.tight_layout()
+    plt.show()
+risk = {**res.probabilities, **{f"break_even_{k}": v for k, v in res.break_even.items()}}
+print(json.dumps(risk, indent=2, default=str))
+rec.add("risk", risk)
+
+# %% [markdown]
+# ## Targets (activity and result targets, where the contract sets them)
+
+# %%
+if spec.targets:
+    tg = ec.monitor_targets(panel.data, spec)
+    show_table(tg.tidy(), ["achieved", "n"], threshold=disclosure_threshold,
+               caption=tg.method, dependent_columns={"achieved": ["share"]})
+    rec.add("targets", tg)
+if spec.caseload_goal is not None:
+    cl = ec.caseload(panel.data, reduction=spec.caseload_goal.reduction,
+                     baseline_months=spec.caseload_goal.baseline_months)
+    cl.plot()
+    plt.show()
+    rec.add("caseload", cl.extra)
+
+# %% [markdown]
+# ## INDIGO export
+# The contract and its results in the GO Lab INDIGO data standard's terms (outcome metrics,
+# pricing, results, payments, investments), written next to the report.
+
+# %%
+indigo_path = Path(output_dir) / f"indigo_{programme}.json"
+text = ec.to_indigo_json(res, indigo_path, disclosure_threshold=disclosure_threshold)
+print(text[:1500])
+
+# %%
+rec.save()
