@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -420,7 +419,7 @@ def test_monte_carlo_coverage_small():
 def test_cumulative_effects_and_attrition_counts():
     d = _panel(n=500, months=12, effect=0.4, seed=2)
     d = d[~((d.person_id % 10 == 0) & (d.event_time > 6))]           # 10 % leave after month 6
-    with pytest.warns(MissingDataWarning, match="50 persons"):
+    with pytest.warns(MissingDataWarning, match="'7-12'|'1-12': 50"):
         c = rct.cumulative_effects(d, outcome="y", windows=[6, 12], covariates=["x"])
     t = c.tidy()
     assert list(t.n_incomplete) == [0, 50] and list(t.n) == [500, 450]

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import sparse
 
 from ..results import tidy_frame
 from ._linalg import grouped_ols
@@ -217,14 +217,13 @@ def cumulative_effects(data: pd.DataFrame, *, outcome: str, treatment: str = "ar
     in the ``n_incomplete`` column.  The estimator is :func:`itt` on the person-level totals.
     """
     keep = [treatment] + _as_list(covariates) + _as_list(strata)
-    rows = []
+    rows, incomplete = [], {}
     for w in windows:
         pl, n_inc = person_level(data, outcome=outcome, window=w, how=how, person=person,
                                  event_time=event_time, keep=keep)
         lo, hi = (1, w) if np.isscalar(w) else w
         if n_inc:
-            warnings.warn(f"cumulative_effects: window {lo}-{hi}: {n_inc} persons without a complete window "
-                          "excluded", MissingDataWarning, stacklevel=2)
+            incomplete[f"{lo}-{hi}"] = n_inc
         r = itt(pl, outcome=outcome, treatment=treatment, covariates=covariates, method=method,
                 se_type=se_type, strata=strata, control=control, level=level)
         t = r.tidy()
@@ -232,5 +231,8 @@ def cumulative_effects(data: pd.DataFrame, *, outcome: str, treatment: str = "ar
         t["n_incomplete"] = n_inc
         rows.append(t)
     table = pd.concat(rows, ignore_index=True)
+    if incomplete:
+        warnings.warn(f"cumulative_effects: persons without a complete window excluded (window: count) "
+                      f"{incomplete}; see the n_incomplete column", MissingDataWarning, stacklevel=2)
     return RCTTable(table, method=f"ITT on {how} of {outcome} over windows ({method}, {se_type})",
                     extra={"outcome": outcome, "how": how})

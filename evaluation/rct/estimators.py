@@ -10,10 +10,9 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from ._linalg import HC_TYPES, normalise_se_type, ols, robust_vcov
-from ._prep import (Arms, check_cluster_treatment, check_clusters_in_blocks, check_strata_arms,
+from ._linalg import normalise_se_type, ols, robust_vcov
+from ._prep import (check_cluster_treatment, check_clusters_in_blocks, check_strata_arms,
                     code_treatment, covariate_matrix, drop_missing, factorize, require_columns,
                     strata_dummies)
 from ._results import RandomizationResult, TrialResult
@@ -462,7 +461,7 @@ def randomization_inference(data: pd.DataFrame, *, outcome: str, treatment: str,
     arms = code_treatment(d[treatment], control, column=treatment)
     rng = np.random.default_rng(seed)
     rows, dist0 = [], None
-    from tqdm.auto import tqdm
+    from tqdm.std import tqdm
     for a in range(1, arms.n_arms + 1):
         m = (arms.codes == 0) | (arms.codes == a)
         dd = d.loc[m]
