@@ -93,18 +93,35 @@ def group_codes(values: np.ndarray, name: str) -> np.ndarray:
     return g
 
 
-def _time_codes(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+class _LazyCodes:
+    pass
+
+
+def _time_codes(t: np.ndarray, sorted_balanced_ok: bool = True):
+    """Sorted distinct periods and the period code of every row.
+
+    If the rows are a balanced panel sorted by unit then period (``t`` repeats ``tlist``), the
+    codes are returned as ``None`` (they are ``tile(arange(T), N)``), saving passes over the data.
+    """
     tmin, tmax = int(t.min()), int(t.max())
     span = tmax - tmin + 1
-    if span <= 4 * len(t) + 1_000_000:
-        present = np.bincount(t - tmin, minlength=span) > 0
+    small = span <= 4 * len(t) + 1_000_000
+    if small:
+        tt = t - tmin if tmin else t
+        present = np.bincount(tt, minlength=span) > 0
         tlist = np.flatnonzero(present) + tmin
-        lookup = np.cumsum(present) - 1
-        code = lookup[t - tmin]
     else:  # pragma: no cover - very sparse time values
-        tlist, code = np.unique(t, return_inverse=True)
-    small = np.int16 if len(tlist) < 30000 else np.int64
-    return tlist.astype(np.int64), code.astype(small)
+        tlist = np.unique(t)
+    T = len(tlist)
+    if sorted_balanced_ok and len(t) % T == 0 and (t.reshape(-1, T) == tlist[None, :]).all():
+        return tlist.astype(np.int64), None
+    if small:
+        lookup = np.cumsum(present) - 1
+        code = lookup[tt]
+    else:  # pragma: no cover
+        code = np.searchsorted(tlist, t)
+    dt = np.int16 if T < 30000 else np.int64
+    return tlist.astype(np.int64), code.astype(dt)
 
 
 def prepare_panel(data: pd.DataFrame, *, outcome: str, unit: str, time: str, group: str,
@@ -168,13 +185,13 @@ def prepare_panel(data: pd.DataFrame, *, outcome: str, unit: str, time: str, gro
     # ---- fast path: balanced panel sorted by unit then time ------------------------------
     nrow = len(y)
     fast = False
-    if nrow % T == 0 and np.issubdtype(u.dtype, np.number):
+    if tcode is None and np.issubdtype(u.dtype, np.number):
         N = nrow // T
-        tc2 = tcode.reshape(N, T)
-        if (tc2 == np.arange(T, dtype=tc2.dtype)).all():
-            u2 = u.reshape(N, T)
-            if (u2 == u2[:, :1]).all() and (N == 1 or (u2[1:, 0] > u2[:-1, 0]).all()):
-                fast = True
+        u2 = u.reshape(N, T)
+        if (u2 == u2[:, :1]).all() and (N == 1 or (u2[1:, 0] > u2[:-1, 0]).all()):
+            fast = True
+    if tcode is None and not fast:
+        tcode = np.tile(np.arange(T, dtype=np.int16 if T < 30000 else np.int64), nrow // T)
     if fast:
         ucode = None
         unit_ids = u2[:, 0]

@@ -13,6 +13,42 @@ from .attgt import WaldTest, _event_plot, wald
 
 
 # ============================================================================ FE machinery
+class _LazyArr:
+    """Unit/period codes of a sorted balanced panel, built only if an estimator needs them."""
+
+    def __init__(self, N, T):
+        self.N, self.T = N, T
+        self._a = None
+
+    def _arr(self):
+        if self._a is None:
+            self._a = self._make()
+        return self._a
+
+    def __array__(self, dtype=None, copy=None):
+        a = self._arr()
+        return a if dtype is None else a.astype(dtype)
+
+    def __getitem__(self, k):
+        return self._arr()[k]
+
+    def __len__(self):
+        return self.N * self.T
+
+    def max(self):
+        return self._arr().max()
+
+
+class _RepeatCodes(_LazyArr):
+    def _make(self):
+        return np.repeat(np.arange(self.N), self.T)
+
+
+class _TileCodes(_LazyArr):
+    def _make(self):
+        return np.tile(np.arange(self.T), self.N)
+
+
 @dataclass
 class _FE:
     ucode: np.ndarray
@@ -31,14 +67,13 @@ def _fe_codes(data: pd.DataFrame, unit: str, time: str) -> _FE:
     tlist, tcode = _time_codes(t)
     T = len(tlist)
     n = len(u)
-    if n % T == 0 and np.issubdtype(u.dtype, np.number):
+    if tcode is None:
         N = n // T
-        tc2 = tcode.reshape(N, T)
-        if (tc2 == np.arange(T, dtype=tc2.dtype)).all():
+        if np.issubdtype(u.dtype, np.number):
             u2 = u.reshape(N, T)
             if (u2 == u2[:, :1]).all() and (N == 1 or (u2[1:, 0] > u2[:-1, 0]).all()):
-                return _FE(np.repeat(np.arange(N), T), tcode.astype(np.int64), N, T, True, True,
-                           u2[:, 0], tlist)
+                return _FE(_RepeatCodes(N, T), _TileCodes(N, T), N, T, True, True, u2[:, 0], tlist)
+        tcode = np.tile(np.arange(T), N)
     codes, uniq = pd.factorize(u)
     N = len(uniq)
     key = codes.astype(np.int64) * T + tcode
@@ -58,30 +93,43 @@ def demean(A: np.ndarray, fe: _FE, tol: float = 1e-10, maxit: int = 10_000) -> n
     projections (Gauss-Seidel sweeps over unit and period means) until the largest change is below
     ``tol`` times the scale of the data.
     """
-    A = np.asarray(A, dtype=np.float64)
-    if A.ndim == 1:
-        A = A[:, None]
-    m = A.shape[1]
+    if isinstance(A, (list, tuple)):
+        cols = [np.asarray(c, dtype=np.float64) for c in A]
+    else:
+        A = np.asarray(A, dtype=np.float64)
+        cols = [A] if A.ndim == 1 else [A[:, j] for j in range(A.shape[1])]
+    m = len(cols)
     if fe.sorted_balanced:
-        B = A.reshape(fe.N, fe.T, m)
-        out = B - B.mean(axis=1, keepdims=True) - B.mean(axis=0, keepdims=True) + B.mean(axis=(0, 1), keepdims=True)
-        return out.reshape(-1, m)
-    nu = np.bincount(fe.ucode, minlength=fe.N).astype(float)
-    nt = np.bincount(fe.tcode, minlength=fe.T).astype(float)
+        # contiguous (N, T) views; row and column means by matrix-vector products
+        N, T = fe.N, fe.T
+        out = np.empty((N * T, m), order="F")
+        onesT, onesN = np.full(T, 1.0 / T), np.full(N, 1.0 / N)
+        for j, c in enumerate(cols):
+            x2 = np.ascontiguousarray(c).reshape(N, T)
+            rm = x2 @ onesT
+            cm = onesN @ x2
+            o = out[:, j].reshape(N, T)          # F-ordered: each column is contiguous
+            np.subtract(x2, rm[:, None], out=o)
+            o -= (cm - cm.mean())[None, :]
+        return out
+    A = np.column_stack(cols)
+    ucode, tcode = np.asarray(fe.ucode), np.asarray(fe.tcode)
+    nu = np.bincount(ucode, minlength=fe.N).astype(float)
+    nt = np.bincount(tcode, minlength=fe.T).astype(float)
 
     def gmean(code, cnt, col):
         return (np.bincount(code, weights=col, minlength=len(cnt)) / cnt)[code]
 
-    out = np.empty_like(A)
+    out = np.empty(A.shape, order="F")
     for j in range(m):
         x = A[:, j].copy()
         if fe.balanced:
-            out[:, j] = x - gmean(fe.ucode, nu, x) - gmean(fe.tcode, nt, x) + x.mean()
+            out[:, j] = x - gmean(ucode, nu, x) - gmean(tcode, nt, x) + x.mean()
             continue
         scale = max(np.abs(x).max(), 1.0)
         for _ in range(maxit):
-            x -= gmean(fe.ucode, nu, x)
-            d = gmean(fe.tcode, nt, x)
+            x -= gmean(ucode, nu, x)
+            d = gmean(tcode, nt, x)
             x -= d
             if np.abs(d).max() < tol * scale:
                 break
@@ -97,7 +145,9 @@ def _ols(yt, Xt, cl, vcov, dof_absorbed, n_clusters=None, nested=0):
                                     "drop a reference category")
     XtXi = np.linalg.inv(XtX)
     b = XtXi @ (Xt.T @ yt)
-    e = yt - Xt @ b
+    e = yt.copy()
+    for j in range(k):                  # column-wise: fast for F-ordered (n, k) views
+        e -= Xt[:, j] * b[j]
     if vcov in ("iid", "unadjusted"):
         df = n - k - dof_absorbed
         V = XtXi * (e @ e) / df
@@ -107,12 +157,13 @@ def _ols(yt, Xt, cl, vcov, dof_absorbed, n_clusters=None, nested=0):
         V = XtXi @ meat @ XtXi * n / df
     elif vcov in ("cluster", "CR1"):
         G = int(cl.max()) + 1 if n_clusters is None else n_clusters
-        if k == 1:
-            S = np.bincount(cl, weights=Xt[:, 0] * e, minlength=G)[:, None]
-        else:
-            S = np.zeros((G, k))
-            for j in range(k):
-                S[:, j] = np.bincount(cl, weights=Xt[:, j] * e, minlength=G)
+        S = np.zeros((G, k))
+        for j in range(k):
+            xe = Xt[:, j] * e
+            if isinstance(cl, _RepeatCodes):     # unit clusters of a sorted balanced panel
+                S[:, j] = xe.reshape(cl.N, cl.T).sum(axis=1)
+            else:
+                S[:, j] = np.bincount(cl, weights=xe, minlength=G)
         Kp = k + dof_absorbed - nested
         V = XtXi @ (S.T @ S) @ XtXi * (G / (G - 1)) * ((n - 1) / (n - Kp))
         df = G - 1
@@ -201,8 +252,9 @@ def _cluster_codes(data, cluster, fe):
     codes, uniq = pd.factorize(data[cluster].to_numpy())
     # nested: the unit fixed effects are nested in the cluster if every unit has one cluster
     cu = np.zeros(fe.N, dtype=np.int64)
-    cu[fe.ucode] = codes
-    nested = bool(np.array_equal(cu[fe.ucode], codes))
+    uc = np.asarray(fe.ucode)
+    cu[uc] = codes
+    nested = bool(np.array_equal(cu[uc], codes))
     return codes.astype(np.int64), len(uniq), nested
 
 
@@ -222,8 +274,9 @@ def twfe(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: s
     cluster : str, optional
         Cluster variable; default the unit (``vcov="cluster"``).
     vcov : {"cluster", "iid", "hc1"}
-        Cluster-robust CR1 with the small-sample factor ``G/(G-1) (n-1)/(n-K)`` (``K`` counts the
-        regressors and the fixed effects not nested in the clusters, as fixest), classical, or HC1.
+        Cluster-robust CR1 with the small-sample factor ``G/(G-1) (n-1)/(n-K)``, ``K`` counting the
+        regressors and the fixed-effect coefficients not nested in the clusters (as fixest /
+        pyfixest: with unit clusters ``K = k + T``), classical, or HC1.
 
     Notes
     -----
@@ -241,7 +294,7 @@ def twfe(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: s
         names.append(treatment)
     elif group is not None:
         g = group_codes(data[group].to_numpy(), group)
-        cols.append(((g > 0) & (fe.tlist[fe.tcode] >= g)).astype(np.float64))
+        cols.append(((g > 0) & (fe.tlist[np.asarray(fe.tcode)] >= g)).astype(np.float64))
         names.append("treated")
     for c in covariates:
         cols.append(data[c].to_numpy(dtype=np.float64))
@@ -251,10 +304,10 @@ def twfe(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: s
     y = data[outcome].to_numpy(dtype=np.float64)
     if not (np.isfinite(y).all() and all(np.isfinite(c).all() for c in cols)):
         raise ValueError("missing values in the outcome or regressors; drop or impute them first")
-    A = demean(np.column_stack([y] + cols), fe)
+    A = demean([y] + cols, fe)
     cl, G, nested = _cluster_codes(data, cluster, fe)
     absorbed = fe.N + fe.T - 1
-    b, V, e, df = _ols(A[:, 0], A[:, 1:], cl, vcov, absorbed, G, nested=fe.N if nested else 0)
+    b, V, e, df = _ols(A[:, 0], A[:, 1:], cl, vcov, absorbed, G, nested=fe.N - 1 if nested else 0)
     method = f"Two-way fixed effects (unit and period), {vcov} SE" + \
         (f" by {cluster or unit}" if vcov == "cluster" else "")
     return _build(names, b, V, df, len(y), method, names[0],
@@ -289,7 +342,7 @@ def did_2x2(data: pd.DataFrame, *, outcome: str, treated: str, post: str, unit: 
 
 def _rel_time(data, fe, group):
     g = group_codes(data[group].to_numpy(), group)
-    t = fe.tlist[fe.tcode]
+    t = fe.tlist[np.asarray(fe.tcode)]
     return g, t
 
 
@@ -324,7 +377,7 @@ def event_study(data: pd.DataFrame, *, outcome: str, unit: str, time: str, group
     y = data[outcome].to_numpy(dtype=np.float64)
     A = demean(np.column_stack([y] + cols), fe)
     cl, G, nested = _cluster_codes(data, cluster, fe)
-    b, V, _, df = _ols(A[:, 0], A[:, 1:], cl, vcov, fe.N + fe.T - 1, G, nested=fe.N if nested else 0)
+    b, V, _, df = _ols(A[:, 0], A[:, 1:], cl, vcov, fe.N + fe.T - 1, G, nested=fe.N - 1 if nested else 0)
     return _build(names, b, V, df, len(y),
                   f"TWFE event study (ref e={ref}, end points binned at {min_e} and {max_e})",
                   names[0], cls=EventStudyResult, event_times=np.array(evs), ref=ref,
@@ -359,7 +412,7 @@ def sun_abraham(data: pd.DataFrame, *, outcome: str, unit: str, time: str, group
     if not (g_all == 0).any():
         raise ValueError("no never-treated units; use control='last'")
     fe = _fe_codes(d, unit, time)
-    t = fe.tlist[fe.tcode]
+    t = fe.tlist[np.asarray(fe.tcode)]
     cohorts = np.unique(g_all[g_all > 0])
     rel = t - g_all
     cols, keys = [], []
@@ -373,7 +426,7 @@ def sun_abraham(data: pd.DataFrame, *, outcome: str, unit: str, time: str, group
     y = d[outcome].to_numpy(dtype=np.float64)
     A = demean(np.column_stack([y] + cols), fe)
     cl, G, nested = _cluster_codes(d, cluster, fe)
-    b, V, _, df = _ols(A[:, 0], A[:, 1:], cl, vcov, fe.N + fe.T - 1, G, nested=fe.N if nested else 0)
+    b, V, _, df = _ols(A[:, 0], A[:, 1:], cl, vcov, fe.N + fe.T - 1, G, nested=fe.N - 1 if nested else 0)
     nobs = np.array([c.sum() for c in cols])
     es = sorted({e for _, e in keys})
     Wm = np.zeros((len(keys), len(es)))
@@ -460,12 +513,13 @@ def bacon_decomposition(data: pd.DataFrame, *, outcome: str, unit: str, time: st
     y = data[outcome].to_numpy(float)
     g_row = group_codes(data[group].to_numpy(), group)
     G = np.zeros(fe.N, dtype=np.int64)
-    G[fe.ucode] = g_row
-    if not np.array_equal(G[fe.ucode], g_row):
+    uc, tc = np.asarray(fe.ucode), np.asarray(fe.tcode)
+    G[uc] = g_row
+    if not np.array_equal(G[uc], g_row):
         raise ValueError(f"group column {group!r} varies within unit (treatment must be absorbing)")
     T, tl = fe.T, fe.tlist
     Y = np.empty((fe.N, T))
-    Y[fe.ucode, fe.tcode] = y
+    Y[uc, tc] = y
     G = np.where(G > tl[-1], 0, G)
     # period index of first treatment; always-treated -> 0; never -> T
     gi = np.where(G == 0, T, np.searchsorted(tl, G, side="left"))
