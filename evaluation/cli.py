@@ -25,6 +25,10 @@ def main(argv=None) -> int:
     i = sub.add_parser("index", help="rebuild reports/index.html from every results.json")
     i.add_argument("-o", "--out", default=None)
 
+    s = sub.add_parser("scan", help="scan rendered reports for person ids and small counts")
+    s.add_argument("reports", nargs="+", help="reports/<programme> folders")
+    s.add_argument("--threshold", type=int, default=5)
+
     g = sub.add_parser("generate", help="write the synthetic extracts a parameter file asks for")
     g.add_argument("params", nargs="+")
     g.add_argument("--force", action="store_true", help="regenerate even if data exist")
@@ -46,6 +50,18 @@ def main(argv=None) -> int:
         if a.cmd == "index":
             print(rd.write_index(a.out))
             return 0
+        if a.cmd == "scan":
+            import json
+            from pathlib import Path
+
+            from .report import scan_report
+            bad = 0
+            for folder in map(Path, a.reports):
+                ids = _person_ids(folder)
+                found = scan_report(folder, threshold=a.threshold, person_ids=ids)
+                bad += len(found)
+                print(f"{folder}: " + ("clean" if not found else "\n  ".join(["", *found])))
+            return 1 if bad else 0
         if a.cmd == "generate":
             from .params import load_params
             for f in rd.expand(a.params):
@@ -55,6 +71,21 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 1
+
+
+def _person_ids(report_folder):
+    """Person ids of the data a report was rendered from (via its results.json provenance)."""
+    import json
+
+    import pandas as pd
+
+    from .params import ROOT
+    try:
+        prov = json.loads((report_folder / "results.json").read_text())["provenance"]
+        persons = ROOT / prov["data_folder"] / "persons.parquet"
+        return pd.read_parquet(persons, columns=["person_id"])["person_id"].astype(str).tolist()
+    except (OSError, KeyError, ValueError):
+        return []
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -305,3 +305,108 @@ def notebook_setup(style: str = "whitegrid") -> None:
         sns.set_theme(style=style, context="notebook")
     except ImportError:  # pragma: no cover
         pass
+
+
+# ------------------------------------------------------------------------------------------
+# disclosure scan of rendered reports
+# ------------------------------------------------------------------------------------------
+COUNT_HEADERS = ("n", "count", "persons", "person_months", "participants", "n_treated",
+                 "n_control", "n_persons")
+
+
+def _is_count_header(h: str) -> bool:
+    h = h.strip().lower()
+    return h in COUNT_HEADERS or h.startswith("n_") or h.endswith("_n") or h.startswith("n (")
+
+
+def html_tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
+    """Headers and body rows of every ``<table>`` in an HTML page (stdlib parser)."""
+    from html.parser import HTMLParser
+
+    class _P(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tables, self.cur, self.row, self.cell, self.in_cell = [], None, None, [], False
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "table":
+                self.cur = {"head": [], "rows": []}
+            elif tag == "tr" and self.cur is not None:
+                self.row = []
+            elif tag in ("td", "th") and self.row is not None:
+                self.in_cell, self.cell = True, []
+
+        def handle_endtag(self, tag):
+            if tag in ("td", "th") and self.in_cell:
+                self.row.append("".join(self.cell).strip())
+                self.in_cell = False
+            elif tag == "tr" and self.cur is not None and self.row is not None:
+                (self.cur["rows"]).append(self.row)
+                self.row = None
+            elif tag == "table" and self.cur is not None:
+                rows = self.cur["rows"]
+                head = rows[0] if rows else []
+                self.tables.append((head, rows[1:]))
+                self.cur = None
+
+        def handle_data(self, data):
+            if self.in_cell:
+                self.cell.append(data)
+
+    p = _P()
+    p.feed(text)
+    return p.tables
+
+
+def _small_number(v, threshold: int) -> bool:
+    try:
+        x = float(str(v).replace(",", "").replace("\u202f", "").strip())
+    except ValueError:
+        return False
+    return x.is_integer() and 0 < x < threshold
+
+
+def scan_report(report_dir: str | os.PathLike, *, threshold: int = DEFAULT_THRESHOLD,
+                person_ids: Iterable[str] = ()) -> list[str]:
+    """Find person ids and unsuppressed small counts in a rendered report.
+
+    Looks at every ``*.html`` (tables: columns whose header names a count) and ``results.json``
+    (values under count-like keys).  Returns a list of findings (empty = clean).
+    """
+    import re
+
+    report_dir = Path(report_dir)
+    ids = set(map(str, person_ids))
+    findings: list[str] = []
+    token = re.compile(r"[A-Za-z_]*\d+")
+    files = sorted(report_dir.glob("*.html")) + sorted(report_dir.glob("results.json"))
+    for f in files:
+        text = f.read_text(encoding="utf-8", errors="replace")
+        if ids:
+            hits = ids.intersection(token.findall(text))
+            if hits:
+                findings.append(f"{f.name}: {len(hits)} person id(s), e.g. {sorted(hits)[:3]}")
+        if f.suffix == ".html":
+            for i, (head, rows) in enumerate(html_tables(text)):
+                cols = [j for j, h in enumerate(head) if _is_count_header(h)]
+                for r in rows:
+                    # pandas tables: the first cells of a row may be index headers (<th>)
+                    offset = len(r) - len(head) if len(r) > len(head) else 0
+                    for j in cols:
+                        k = j + offset
+                        if k < len(r) and _small_number(r[k], threshold):
+                            findings.append(f"{f.name}: table {i + 1}, column {head[j]!r}: "
+                                            f"count {r[k]} below {threshold}")
+        else:
+            def walk(obj, path):
+                if isinstance(obj, dict):
+                    for k, v in obj.items():
+                        if _is_count_header(str(k)) and not isinstance(v, (dict, list)) \
+                                and not isinstance(v, bool) and _small_number(v, threshold):
+                            findings.append(f"{f.name}: {path}.{k} = {v} below {threshold}")
+                        walk(v, f"{path}.{k}")
+                elif isinstance(obj, list):
+                    for j, v in enumerate(obj):
+                        walk(v, f"{path}[{j}]")
+            walk(json.loads(text), "")
+    return findings

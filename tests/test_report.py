@@ -85,3 +85,23 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
 
 def test_format_ci():
     assert report.format_ci(0.1234, 0.05, 0.2, digits=2, unit="pp") == "0.12 pp (0.05 to 0.20)"
+
+
+def test_scan_report_finds_ids_and_small_counts(tmp_path):
+    (tmp_path / "a.html").write_text(
+        "<table><tr><th></th><th>arm</th><th>n</th></tr>"
+        "<tr><th>0</th><td>t</td><td>3</td></tr><tr><th>1</th><td>c</td><td>&lt;5</td></tr></table>"
+        "<p>P0000042 was here</p>")
+    (tmp_path / "results.json").write_text(json.dumps({"x": {"persons": 2, "n": 50, "se": 1.0}}))
+    found = report.scan_report(tmp_path, threshold=5, person_ids=["P0000042", "P0000043"])
+    text = "\n".join(found)
+    assert "person id" in text and "P0000042" in text
+    assert "column 'n': count 3" in text
+    assert ".x.persons = 2" in text
+    assert len(found) == 3
+
+
+def test_scan_report_clean_after_suppression(tmp_path):
+    df = report.suppress_counts(pd.DataFrame({"arm": ["t", "c"], "n": [3, 50]}), ["n"])
+    (tmp_path / "a.html").write_text(df.to_html())
+    assert report.scan_report(tmp_path) == []
