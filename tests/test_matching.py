@@ -380,6 +380,9 @@ def test_recovery_simulated_selection_on_observables():
     for name, s in ests.items():
         r = s.effect("y")
         assert abs(r.estimate - 1.0) < 4 * r.se + 0.05, name
+    # regression adjustment inside the matched sample (doubly robust) also recovers it
+    r_dr = ests["nn_cal"].effect("y", covariates=["x1", "x2"])
+    assert abs(r_dr.estimate - 1.0) < 4 * r_dr.se and "covariates" in r_dr.method
 
 
 @pytest.fixture(scope="module")
