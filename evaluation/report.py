@@ -273,6 +273,22 @@ class Recorder:
                                            else {"value": self.entries[key]})}
         return value
 
+    def key_results(self, digits: int = 4) -> str:
+        """Recorded estimates as text rounded to ``digits`` significant digits, one per line.
+
+        Notebooks print this in their last cell, which nbval output-checks, so a reviewer's
+        re-run is compared with the stored numbers and not only checked for errors.
+        """
+        lines = []
+        for key, val in self.entries.items():
+            if isinstance(val, dict) and "estimate" in val and val.get("estimate") is not None:
+                se = val.get("se")
+                se_txt = f" (SE {se:.{digits}g})" if isinstance(se, (int, float)) else ""
+                lines.append(f"{key}: {val['estimate']:.{digits}g}{se_txt}")
+            elif isinstance(val, (int, float)) and not isinstance(val, bool):
+                lines.append(f"{key}: {val:.{digits}g}")
+        return "\n".join(lines)
+
     def save(self) -> Path:
         data: dict[str, Any] = {}
         if self.path.exists():
