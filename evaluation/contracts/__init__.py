@@ -18,7 +18,8 @@ from .events import detect_events, prepare_panel
 from .monitor import (CaseloadResult, TargetsResult, caseload, clopper_pearson_interval,
                       monitor_targets, wilson_interval)
 from .indigo import to_indigo, to_indigo_json
-from .design import threshold_power, threshold_required_n, threshold_se
+from .design import (design_inputs, design_table, threshold_power, threshold_required_n,
+                     threshold_se)
 from .engine import (QUANTITIES, REPAYMENT_CATEGORIES, ContractResult, apply_contract_cap,
                      comparison_from_sample, describe_contract, evaluate,
                      person_payments, repayment_category, settle, threshold_probability)
@@ -31,5 +32,5 @@ __all__ = [
     "evaluate", "person_payments", "repayment_category", "settle", "threshold_probability",
     "CaseloadResult", "TargetsResult", "caseload", "clopper_pearson_interval", "monitor_targets",
     "wilson_interval", "to_indigo", "to_indigo_json", "threshold_power", "threshold_required_n",
-    "threshold_se", "comparison_from_sample", "describe_contract",
+    "threshold_se", "comparison_from_sample", "describe_contract", "design_inputs", "design_table",
 ]

@@ -58,3 +58,47 @@ def threshold_required_n(*, counterfactual_mean: float, sd: float, true_effect: 
     else:
         k = 1 / share_treated + 1 / (1 - share_treated)
     return float(math.ceil(sd ** 2 * (1 - r2) * k / se_needed ** 2))
+
+
+def design_inputs(res) -> dict:
+    """Counterfactual mean, SD and sizes of the contract's primary quantity from a
+    :class:`~evaluation.contracts.ContractResult` (evaluate with ``uncertainty=None`` is enough)."""
+    spec = res.spec
+    q = spec.primary_quantity
+    row = res.means.set_index("quantity").loc[q]
+    p = spec.payment
+    margin = getattr(p, "margin", None)
+    direction = getattr(p, "direction", "decrease" if q in ("outcome", "benefit") else "increase")
+    sd = float(np.sqrt((row["sd_participants"] ** 2 + row["sd_counterfactual"] ** 2) / 2))
+    n_c = row["n_counterfactual"]
+    return {"quantity": q, "counterfactual_mean": float(row["counterfactual"]), "sd": sd,
+            "n_participants": int(row["n_participants"]),
+            "n_comparison": None if not np.isfinite(n_c) else float(n_c),
+            "margin": margin, "direction": direction,
+            "observed_relative_effect": float((row["participants"] - row["counterfactual"])
+                                              / row["counterfactual"]) * (-1 if direction == "decrease" else 1)
+            if row["counterfactual"] else float("nan")}
+
+
+def design_table(*, counterfactual_mean: float, sd: float, margin: float, true_effects, sizes,
+                 share_treated: float = 0.5, comparison_ratio: float | None = None,
+                 probability: float = 0.8, alpha: float = 0.05, r2: float = 0.0) -> "pd.DataFrame":
+    """For each trial size and true relative effect: the probability the payment threshold is met,
+    the power of a two-sided test at ``alpha`` and the minimum detectable relative effect; plus the
+    size needed for the threshold to be met with ``probability``."""
+    import pandas as pd
+    rows = []
+    for te in true_effects:
+        need = threshold_required_n(counterfactual_mean=counterfactual_mean, sd=sd, true_effect=te,
+                                    margin=margin, probability=probability, share_treated=share_treated,
+                                    r2=r2, comparison_ratio=comparison_ratio)
+        for n in sizes:
+            se = threshold_se(n, sd, share_treated=share_treated, r2=r2, comparison_ratio=comparison_ratio)
+            z = stats.norm.ppf(1 - alpha / 2)
+            d = te * counterfactual_mean / se
+            rows.append({"n": int(n), "true_effect": te,
+                         "p_threshold_met": float(stats.norm.cdf((te - margin) * counterfactual_mean / se)),
+                         "power_significant": float(stats.norm.sf(z - d) + stats.norm.cdf(-z - d)),
+                         "mde_relative": float((z + stats.norm.ppf(probability)) * se / counterfactual_mean),
+                         "n_needed_for_threshold": need})
+    return pd.DataFrame(rows)

@@ -1,0 +1,114 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python (evaluation)
+#     language: python
+#     name: evaluation
+# ---
+
+# %% [markdown]
+# ## Trial design for the planned contract
+# How many participants are needed for the contract's payment threshold to be detectable? The
+# counterfactual mean and spread of the contract's primary outcome come from the current data;
+# the probability that the estimate beats the margin, the power of a significance test and the
+# minimum detectable effect are shown for a range of trial sizes and true effects
+# (normal approximation; `evaluation.rct` power functions for the test).
+
+# %% tags=["parameters"]
+programme = "refino"
+data_dir = "data/synthetic/refino"
+output_dir = "reports/refino"
+disclosure_threshold = 5
+seed = 20261123
+options = {}
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+
+import evaluation.contracts as ec
+import evaluation.panel
+import evaluation.report
+from evaluation.rct import mde, required_n
+from evaluation.report import show_table
+
+evaluation.report.notebook_setup()
+spec = ec.ContractSpec.model_validate(options["contract"])
+counterfactual = options.get("counterfactual", "rct_control")
+panel = evaluation.panel.load_panel(data_dir)
+needs_mapping = any(e == "mapping" for _, e in spec.payment_events())
+assignment = (evaluation.panel.read_extracts(data_dir, names=["assignment"])["assignment"]
+              if needs_mapping and "mapping_month" not in panel.data.columns else None)
+comparison = None
+if counterfactual == "matched":  # the comparison pool as a whole (design inputs only)
+    pool = panel.persons()
+    comparison = pool.loc[~pool["treated"].astype(bool), ["person_id"]].astype(str)
+res = ec.evaluate(panel.data, spec, counterfactual=counterfactual, comparison=comparison,
+                  effect=options.get("effect"), baseline=options.get("baseline"),
+                  assignment=assignment, uncertainty=None)
+inp = ec.design_inputs(res)
+margin = inp["margin"] if inp["margin"] is not None else float(options.get("margin", 0.10))
+share = float(options.get("share_treated", 0.5))
+ratio = options.get("comparison_ratio", None if counterfactual == "rct_control" else 1.0)
+true_effects = options.get("true_effects", [round(margin * k, 4) for k in (1.0, 1.5, 2.0, 3.0)])
+sizes = options.get("sizes", [100, 200, 300, 500, 1000, 2000, 4000, 8000])
+rec = evaluation.report.Recorder(output_dir, notebook="06_trial_design", threshold=disclosure_threshold)
+
+# %% [markdown]
+# ## Design inputs
+# Primary quantity of the contract (per participant over the window), its counterfactual mean
+# and standard deviation, and the payment margin (relative improvement the contract requires).
+
+# %%
+show_table(__import__("pandas").DataFrame([{**inp, "margin": margin}]), count_columns=[],
+           threshold=disclosure_threshold, caption="Design inputs from the current data")
+rec.add("design_inputs", {**inp, "margin": margin})
+
+# %% [markdown]
+# ## Minimum detectable effect of the current trial
+# Two-sided test at 5 %, power 80 % (`evaluation.rct.mde`), in outcome units and relative to the
+# counterfactual mean, beside the payment margin.
+
+# %%
+n_now = inp["n_participants"] + (inp["n_comparison"] or inp["n_participants"])
+p_now = inp["n_participants"] / n_now
+m_now = mde(n_now, p=p_now, sd=inp["sd"])
+m_rel = m_now / inp["counterfactual_mean"]
+print(f"persons now: {n_now:.0f}; MDE {m_now:.4g} ({m_rel:.1%} of the counterfactual mean); "
+      f"payment margin {margin:.1%}")
+n_sig = required_n(margin * inp["counterfactual_mean"], p=share, sd=inp["sd"])
+print(f"persons needed to detect an effect the size of the margin (5 %, 80 %): {n_sig}")
+rec.add("mde", {"n": n_now, "mde": m_now, "mde_relative": m_rel, "margin": margin,
+                "n_to_detect_margin": n_sig}, headline=True)
+
+# %% [markdown]
+# ## Probability that the payment threshold is met
+# For each true relative effect: the chance that the estimate beats the margin at each trial size,
+# and the size at which that chance reaches 80 %. A true effect equal to the margin is met only
+# half the time however large the trial.
+
+# %%
+tab = ec.design_table(counterfactual_mean=inp["counterfactual_mean"], sd=inp["sd"], margin=margin,
+                      true_effects=true_effects, sizes=sizes, share_treated=share,
+                      comparison_ratio=ratio)
+show_table(tab, count_columns=[], threshold=disclosure_threshold,
+           caption="Threshold met / significant / MDE by trial size and true effect")
+rec.add("design_table", tab)
+fig, ax = plt.subplots(figsize=(8, 4.5))
+sns.lineplot(data=tab, x="n", y="p_threshold_met", hue="true_effect", marker="o", ax=ax,
+             palette="viridis")
+ax.axhline(0.8, ls="--", color="grey", lw=1)
+ax.set_xscale("log")
+ax.set_ylabel("P(estimate beats the payment margin)")
+ax.set_title(f"Payment threshold ({margin:.1%}) met, by trial size")
+plt.tight_layout()
+plt.show()
+
+# %%
+rec.save()
