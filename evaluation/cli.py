@@ -29,6 +29,10 @@ def main(argv=None) -> int:
     s.add_argument("reports", nargs="+", help="reports/<programme> folders")
     s.add_argument("--threshold", type=int, default=5)
 
+    n = sub.add_parser("notebooks", help="re-execute notebooks/*.py into the paired .ipynb "
+                                         "(stored key-result outputs that nbval checks)")
+    n.add_argument("names", nargs="*", help="notebook names (default: all)")
+
     g = sub.add_parser("generate", help="write the synthetic extracts a parameter file asks for")
     g.add_argument("params", nargs="+")
     g.add_argument("--force", action="store_true", help="regenerate even if data exist")
@@ -62,6 +66,10 @@ def main(argv=None) -> int:
                 bad += len(found)
                 print(f"{folder}: " + ("clean" if not found else "\n  ".join(["", *found])))
             return 1 if bad else 0
+        if a.cmd == "notebooks":
+            for f in rd.refresh_notebooks(a.names or None):
+                print(f)
+            return 0
         if a.cmd == "generate":
             from .params import load_params
             for f in rd.expand(a.params):

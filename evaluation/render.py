@@ -483,3 +483,48 @@ def check(report_dir: str | Path, *, params_path: str | Path | None = None,
     else:
         msgs.append(f"all {len(a)} recorded numbers reproduce (rtol {rtol:g})")
     return CheckResult(ok, msgs)
+
+
+# ------------------------------------------------------------------------------------------
+# paired notebooks for nbval
+# ------------------------------------------------------------------------------------------
+CHECK_MARK = "NBVAL_CHECK_OUTPUT"
+
+
+def refresh_notebooks(names: Sequence[str] | None = None, *, progress: bool = True) -> list[Path]:
+    """Execute ``notebooks/<name>.py`` with its default parameters and write the paired ``.ipynb``.
+
+    The ``.py`` (jupytext percent) is the source that diffs read; the ``.ipynb`` carries the
+    outputs nbval compares against.  Only outputs of cells marked ``# NBVAL_CHECK_OUTPUT`` are
+    kept (the key results); the others are cleared, since nbval-lax only checks those cells and
+    figures would bloat the repository.
+    """
+    import jupytext
+    from tqdm.auto import tqdm
+
+    from .params import NOTEBOOK_DIR
+    srcs = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
+    if names:
+        srcs = [s for s in srcs if s.stem in set(names)]
+    written = []
+    for src in tqdm(srcs, desc="notebooks", disable=not progress):
+        nb = load_notebook(src.stem)
+        with tempfile.TemporaryDirectory() as tmp:
+            executed = execute(nb, Path(tmp) / f"{src.stem}.ipynb", {}, label=f"notebooks/{src.name}")
+        for cell in executed.cells:
+            if cell.cell_type != "code":
+                continue
+            cell.metadata.pop("papermill", None)
+            cell.metadata.pop("execution", None)
+            if CHECK_MARK not in cell.source:
+                cell.outputs = []
+                cell.execution_count = None
+        executed.metadata.pop("papermill", None)
+        # drop papermill's injected-parameters cell: the defaults are the parameters
+        executed.cells = [c for c in executed.cells
+                          if "injected-parameters" not in c.metadata.get("tags", [])]
+        executed.metadata["jupytext"] = {"formats": "ipynb,py:percent"}
+        out = src.with_suffix(".ipynb")
+        atomic_write_text(out, jupytext.writes(executed, fmt="ipynb"))
+        written.append(out)
+    return written

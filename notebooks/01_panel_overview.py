@@ -96,7 +96,15 @@ for ax, y in zip(axes[:, 0], outcomes):
 fig.tight_layout()
 plt.show()
 
+# %% [markdown]
+# ## Key numbers
+# Recorded in results.json; this cell's output is checked when reviewers re-run the notebook.
+
 # %%
+# NBVAL_CHECK_OUTPUT
 rec.add("panel_size", {"persons": int(panel.data["person_id"].nunique()),
                        "person_months": int(len(panel.data))})
-rec.save();
+rec.save()
+print(f"persons: {rec.entries['panel_size']['persons']}, "
+      f"person-months: {rec.entries['panel_size']['person_months']}")
+print(means.round(3).to_string(index=False))
