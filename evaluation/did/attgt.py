@@ -200,7 +200,13 @@ class ATTgtResult(TableResult):
         _, crit = boot_summary(bres, self.n, self.options["alpha"])
         z = stats.norm.ppf(1 - self.options["alpha"] / 2)
         if not np.isfinite(crit) or crit < z:
+            warnings.warn("Simultaneous critical value not available or below the pointwise one; "
+                          "reporting pointwise intervals (as R did).", DiDWarning, stacklevel=3)
             return float(z)
+        if crit >= 7:
+            warnings.warn(f"Simultaneous critical value {crit:.3g} is too large to be reliable (few units "
+                          "or clusters per group, or little variation in outcomes), as R did warns.",
+                          DiDWarning, stacklevel=3)
         return float(crit)
 
     def _ses(self, ifo) -> np.ndarray:
@@ -283,13 +289,16 @@ class ATTgtResult(TableResult):
         d = np.diag(V)
         pre = np.flatnonzero((gt["group"].to_numpy() > gt["time"].to_numpy())
                              & np.isfinite(d) & (d > 0) & np.isfinite(gt["estimate"].to_numpy()))
+        name = "Pre-test of parallel trends (Wald, pre-treatment ATT(g,t) = 0)"
         if len(pre) == 0:
             raise ValueError("no pre-treatment ATT(g,t) to test")
         Vp = V[np.ix_(pre, pre)]
         if np.linalg.matrix_rank(Vp) < len(pre):
-            raise np.linalg.LinAlgError("singular covariance matrix of the pre-treatment ATT(g,t)")
-        return wald(gt["estimate"].to_numpy()[pre], Vp, "Pre-test of parallel trends (Wald, pre-treatment ATT(g,t) = 0)",
-                    terms=gt["term"].iloc[pre].tolist())
+            warnings.warn(f"Not returning the pre-test Wald statistic: the covariance matrix of the {len(pre)} "
+                          "pre-treatment ATT(g,t) is singular (e.g. fewer clusters than pre-periods).",
+                          DiDWarning, stacklevel=2)
+            return WaldTest(np.nan, len(pre), np.nan, name=name + " - not available (singular covariance)")
+        return wald(gt["estimate"].to_numpy()[pre], Vp, name, terms=gt["term"].iloc[pre].tolist())
 
     # ---------------------------------------------------------------------- aggregation
     def aggregate(self, kind: str = "group", *, min_e: float = -np.inf, max_e: float = np.inf,
@@ -535,6 +544,10 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str, time: str, group: str
                       weights=weights, cluster=cluster, anticipation=anticipation,
                       allow_unbalanced_panel=allow_unbalanced_panel, control_group=cg)
     tlist, G, n, T = P.tlist, P.G, P.n, len(P.tlist)
+    if cluster is not None and P.n_clusters < 30:
+        warnings.warn(f"Only {P.n_clusters} clusters of {cluster!r}: cluster-robust standard errors and bands "
+                      "are unreliable with few clusters (and when whole cohorts are single clusters).",
+                      DiDWarning, stacklevel=2)
     coh, cc = np.unique(G, return_inverse=True)
     if coh[0] != 0:
         coh = np.concatenate([[0], coh])

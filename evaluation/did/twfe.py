@@ -116,25 +116,22 @@ def demean(A: np.ndarray, fe: _FE, tol: float = 1e-10, maxit: int = 10_000) -> n
     ucode, tcode = np.asarray(fe.ucode), np.asarray(fe.tcode)
     nu = np.bincount(ucode, minlength=fe.N).astype(float)
     nt = np.bincount(tcode, minlength=fe.T).astype(float)
-
-    def gmean(code, cnt, col):
-        return (np.bincount(code, weights=col, minlength=len(cnt)) / cnt)[code]
-
-    out = np.empty(A.shape, order="F")
-    for j in range(m):
-        x = A[:, j].copy()
-        if fe.balanced:
-            out[:, j] = x - gmean(ucode, nu, x) - gmean(tcode, nt, x) + x.mean()
-            continue
-        scale = max(np.abs(x).max(), 1.0)
-        for _ in range(maxit):
-            x -= gmean(ucode, nu, x)
-            d = gmean(tcode, nt, x)
-            x -= d
-            if np.abs(d).max() < tol * scale:
-                break
-        out[:, j] = x
-    return out
+    n = A.shape[0]
+    from scipy import sparse
+    Su = sparse.csr_matrix((np.ones(n), (ucode, np.arange(n))), shape=(fe.N, n))
+    St = sparse.csr_matrix((np.ones(n), (tcode, np.arange(n))), shape=(fe.T, n))
+    if fe.balanced:
+        out = A - (Su @ A / nu[:, None])[ucode] - (St @ A / nt[:, None])[tcode] + A.mean(axis=0)
+        return np.asfortranarray(out)
+    x = A.copy()
+    scale = np.maximum(np.abs(A).max(axis=0), 1.0)
+    for _ in range(maxit):
+        x -= (Su @ x / nu[:, None])[ucode]
+        d = (St @ x / nt[:, None])[tcode]
+        x -= d
+        if (np.abs(d).max(axis=0) < tol * scale).all():
+            break
+    return np.asfortranarray(x)
 
 
 def _ols(yt, Xt, cl, vcov, dof_absorbed, n_clusters=None, nested=0):
