@@ -157,11 +157,8 @@ rec.add("method_comparison", compare)
 fig, axes = plt.subplots(1, 3, figsize=(16, 4), sharey=True)
 es.plot(ax=axes[0])
 axes[0].set_title("TWFE event study (binned end points)")
-f = sa.event_frame()
-sa_win = f[(f.event_time >= min_e) & (f.event_time <= max_e)]
-from evaluation.did.attgt import _event_plot  # noqa: E402
-_event_plot(axes[1], sa_win["event_time"], sa_win["estimate"], sa_win["ci_low"], sa_win["ci_high"],
-            title="Sun-Abraham")
+sa.plot(ax=axes[1], min_e=min_e, max_e=max_e)
+axes[1].set_title("Sun-Abraham (interaction-weighted)")
 agg["dynamic"].plot(ax=axes[2], band=False)
 axes[2].set_title("Callaway-Sant'Anna (dynamic)")
 plt.show()
@@ -215,7 +212,7 @@ fig, axes = plt.subplots(1, 2, figsize=(13, 4))
 agg["group"].plot(ax=axes[0])
 agg["calendar"].plot(ax=axes[1])
 plt.show()
-show_table(agg["group"].bands()[["group", "estimate", "se", "ci_low", "ci_high", "band_low", "band_high"]],
+show_table(agg["group"].bands()[["group", "estimate", "se", "ci_low", "ci_high"]],
            caption=f"Average effect by adoption cohort (overall {agg['group'].estimate:.4f}, SE {agg['group'].se:.4f})")
 show_table(agg["calendar"].tidy()[["term", "estimate", "se", "ci_low", "ci_high"]],
            caption=f"Average effect by period (overall {agg['calendar'].estimate:.4f}, SE {agg['calendar'].se:.4f})")

@@ -150,13 +150,15 @@ class AggregateResult(Result):
             raise ValueError("a simple aggregate has no components to plot")
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 4))
+        title = f"{self.method}"
+        if band and not self.crit_val < 7:
+            band, title = False, title + " (uniform band unreliable, not drawn)"
         b = self.bands()
         x = self.components["value"].to_numpy()
         post = x >= 0 if self.kind == "dynamic" else np.ones(len(x), bool)
         xl = {"dynamic": "event time", "group": "group (first treated period)", "calendar": "period"}[self.kind]
         _event_plot(ax, x, b["estimate"], b["ci_low"], b["ci_high"],
-                    b["band_low"] if band else None, b["band_high"] if band else None, post, xl,
-                    f"{self.method}")
+                    b["band_low"] if band else None, b["band_high"] if band else None, post, xl, title)
         return ax
 
 

@@ -224,11 +224,13 @@ class EventStudyResult(RegressionResult):
                             "ci_low": [0.0], "ci_high": [0.0]})
         return pd.concat([t, ref], ignore_index=True).sort_values("event_time").reset_index(drop=True)
 
-    def plot(self, ax=None):
+    def plot(self, ax=None, min_e: float = -np.inf, max_e: float = np.inf):
+        """Coefficients by event time (reference at zero) with pointwise 95% intervals."""
         import matplotlib.pyplot as plt
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 4))
         f = self.event_frame()
+        f = f[(f["event_time"] >= min_e) & (f["event_time"] <= max_e)]
         _event_plot(ax, f["event_time"], f["estimate"], f["ci_low"], f["ci_high"], xlabel="event time",
                     title=self.method)
         return ax
