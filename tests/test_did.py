@@ -469,3 +469,20 @@ def test_alna_aktiv_recovery():
     for term, est, se in dyn[["term", "estimate", "se"]].itertuples(index=False):
         e = int(term[2:])
         assert abs(est - te[e]) < 4 * se, term
+
+
+def test_dynamic_window_and_balance(cs_mpdta, mpdta):
+    full = cs_mpdta.aggregate("dynamic").tidy().set_index("term")
+    one = cs_mpdta.aggregate("dynamic", min_e=0, max_e=0)
+    assert one.estimate == pytest.approx(full.loc["e=0", "estimate"], abs=1e-12)
+    assert one.se == pytest.approx(full.loc["e=0", "se"], abs=1e-12)
+    bal = cs_mpdta.aggregate("dynamic", balance_e=1)
+    # only groups observed at least one period after treatment (2004, 2006); e in [-2, 1]
+    assert list(bal.tidy()["term"]) == ["e=-2", "e=-1", "e=0", "e=1"]
+    simple_capped = cs_mpdta.aggregate("simple", max_e=0)
+    assert simple_capped.estimate == pytest.approx(one.estimate, abs=1e-12)
+    # unbalanced panel with covariates uses the repeated cross-section DR estimator
+    d = mpdta.drop(mpdta.sample(frac=0.03, random_state=4).index)
+    r = att_gt(d, outcome="lemp", unit="countyreal", time="year", group="first.treat", covariates=["lpop"],
+               allow_unbalanced_panel=True)
+    assert np.isfinite(r.aggregate("group").estimate)
