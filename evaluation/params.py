@@ -195,3 +195,21 @@ def file_hash(path: str | Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def notebook_options(programme: str, notebook: str, options: dict | None = None) -> dict:
+    """Options for ``notebook``: ``options`` if given, else those in ``params/<programme>.yaml``.
+
+    Lets a researcher open a notebook in JupyterLab (or a reviewer run it with nbval) with its
+    default parameters and get the programme's pre-specified options, exactly as the render
+    passes them.
+    """
+    if options:
+        return dict(options)
+    path = ROOT / "params" / f"{programme}.yaml"
+    if not path.exists():
+        return {}
+    for nb in load_params(path).notebooks:
+        if nb.name == notebook:
+            return dict(nb.options)
+    return {}

@@ -30,10 +30,12 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 
 import evaluation.panel
+import evaluation.params
 import evaluation.report
 from evaluation import overview
 
 evaluation.report.notebook_setup()
+options = evaluation.params.notebook_options(programme, "01_panel_overview", options)
 group = options.get("group", "arm")
 outcomes = options.get("outcomes", ["employed", "on_social_assistance"])
 panel = evaluation.panel.load_panel(data_dir)

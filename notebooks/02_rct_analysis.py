@@ -32,10 +32,12 @@ options = {}
 import matplotlib.pyplot as plt
 
 import evaluation.panel
+import evaluation.params
 import evaluation.report
 from evaluation import rct
 
 evaluation.report.notebook_setup()
+options = evaluation.params.notebook_options(programme, "02_rct_analysis", options)
 headline_outcome = options.get("headline_outcome", "employed")
 headline_month = int(options.get("headline_month", 24))
 outcomes = list(options.get("outcomes", [headline_outcome]))
@@ -222,5 +224,12 @@ payments = rct.staged_payments(data, price=price, assignment=assignment, horizon
 show(payments.table, ["n_persons", "n_mapping", "n_job", "n_job_kept"], f"Payments at price {price:,.0f}")
 rec.add("payments", payments)
 
+# %% [markdown]
+# ## Key numbers
+# The headline numbers recorded in results.json, rounded; reviewers' re-runs are output-checked
+# against this cell (nbval).
+
 # %%
-rec.save();
+# NBVAL_CHECK_OUTPUT
+rec.save()
+print(rec.key_results(digits=4))

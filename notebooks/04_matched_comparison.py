@@ -36,10 +36,12 @@ import pandas as pd
 
 import evaluation.matching as em
 import evaluation.panel
+import evaluation.params
 import evaluation.report
 from evaluation.report import format_ci, show_table
 
 evaluation.report.notebook_setup()
+options = evaluation.params.notebook_options(programme, "04_matched_comparison", options)
 DEFAULT_COVARIATES = ("age + I(age < 35) + female + C(norwegian_level) + C(education_level)"
                       " + sa_months_12 + sa_months_24 + emp_months_12 + emp_months_24 + earnings_12")
 HISTORIES = ["sa_months_12", "sa_months_24", "emp_months_12", "emp_months_24", "earnings_12"]
@@ -185,4 +187,13 @@ sens = em.sensitivity(sens_data, treatment=treatment, covariates=opt["covariates
 show_table(sens, ["n_treated", "n_control"], threshold=disclosure_threshold,
            caption=f"Sensitivity of the headline ({outcome} at {horizon} months)")
 rec.add("sensitivity", sens)
+
+# %% [markdown]
+# ## Key numbers
+# The headline numbers recorded in results.json, rounded; reviewers' re-runs are output-checked
+# against this cell (nbval).
+
+# %%
+# NBVAL_CHECK_OUTPUT
 rec.save()
+print(rec.key_results(digits=4))

@@ -34,10 +34,12 @@ import matplotlib.pyplot as plt
 
 import evaluation.contracts as ec
 import evaluation.panel
+import evaluation.params
 import evaluation.report
 from evaluation.report import show_table
 
 evaluation.report.notebook_setup()
+options = evaluation.params.notebook_options(programme, "05_outcome_contract", options)
 if "contract" not in options:
     raise ValueError("options['contract'] is missing: put the params file's contract section there")
 spec = ec.ContractSpec.model_validate(options["contract"])
@@ -169,5 +171,12 @@ indigo_path = Path(output_dir) / f"indigo_{programme}.json"
 text = ec.to_indigo_json(res, indigo_path, disclosure_threshold=disclosure_threshold)
 print(text[:1500])
 
+# %% [markdown]
+# ## Key numbers
+# The headline numbers recorded in results.json, rounded; reviewers' re-runs are output-checked
+# against this cell (nbval).
+
 # %%
+# NBVAL_CHECK_OUTPUT
 rec.save()
+print(rec.key_results(digits=4))

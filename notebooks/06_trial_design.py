@@ -34,11 +34,13 @@ import seaborn as sns
 
 import evaluation.contracts as ec
 import evaluation.panel
+import evaluation.params
 import evaluation.report
 from evaluation.rct import mde, required_n
 from evaluation.report import show_table
 
 evaluation.report.notebook_setup()
+options = evaluation.params.notebook_options(programme, "06_trial_design", options)
 spec = ec.ContractSpec.model_validate(options["contract"])
 counterfactual = options.get("counterfactual", "rct_control")
 panel = evaluation.panel.load_panel(data_dir)
@@ -110,5 +112,12 @@ ax.set_title(f"Payment threshold ({margin:.1%}) met, by trial size")
 plt.tight_layout()
 plt.show()
 
+# %% [markdown]
+# ## Key numbers
+# The headline numbers recorded in results.json, rounded; reviewers' re-runs are output-checked
+# against this cell (nbval).
+
 # %%
+# NBVAL_CHECK_OUTPUT
 rec.save()
+print(rec.key_results(digits=4))
