@@ -1,0 +1,66 @@
+"""Render every params/*.yaml from the checkout: reports, index, disclosure scan, parallel = serial.
+
+This is the suite's end-to-end check (issue 2 and 7): the same command ``make report`` runs.
+"""
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evaluation import render
+from evaluation.params import ROOT, load_params
+from evaluation.report import scan_report
+
+PARAMS = sorted((ROOT / "params").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def parallel(tmp_path_factory):
+    out = tmp_path_factory.mktemp("parallel")
+    render.render([ROOT / "params"], out_root=out, jobs=2, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory):
+    out = tmp_path_factory.mktemp("serial")
+    render.render([ROOT / "params"], out_root=out, jobs=1, progress=False)
+    return out
+
+
+def test_every_programme_has_a_report_and_the_index_links_it(parallel):
+    index = (parallel / "index.html").read_text()
+    for f in PARAMS:
+        p = load_params(f)
+        rep = parallel / p.programme
+        for nb in p.notebooks:
+            assert (rep / f"{nb.name}.html").exists(), f"{p.programme}/{nb.name}.html missing"
+            assert f'href="{p.programme}/{nb.name}.html"' in index
+        res = json.loads((rep / "results.json").read_text())
+        assert res["headline_result"]["estimate"] is not None
+    table = render.collect_results(parallel)
+    assert set(table.loc[table.headline, "programme"]) == {f.stem for f in PARAMS}
+
+
+def test_no_person_ids_or_small_counts_in_any_report(parallel):
+    for f in PARAMS:
+        p = load_params(f)
+        ids = pd.read_parquet(p.data_folder / "persons.parquet", columns=["person_id"])["person_id"]
+        found = scan_report(parallel / p.programme, threshold=p.disclosure_threshold,
+                            person_ids=ids.astype(str))
+        assert found == [], "\n".join(found[:20])
+
+
+def _numbers(path):
+    data = json.loads(path.read_text())
+    return render._numbers({k: data.get(k) for k in ("notebooks", "headline_result")})
+
+
+def test_parallel_render_gives_the_same_results_as_serial(parallel, serial):
+    for f in PARAMS:
+        name = load_params(f).programme
+        a, b = _numbers(parallel / name / "results.json"), _numbers(serial / name / "results.json")
+        assert a.keys() == b.keys()
+        diff = [k for k in a if abs(a[k] - b[k]) > 1e-9 + 1e-9 * abs(a[k])]
+        assert not diff, f"{name}: {diff[:10]}"
