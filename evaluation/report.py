@@ -264,14 +264,15 @@ class Recorder:
         self.entries: dict[str, Any] = {}
         self.headline: dict[str, Any] | None = None
 
-    def add(self, key: str, value: Any, *, headline: bool = False) -> Any:
+    def add(self, key: str, value: Any, *, headline: bool = False) -> None:
+        """Record ``value`` under ``key`` (returns nothing, so a notebook cell ending in
+        ``rec.add(...)`` does not display the value a second time)."""
         if isinstance(value, pd.DataFrame):
             value = suppress_counts(value, threshold=self.threshold)
         self.entries[key] = to_jsonable(value)
         if headline:
             self.headline = {"key": key, **(self.entries[key] if isinstance(self.entries[key], dict)
                                            else {"value": self.entries[key]})}
-        return value
 
     def key_results(self, digits: int = 4) -> str:
         """Recorded estimates as text rounded to ``digits`` significant digits, one per line.
