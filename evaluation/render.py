@@ -175,7 +175,10 @@ def execute(nb, out_path: Path, parameters: dict, *, label: str) -> object:
             src_lines = ""
             try:
                 executed = nbformat.read(tmp_out, as_version=4)
-                src_lines = executed.cells[exc.cell_index].source.strip().splitlines()[:6]
+                failed = [c for c in executed.cells if c.cell_type == "code"
+                          and c.get("execution_count") == exc.exec_count] or \
+                    [executed.cells[exc.cell_index]]
+                src_lines = failed[0].source.strip().splitlines()[:6]
                 src_lines = "\n      ".join(src_lines)
             except Exception:  # pragma: no cover - best effort
                 pass

@@ -427,3 +427,22 @@ def scan_report(report_dir: str | os.PathLike, *, threshold: int = DEFAULT_THRES
                         walk(v, f"{path}[{j}]")
             walk(json.loads(text), "")
     return findings
+
+
+def noted(func, *args, **kwargs):
+    """Call ``func(*args, **kwargs)`` and print the warnings it raised as ``Note:`` lines.
+
+    Estimators warn when they drop or adjust data (units treated in the first period, rows with
+    missing values, few clusters); in a report these belong in the text, not in stderr.
+    """
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = func(*args, **kwargs)
+    seen = set()
+    for w in caught:
+        msg = str(w.message)
+        if issubclass(w.category, (UserWarning, RuntimeWarning)) and msg not in seen:
+            seen.add(msg)
+            print("Note:", msg)
+    return out

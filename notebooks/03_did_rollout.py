@@ -31,7 +31,6 @@ seed = 20261123
 options = {}
 
 # %%
-import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -42,7 +41,7 @@ import evaluation.did as did
 import evaluation.panel
 import evaluation.params
 import evaluation.report
-from evaluation.report import format_ci, show_table
+from evaluation.report import format_ci, noted, show_table
 
 evaluation.report.notebook_setup()
 options = evaluation.params.notebook_options(programme, "03_did_rollout", options)
@@ -59,17 +58,6 @@ rec = evaluation.report.Recorder(output_dir, notebook="03_did_rollout", threshol
 notes = []
 
 
-def caught(f, *a, **k):
-    """Run an estimator and print its data warnings (dropped units etc.) as notes."""
-    with warnings.catch_warnings(record=True) as ws:
-        warnings.simplefilter("always")
-        out = f(*a, **k)
-    for w in ws:
-        if issubclass(w.category, (did.DiDDataWarning, did.DiDWarning)):
-            print("Note:", w.message)
-    return out
-
-
 # %% [markdown]
 # ## The rollout
 # Which districts had the programme in which period (1 = adopted), and how many recipients each
@@ -77,19 +65,10 @@ def caught(f, *a, **k):
 
 # %%
 g = opt["group"]
-units = data.drop_duplicates("person_id")[[opt["district"], g]]
-rollout = (units.groupby([opt["district"], g], observed=True).size().rename("persons").reset_index()
-           .sort_values(g, key=lambda s: s.astype("float").replace(0, np.inf)))
-rollout["first treated period"] = rollout[g].astype("Int64").replace(0, pd.NA)
-show_table(rollout.drop(columns=g), ["persons"], threshold=disclosure_threshold,
+rollout = did.rollout_table(data, unit="person_id", group=g, district=opt["district"])
+show_table(rollout, ["units"], threshold=disclosure_threshold,
            caption="Districts, adoption period (empty = never) and recipients")
-t_all = np.sort(data[opt["time"]].unique())
-status = pd.DataFrame([(d, t, int(0 < c <= t)) for d, c in zip(rollout[opt["district"]], rollout[g]) for t in t_all],
-                      columns=["district", "period", "treated"]).pivot(index="district", columns="period", values="treated")
-status = status.loc[rollout[opt["district"]]]
-fig, ax = plt.subplots(figsize=(10, 0.5 * len(status) + 1.2))
-sns.heatmap(status, cmap=["#e8e8e8", "#c0392b"], cbar=False, linewidths=0.2, ax=ax)
-ax.set_title("Treatment status by district and period (red = programme running)")
+did.plot_rollout(did.rollout_status(rollout, data[opt["time"]].unique()))
 plt.show()
 
 # %% [markdown]
@@ -97,13 +76,8 @@ plt.show()
 # Mean outcome by adoption cohort; dashed lines mark each cohort's first treated period.
 
 # %%
-trend = data.groupby([g, opt["time"]], observed=True)[outcome].agg(["mean", "size"]).reset_index()
-trend["cohort_label"] = trend[g].map(lambda c: "never" if c == 0 else f"g={c}")
-fig, ax = plt.subplots(figsize=(9, 4))
-sns.lineplot(data=trend, x=opt["time"], y="mean", hue="cohort_label", ax=ax)
-for c in sorted(trend.loc[trend[g] > 0, g].astype(int).unique()):
-    ax.axvline(c, ls="--", lw=0.8, color="0.5")
-ax.set_ylabel(f"mean {outcome}")
+trend = did.cohort_trends(data, outcome=outcome, group=g, time=opt["time"])
+did.plot_cohort_trends(trend, group=g, time=opt["time"], outcome=outcome)
 plt.show()
 
 # %% [markdown]
@@ -115,10 +89,10 @@ plt.show()
 # person-level standard error is shown alongside and the pre-test is also reported at person level.
 
 # %%
-cs = caught(did.att_gt, data, **cols, covariates=opt["covariates"], control_group=opt["control_group"],
+cs = noted(did.att_gt, data, **cols, covariates=opt["covariates"], control_group=opt["control_group"],
             method=opt["method"], anticipation=int(opt["anticipation"]), base_period=opt["base_period"],
             cluster=cluster, biters=int(opt["bootstrap_draws"]), seed=seed)
-cs_person = caught(did.att_gt, data, **cols, covariates=opt["covariates"], control_group=opt["control_group"],
+cs_person = noted(did.att_gt, data, **cols, covariates=opt["covariates"], control_group=opt["control_group"],
                    method=opt["method"], anticipation=int(opt["anticipation"]), base_period=opt["base_period"])
 agg = {k: cs.aggregate(k, **({"min_e": min_e, "max_e": max_e} if k == "dynamic" else {}))
        for k in ("simple", "group", "dynamic", "calendar")}
@@ -138,9 +112,9 @@ rec.add("cs_aggregates", pd.DataFrame([{"aggregation": k, **{c: a.to_dict()[c] f
 # over time.
 
 # %%
-tw = caught(did.twfe, data, **cols, cluster=cluster)
-es = caught(did.event_study, data, **cols, min_e=min_e, max_e=max_e, cluster=cluster)
-sa = caught(did.sun_abraham, data, **cols, cluster=cluster)
+tw = noted(did.twfe, data, **cols, cluster=cluster)
+es = noted(did.event_study, data, **cols, min_e=min_e, max_e=max_e, cluster=cluster)
+sa = noted(did.sun_abraham, data, **cols, cluster=cluster)
 compare = pd.DataFrame([
     {"method": "TWFE (static)", "estimate": tw.estimate, "se": tw.se},
     {"method": "Callaway-Sant'Anna (simple)", "estimate": simple.estimate, "se": simple.se},
@@ -191,7 +165,7 @@ if panel.truth is not None and len(panel.truth):
 # treated districts' counterfactual trend.
 
 # %%
-pt = caught(cs.pretest)
+pt = noted(cs.pretest)
 pt_person = cs_person.pretest()
 pt_es = es.pretest()
 tests = pd.DataFrame([
@@ -235,5 +209,12 @@ bacon.plot()
 plt.show()
 rec.add("bacon", bacon)
 
+# %% [markdown]
+# ## Key numbers
+# The headline numbers recorded in results.json, rounded; reviewers' re-runs are output-checked
+# against this cell (nbval).
+
 # %%
+# NBVAL_CHECK_OUTPUT
 rec.save()
+print(rec.key_results(digits=4))

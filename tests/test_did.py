@@ -486,3 +486,21 @@ def test_dynamic_window_and_balance(cs_mpdta, mpdta):
     r = att_gt(d, outcome="lemp", unit="countyreal", time="year", group="first.treat", covariates=["lpop"],
                allow_unbalanced_panel=True)
     assert np.isfinite(r.aggregate("group").estimate)
+
+
+def test_rollout_views_order_districts_and_mark_status():
+    import pandas as pd
+    from evaluation.did import cohort_trends, rollout_status, rollout_table
+    data = pd.DataFrame({"pid": [1, 1, 2, 2, 3, 3, 4, 4], "office": list("AABBCCCC"),
+                         "cohort": [3, 3, 0, 0, 2, 2, 2, 2], "period": [1, 2] * 4,
+                         "y": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]})
+    tab = rollout_table(data, unit="pid", group="cohort", district="office")
+    assert tab["district"].tolist() == ["C", "A", "B"]           # adoption order, never last
+    assert tab["units"].tolist() == [2, 1, 1]
+    assert tab["first_treated"].isna().tolist() == [False, False, True]
+    st = rollout_status(tab, [1, 2, 3])
+    assert st.loc["C"].tolist() == [0, 1, 1] and st.loc["B"].tolist() == [0, 0, 0]
+    tr = cohort_trends(data, outcome="y", group="cohort", time="period")
+    row = tr[(tr.cohort == 2) & (tr.period == 1)]
+    assert row["mean"].item() == 6.0 and row["n"].item() == 2
+    assert set(tr["cohort_label"]) == {"never", "g=2", "g=3"}

@@ -63,7 +63,7 @@ def test_failing_notebook_names_cell_and_error(small_params, tmp_path):
         render.render([f], out_root=tmp_path / "out", progress=False, index=False)
     msg = str(e.value)
     assert "01_panel_overview" in msg and "KeyError" in msg and "no_such_column" in msg
-    assert "cell" in msg
+    assert "cell" in msg and "describe_by" in msg  # the failing cell's source is shown
 
 
 def test_unknown_key_refused_before_anything_runs(small_params, tmp_path):

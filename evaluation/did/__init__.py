@@ -22,3 +22,6 @@ from .simulate import simulate_staggered
 
 __all__ += ["simulate_staggered", "twfe", "did_2x2", "event_study", "sun_abraham", "bacon_decomposition", "demean",
             "RegressionResult", "EventStudyResult", "BaconResult"]
+from .rollout import cohort_trends, plot_cohort_trends, plot_rollout, rollout_status, rollout_table
+
+__all__ += ["rollout_table", "rollout_status", "plot_rollout", "cohort_trends", "plot_cohort_trends"]
