@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -73,6 +73,92 @@ class DataSpec(_Strict):
         return self
 
 
+# -- options each notebook understands (keys and types; defaults live in the notebook) ---------
+class OverviewOptions(_Strict):
+    group: Optional[str] = None
+    outcomes: Optional[list[str]] = None
+
+
+class RCTOptions(_Strict):
+    headline_outcome: Optional[str] = None
+    headline_month: Optional[int] = Field(default=None, ge=0)
+    outcomes: Optional[list[str]] = None
+    covariates: Optional[list[str]] = None
+    subgroups: Optional[list[str]] = None
+    months: Optional[int] = Field(default=None, gt=0)
+    ri_draws: Optional[int] = Field(default=None, ge=0)
+    price: Optional[float] = Field(default=None, ge=0)
+    arms: Optional[list[str]] = None
+    control: Optional[str] = None
+    method: Optional[Literal["lin", "ancova"]] = None
+    strata: Optional[str] = None
+    design_shares: Optional[dict[str, float]] = None
+    target_effect: Optional[float] = None
+
+
+class DiDOptions(_Strict):
+    outcome: Optional[str] = None
+    control_group: Optional[Literal["never", "notyet"]] = None
+    method: Optional[Literal["dr", "ipw", "reg"]] = None
+    covariates: Optional[list[str]] = None
+    cluster: Optional[str] = None
+    min_e: Optional[int] = None
+    max_e: Optional[int] = None
+    bootstrap_draws: Optional[int] = Field(default=None, ge=0)
+    anticipation: Optional[int] = Field(default=None, ge=0)
+    base_period: Optional[Literal["varying", "universal"]] = None
+    group: Optional[str] = None
+    time: Optional[str] = None
+    district: Optional[str] = None
+
+
+class MatchingOptions(_Strict):
+    headline_outcome: Optional[str] = None
+    headline_horizon: Optional[int] = Field(default=None, gt=0)
+    horizons: Optional[list[int]] = None
+    covariates: Optional[Union[str, list[str]]] = None
+    exact: Optional[list[str]] = None
+    caliper: Optional[float] = Field(default=None, gt=0)
+    ratio: Optional[int] = Field(default=None, ge=1)
+    min_participants: Optional[int] = Field(default=None, ge=1)
+    treatment: Optional[str] = None
+    secondary_outcomes: Optional[list[str]] = None
+    aggregate: Optional[str] = None
+
+
+class ContractMatching(_Strict):
+    covariates: Optional[Union[str, list[str]]] = None
+    exact: Optional[list[str]] = None
+    caliper: Optional[float] = Field(default=None, gt=0)
+    ratio: Optional[int] = Field(default=None, ge=1)
+
+
+class ContractOptions(_Strict):
+    contract: dict[str, Any]
+    counterfactual: Optional[Literal["rct_control", "matched", "did", "historical"]] = None
+    uncertainty: Optional[Literal["bootstrap", "normal", "none"]] = None
+    n_draws: Optional[int] = Field(default=None, gt=0)
+    matching: Optional[ContractMatching] = None
+    effect: Optional[dict[str, float]] = None
+    baseline: Optional[float] = None
+
+
+class TrialDesignOptions(ContractOptions):
+    margin: Optional[float] = None
+    share_treated: Optional[float] = Field(default=None, gt=0, lt=1)
+    comparison_ratio: Optional[float] = Field(default=None, gt=0)
+    true_effects: Optional[list[float]] = None
+    sizes: Optional[list[int]] = None
+
+
+#: Options model per notebook: unknown or misspelt option keys are refused like any other key.
+NOTEBOOK_OPTIONS: dict[str, type[BaseModel]] = {
+    "01_panel_overview": OverviewOptions, "02_rct_analysis": RCTOptions,
+    "03_did_rollout": DiDOptions, "04_matched_comparison": MatchingOptions,
+    "05_outcome_contract": ContractOptions, "06_trial_design": TrialDesignOptions,
+}
+
+
 class NotebookSpec(_Strict):
     name: str
     options: dict[str, Any] = Field(default_factory=dict)
@@ -84,6 +170,25 @@ class NotebookSpec(_Strict):
             avail = sorted(p.stem for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
             raise ValueError(f"notebook {v!r} not found in notebooks/; available: {avail}")
         return v
+
+    @model_validator(mode="after")
+    def _options_known(self):
+        model = NOTEBOOK_OPTIONS.get(self.name)
+        if model is None:
+            return self
+        try:
+            model.model_validate(self.options)
+        except ValidationError as err:
+            probs = []
+            for e in err.errors():
+                loc = ".".join(str(x) for x in e["loc"])
+                if e["type"] == "extra_forbidden":
+                    probs.append(f"unknown option {loc!r} for {self.name}; allowed keys here: "
+                                 f"{list(model.model_fields)}")
+                else:
+                    probs.append(f"option {loc!r} for {self.name}: {e['msg']}")
+            raise ValueError("; ".join(probs)) from None
+        return self
 
 
 class HeadlineSpec(_Strict):

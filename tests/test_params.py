@@ -71,3 +71,26 @@ def test_missing_file_and_bad_yaml(tmp_path):
     f.write_text("a: [1, 2\n")
     with pytest.raises(ParamsError, match="not valid YAML"):
         load_params(f)
+
+
+def test_misspelt_notebook_option_is_refused_with_allowed_keys(tmp_path):
+    d = _base()
+    d["notebooks"][1]["options"]["headline_outcom"] = "employed"   # 02_rct_analysis
+    with pytest.raises(ParamsError) as e:
+        load_params(_write(tmp_path, d))
+    msg = str(e.value)
+    assert "headline_outcom" in msg and "headline_outcome" in msg and "02_rct_analysis" in msg
+
+
+def test_notebook_option_types_are_checked(tmp_path):
+    d = _base()
+    d["notebooks"][1]["options"]["headline_month"] = "twenty-four"
+    with pytest.raises(ParamsError, match="headline_month"):
+        load_params(_write(tmp_path, d))
+
+
+def test_contract_section_is_validated(tmp_path):
+    d = _base()
+    d["contract"]["payment"]["stages"][0]["share"] = 1.5   # a share above 100 %
+    with pytest.raises(ParamsError, match="contract"):
+        load_params(_write(tmp_path, d))
