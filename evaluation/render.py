@@ -195,7 +195,23 @@ def _anchor(text: str) -> str:
     return re.sub(r"\s+", "-", text.strip())
 
 
-def _front_matter(nb, prov: dict, title: str, show_code: bool):
+def headline_text(headline: dict | None) -> str:
+    """One-line statement of the pre-specified headline result, as the Data Lab reports open."""
+    if not headline or headline.get("estimate") is None:
+        return ""
+    what = headline.get("outcome") or headline.get("term") or headline["key"]
+    ci = ""
+    if headline.get("ci_low") is not None and headline.get("ci_high") is not None:
+        level = int(round(100 * float(headline.get("level", 0.95))))
+        ci = f", {level} % CI {headline['ci_low']:.4g} to {headline['ci_high']:.4g}"
+    n = f", n = {headline['n']}" if isinstance(headline.get("n"), int) else ""
+    method = f" — {headline['method']}" if headline.get("method") else ""
+    return (f"**Headline (pre-specified):** {what}: **{headline['estimate']:.4g}**"
+            f"{ci}{n}{method}  \n(notebook `{headline['notebook']}`, result `{headline['key']}`)")
+
+
+def _front_matter(nb, prov: dict, title: str, show_code: bool, headline: dict | None = None,
+                  description: str = ""):
     """Markdown cell with the provenance block and a table of contents, put first."""
     import nbformat
     toc = []
@@ -210,7 +226,7 @@ def _front_matter(nb, prov: dict, title: str, show_code: bool):
     data = "<br>".join(f"{html.escape(k)} <code>{html.escape(v[:16])}…</code>"
                        for k, v in prov["data_sha256"].items()) or "–"
     lines = [
-        f"# {title}", "",
+        f"# {title}", "", description.strip(), "", headline_text(headline), "",
         "<details open><summary><b>Provenance</b> — the pre-specified plan this report follows</summary>",
         "", "| | |", "|---|---|",
         f"| parameter file | `{prov['params_file']}` (sha256 `{prov['params_sha256'][:16]}…`) |",
@@ -223,13 +239,14 @@ def _front_matter(nb, prov: dict, title: str, show_code: bool):
     return nbformat.v4.new_markdown_cell("\n".join(lines))
 
 
-def export_html(nb, html_path: Path, *, prov: dict, title: str, show_code: bool = False) -> Path:
+def export_html(nb, html_path: Path, *, prov: dict, title: str, show_code: bool = False,
+                headline: dict | None = None, description: str = "") -> Path:
     """Write the executed notebook as self-contained HTML (figures embedded as data URIs)."""
     import copy
     from nbconvert import HTMLExporter
 
     nb = copy.deepcopy(nb)
-    nb.cells.insert(0, _front_matter(nb, prov, title, show_code))
+    nb.cells.insert(0, _front_matter(nb, prov, title, show_code, headline, description))
     exporter = HTMLExporter(template_name="lab")
     exporter.exclude_input = not show_code
     exporter.exclude_input_prompt = True
@@ -266,13 +283,12 @@ def render_one(params_path: str | Path, *, out_root: str | Path | None = None,
                                                 "title": params.title,
                                                 "provenance": prov}, indent=2))
     res = RenderResult(str(params_path), params.programme, str(out_dir), results=str(results_path))
+    executed = {}
     for spec in params.notebooks:
         nb = load_notebook(spec.name)
         label = f"{_rel(params_path)} → notebooks/{spec.name}"
-        executed = execute(nb, out_dir / f"{spec.name}.ipynb",
-                           params.notebook_parameters(spec, out_dir), label=label)
-        export_html(executed, out_dir / f"{spec.name}.html", prov=prov,
-                    title=f"{params.title} — {spec.name}", show_code=show_code)
+        executed[spec.name] = execute(nb, out_dir / f"{spec.name}.ipynb",
+                                      params.notebook_parameters(spec, out_dir), label=label)
         res.notebooks.append(spec.name)
         if progress is not None:
             progress(1)
@@ -280,15 +296,21 @@ def render_one(params_path: str | Path, *, out_root: str | Path | None = None,
     data = json.loads(results_path.read_text())
     data["provenance"] = prov
     data["programme"], data["title"] = params.programme, params.title
+    headline = None
     if params.headline is not None:
         nbres = data.get("notebooks", {}).get(params.headline.notebook, {})
         if params.headline.key not in nbres:
             raise RenderError(f"{_rel(params_path)}: headline {params.headline.notebook}:"
                               f"{params.headline.key} was not recorded by the notebook; recorded "
                               f"keys: {sorted(nbres)}")
-        data["headline_result"] = {"notebook": params.headline.notebook,
-                                   "key": params.headline.key, **_as_dict(nbres[params.headline.key])}
+        headline = {"notebook": params.headline.notebook, "key": params.headline.key,
+                    **_as_dict(nbres[params.headline.key])}
+        data["headline_result"] = headline
     atomic_write_text(results_path, json.dumps(to_jsonable(data), indent=2, sort_keys=True))
+    # HTML last, so that every page opens with the pre-specified headline
+    for name, nb in executed.items():
+        export_html(nb, out_dir / f"{name}.html", prov=prov, title=f"{params.title} — {name}",
+                    show_code=show_code, headline=headline, description=params.description)
     return res
 
 

@@ -264,12 +264,19 @@ class Recorder:
         self.entries: dict[str, Any] = {}
         self.headline: dict[str, Any] | None = None
 
-    def add(self, key: str, value: Any, *, headline: bool = False) -> None:
+    def add(self, key: str, value: Any, *, headline: bool = False,
+            outcome: str | None = None) -> None:
         """Record ``value`` under ``key`` (returns nothing, so a notebook cell ending in
-        ``rec.add(...)`` does not display the value a second time)."""
+        ``rec.add(...)`` does not display the value a second time).
+
+        ``outcome`` labels an estimate with what it measures (e.g. "employed_50 at month 24"),
+        shown in the report's headline line and the comparison table of reports/index.html.
+        """
         if isinstance(value, pd.DataFrame):
             value = suppress_counts(value, threshold=self.threshold)
         self.entries[key] = to_jsonable(value)
+        if outcome is not None and isinstance(self.entries[key], dict):
+            self.entries[key]["outcome"] = outcome
         if headline:
             self.headline = {"key": key, **(self.entries[key] if isinstance(self.entries[key], dict)
                                            else {"value": self.entries[key]})}

@@ -117,7 +117,7 @@ rec.add("late", late)
 headline = rct.itt(at_headline, outcome=headline_outcome, treatment="arm", covariates=covariates,
                    method=method, control=control)
 dim = rct.difference_in_means(at_headline, outcome=headline_outcome, treatment="arm", control=control)
-rec.add("headline", headline, headline=True)
+rec.add("headline", headline, headline=True, outcome=f"{headline_outcome} at month {headline_month}")
 rec.add("headline_unadjusted", dim)
 headline
 

@@ -101,7 +101,7 @@ lo, hi = simple.ci()
 print(f"Headline ATT on {outcome}: {format_ci(simple.estimate, lo, hi)}"
       f" (SE {simple.se:.4f}{', clustered by ' + cluster if cluster else ''};"
       f" person-level SE {cs_person.aggregate('simple').se:.4f}); {cs.n} persons")
-rec.add("headline", simple, headline=True)
+rec.add("headline", simple, headline=True, outcome=f"{outcome}, overall ATT")
 rec.add("cs_aggregates", pd.DataFrame([{"aggregation": k, **{c: a.to_dict()[c] for c in
                                         ("estimate", "se", "ci_low", "ci_high")}} for k, a in agg.items()]))
 

@@ -36,6 +36,9 @@ def test_every_programme_has_a_report_and_the_index_links_it(parallel):
         rep = parallel / p.programme
         for nb in p.notebooks:
             assert (rep / f"{nb.name}.html").exists(), f"{p.programme}/{nb.name}.html missing"
+            page = (rep / f"{nb.name}.html").read_text()
+            # every page opens with the pre-specified headline, then provenance
+            assert page.index("Headline (pre-specified)") < page.index("Provenance")
             assert f'href="{p.programme}/{nb.name}.html"' in index
         res = json.loads((rep / "results.json").read_text())
         assert res["headline_result"]["estimate"] is not None
