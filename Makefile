@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 JOBS   ?= 2
 
-.PHONY: setup report test lab bench clean-reports
+.PHONY: setup report test lab bench notebooks clean-reports
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: setup
 ## optional: JupyterLab on the notebooks
 lab: setup
 	$(BIN)/jupyter lab notebooks/
+
+## after editing notebooks/*.py: re-execute them into the paired .ipynb that nbval checks
+notebooks: setup
+	$(BIN)/python -m evaluation notebooks
 
 ## benchmarks against peer libraries (installs the optional peers)
 bench: setup

@@ -204,7 +204,7 @@ rec.add("calendar_effects", agg["calendar"])
 n_t = data[opt["time"]].nunique()
 balanced = data[data.groupby("person_id", observed=True)[opt["time"]].transform("size") == n_t]
 bacon = did.bacon_decomposition(balanced, **cols)
-show_table(bacon.by_type(), ["n_comparisons"], caption=f"Bacon decomposition (TWFE {bacon.twfe_estimate:.4f})")
+show_table(bacon.by_type(), [], caption=f"Bacon decomposition (TWFE {bacon.twfe_estimate:.4f})")
 bacon.plot()
 plt.show()
 rec.add("bacon", bacon)

@@ -465,7 +465,7 @@ class BaconResult(TableResult):
     def by_type(self) -> pd.DataFrame:
         t = self.table
         agg = t.assign(wb=t["weight"] * t["estimate"]).groupby("type", sort=False).agg(
-            weight=("weight", "sum"), wb=("wb", "sum"), n_comparisons=("estimate", "size"))
+            weight=("weight", "sum"), wb=("wb", "sum"), comparisons=("estimate", "size"))  # 2x2 comparisons, not persons
         agg["avg_estimate"] = agg["wb"] / agg["weight"]
         return agg.drop(columns="wb").reset_index()
 
