@@ -504,3 +504,222 @@ def test_rollout_views_order_districts_and_mark_status():
     row = tr[(tr.cohort == 2) & (tr.period == 1)]
     assert row["mean"].item() == 6.0 and row["n"].item() == 2
     assert set(tr["cohort_label"]) == {"never", "g=2", "g=3"}
+
+
+# ------------------------------------------------- improved DR (Sant'Anna & Zhao 2020, Section 3.1)
+def test_dr_imp_without_covariates_equals_dr(mpdta, cs_mpdta):
+    """No covariates: dr_imp = dr = reg = ipw, on the fast path, the dense 2x2 path and the RC path."""
+    kw = dict(outcome="lemp", unit="countyreal", time="year", group="first.treat")
+    r = att_gt(mpdta, method="dr_imp", **kw)
+    np.testing.assert_allclose(r.gt["estimate"], cs_mpdta.gt["estimate"], atol=1e-12)
+    np.testing.assert_allclose(r.gt["se"], cs_mpdta.gt["se"], atol=1e-12)
+    assert r.aggregate("simple").estimate == pytest.approx(R_SIMPLE[0], abs=1e-6)
+    from evaluation.did import _drdid
+    rng = np.random.default_rng(1)
+    n = 300
+    D = (rng.random(n) < 0.4).astype(float)
+    dy = rng.normal(size=n) + D
+    X, w = np.ones((n, 1)), rng.uniform(0.5, 2, n)
+    a_imp, if_imp = _drdid.dr_imp_panel(dy, D, X, w)
+    for f in (_drdid.dr_panel, _drdid.reg_panel, _drdid.ipw_panel):
+        a, inf = f(dy, D, X, w)
+        assert a_imp == pytest.approx(a, abs=1e-12)
+        np.testing.assert_allclose(if_imp, inf, atol=1e-10)
+    # repeated cross sections (unbalanced panels): intercept-only improved RC = traditional RC
+    d = mpdta.drop(mpdta.sample(frac=0.05, random_state=2).index)
+    ub = {m: att_gt(d, method=m, allow_unbalanced_panel=True, **kw) for m in ("dr", "dr_imp")}
+    np.testing.assert_allclose(ub["dr_imp"].gt["estimate"], ub["dr"].gt["estimate"], atol=1e-10)
+    np.testing.assert_allclose(ub["dr_imp"].gt["se"], ub["dr"].gt["se"], atol=1e-10)
+
+
+def test_dr_imp_ipt_balances_covariates_and_is_close_to_dr(mpdta, cs_lpop):
+    from evaluation.did import _drdid
+    # one 2x2: cohort 2004 against the never treated, covariate lpop, unequal sampling weights
+    u = mpdta.groupby("countyreal").first()
+    u = u[u["first.treat"].isin([0, 2004])]
+    D = (u["first.treat"] == 2004).to_numpy(float)
+    X = np.column_stack([np.ones(len(D)), u["lpop"], u["lpop"] ** 2])
+    w = np.where(u.index % 3 == 0, 2.0, 1.0)
+    ps, gamma = _drdid.ipt_pscore(X, D, w)
+    odds = ps / (1 - ps)
+    treated_mean = np.average(X[D == 1], axis=0, weights=w[D == 1])
+    control_mean = np.average(X[D == 0], axis=0, weights=(w * odds)[D == 0])
+    np.testing.assert_allclose(control_mean, treated_mean, rtol=1e-10)
+    assert np.sum((w * odds)[D == 0]) == pytest.approx(np.sum(w[D == 1]), rel=1e-10)
+    # the ML logit used by "dr" does not balance lpop**2 exactly (it is not the same fit)
+    ps_ml = _drdid.logit(X, D, w / w.mean())
+    o_ml = ps_ml / (1 - ps_ml)
+    assert np.max(np.abs(np.average(X[D == 0], axis=0, weights=(w * o_ml)[D == 0]) - treated_mean)) > 1e-6
+    # att_gt with lpop: dr_imp close to dr (same sign, within a couple of SEs), pre-test available
+    imp = att_gt(mpdta, outcome="lemp", unit="countyreal", time="year", group="first.treat",
+                 covariates=["lpop"], method="dr_imp")
+    assert imp.options["method"] == "dr_imp"
+    for kind in ("simple", "group", "dynamic", "calendar"):
+        a, b = imp.aggregate(kind), cs_lpop["dr"].aggregate(kind)
+        assert np.sign(a.estimate) == np.sign(b.estimate) and abs(a.estimate - b.estimate) < 2 * b.se, kind
+        assert a.se == pytest.approx(b.se, rel=0.05), kind
+    assert abs(imp.gt["estimate"] - cs_lpop["dr"].gt["estimate"]).max() < 0.002
+    w_test = imp.pretest()
+    assert w_test.df == 5 and 0 < w_test.pvalue < 1
+    # multiplier bootstrap runs on the same influence functions
+    bs = att_gt(mpdta, outcome="lemp", unit="countyreal", time="year", group="first.treat",
+                covariates=["lpop"], method="dr_imp", bootstrap=True, biters=200, seed=1)
+    assert bs.aggregate("simple").se == pytest.approx(imp.aggregate("simple").se, rel=0.2)
+
+
+def _sandwich_se(moments, theta, n):
+    """SE of the last parameter from the M-estimation sandwich, Jacobian by central differences."""
+    k = len(theta)
+    A = np.zeros((k, k))
+    for j in range(k):
+        h = 1e-6 * max(1.0, abs(theta[j]))
+        e = np.zeros(k)
+        e[j] = h
+        A[:, j] = (moments(theta + e).mean(axis=0) - moments(theta - e).mean(axis=0)) / (2 * h)
+    psi = moments(theta)
+    Ainv = np.linalg.inv(A)
+    V = Ainv @ (psi.T @ psi / n) @ Ainv.T / n
+    return np.sqrt(V[-1, -1])
+
+
+def test_dr_imp_influence_function_equals_sandwich():
+    """The IF of dr_imp omits estimation effects; the full stacked-moment sandwich must agree.
+
+    Stacked estimating equations (IPT propensity score g, weighted OLS b, ATT a):
+    w (D - (1-D) e^{x'g}) x,  w (1-D) e^{x'g} (dy - x'b) x,  w (D - (1-D) e^{x'g}) (dy - x'b) - w D a.
+    Control: with an *unweighted* OLS outcome model the estimation effect does not vanish, and the
+    naive leading-term SE differs from that estimator's sandwich (so the comparison has power).
+    """
+    from evaluation.did import _drdid
+    rng = np.random.default_rng(7)
+    n = 1500
+    x1, x2 = rng.normal(size=n), rng.binomial(1, 0.5, n)
+    X = np.column_stack([np.ones(n), x1, x2])
+    D = (rng.random(n) < 1 / (1 + np.exp(-(-0.5 + 0.8 * x1 - 0.5 * x2)))).astype(float)
+    dy = 1 + x1 + 0.5 * x1 ** 2 + x2 + 2 * D + rng.normal(size=n)   # OR misspecified (x1**2)
+    w = rng.uniform(0.5, 2.0, n)
+    w = w / w.mean()
+    att, inf = _drdid.dr_imp_panel(dy, D, X, w)
+    se_if = np.sqrt(np.mean(inf ** 2) / n)
+    ps, gam = _drdid.ipt_pscore(X, D, w)
+    k = X.shape[1]
+    beta = np.linalg.lstsq(X[D == 0] * np.sqrt((w * ps / (1 - ps))[D == 0])[:, None],
+                           dy[D == 0] * np.sqrt((w * ps / (1 - ps))[D == 0]), rcond=None)[0]
+
+    def moments(theta, or_weighted=True):
+        g, b, a = theta[:k], theta[k:2 * k], theta[-1]
+        odds = np.exp(X @ g)
+        r = dy - X @ b
+        ow = odds if or_weighted else np.ones(n)
+        return np.column_stack([(w * (D - (1 - D) * odds))[:, None] * X,
+                                (w * (1 - D) * ow * r)[:, None] * X,
+                                w * (D - (1 - D) * odds) * r - w * D * a])
+
+    theta = np.concatenate([gam, beta, [att]])
+    np.testing.assert_allclose(moments(theta).mean(axis=0), 0, atol=1e-8)   # all equations solved
+    se_sw = _sandwich_se(moments, theta, n)
+    assert se_if == pytest.approx(se_sw, rel=1e-5)
+    # control: unweighted OLS for the outcome model -> leading-term SE is wrong
+    beta_ols = np.linalg.lstsq(X[D == 0] * np.sqrt(w[D == 0])[:, None], dy[D == 0] * np.sqrt(w[D == 0]),
+                               rcond=None)[0]
+    h = w * (D - (1 - D) * np.exp(X @ gam))
+    r = dy - X @ beta_ols
+    att_ols = np.sum(h * r) / np.sum(w * D)
+    naive = np.sqrt(np.mean(((h * r - w * D * att_ols) / np.mean(w * D)) ** 2) / n)
+    full = _sandwich_se(lambda t: moments(t, or_weighted=False), np.concatenate([gam, beta_ols, [att_ols]]), n)
+    assert abs(naive / full - 1) > 1e-3
+
+
+def test_dr_imp_recovers_truth_where_unconditional_reg_is_biased():
+    from evaluation.did import simulate_staggered
+    data, truth = simulate_staggered(4000, 6, cohorts=(3, 5), never_share=0.4, seed=3, covariate=True,
+                                     effect=lambda g, e: 1.0 + 0.5 * e)
+    kw = dict(outcome="y", unit="unit", time="period", group="group")
+    imp = att_gt(data, covariates=["x"], method="dr_imp", **kw)
+    naive = att_gt(data, method="reg", **kw)
+    m = imp.gt.merge(truth, on=["group", "time"])
+    z = (m["estimate"] - m["att"]) / m["se"]
+    assert (z.abs() < 4).all()
+    mn = naive.gt.merge(truth, on=["group", "time"])
+    zn = (mn["estimate"] - mn["att"]) / mn["se"]
+    assert (zn.abs() > 4).mean() > 0.5                     # unconditional parallel trends fail
+    post = truth[truth.time >= truth.group].merge(
+        data.groupby("group")["unit"].nunique().rename("n").reset_index(), on="group")
+    true_simple = np.average(post["att"], weights=post["n"])
+    a, b = imp.aggregate("simple"), naive.aggregate("simple")
+    assert abs(a.estimate - true_simple) < 3 * a.se
+    assert abs(b.estimate - true_simple) > 5 * b.se
+    # the pre-test rejects without covariates and not with them
+    assert imp.pretest().pvalue > 0.01 and naive.pretest().pvalue < 1e-6
+    # unbalanced panel: improved repeated-cross-section estimator (DRDID drdid_imp_rc)
+    d = data.drop(data.sample(frac=0.15, random_state=4).index)
+    ub = att_gt(d, covariates=["x"], method="dr_imp", allow_unbalanced_panel=True, **kw)
+    mu = ub.gt.merge(truth, on=["group", "time"])
+    assert (((mu["estimate"] - mu["att"]) / mu["se"]).abs() < 4).all()
+
+
+def test_dr_imp_sampling_weights(mpdta):
+    kw = dict(outcome="lemp", unit="countyreal", time="year", group="first.treat", covariates=["lpop"],
+              method="dr_imp")
+    d = mpdta.copy()
+    d["wt"] = np.where(d["countyreal"] % 3 == 0, 2.0, 1.0)
+    r = att_gt(d, weights="wt", **kw)
+    dup = pd.concat([mpdta, mpdta[mpdta["countyreal"] % 3 == 0].assign(countyreal=lambda x: x["countyreal"] + 10**6)])
+    r2 = att_gt(dup, **kw)
+    np.testing.assert_allclose(r.gt["estimate"], r2.gt["estimate"], atol=1e-9)
+    d["wt"] = 3.0
+    r3 = att_gt(d, weights="wt", **kw)
+    r4 = att_gt(mpdta, **kw)
+    np.testing.assert_allclose(r3.gt["estimate"], r4.gt["estimate"], atol=1e-10)
+    np.testing.assert_allclose(r3.gt["se"], r4.gt["se"], atol=1e-10)
+    with pytest.raises(ValueError, match="dr_imp"):
+        att_gt(mpdta, outcome="lemp", unit="countyreal", time="year", group="first.treat", method="imp")
+
+
+def test_dr_imp_no_balancing_solution_is_na_with_warning():
+    from evaluation.did import _drdid
+    X = np.column_stack([np.ones(6), [0., 1., 2., 3., 4., 5.]])
+    D = np.array([0, 0, 0, 1, 1, 1], float)          # treated covariates outside the controls' range
+    with pytest.raises(_drdid.OverlapError, match="no balancing solution"):
+        _drdid.ipt_pscore(X, D, np.ones(6))
+    # in att_gt the affected ATT(g,t) is NA with a warning; the other cohort is still estimated
+    rng = np.random.default_rng(0)
+    units = np.arange(60)
+    g = np.where(units < 20, 0, np.where(units < 40, 3, 4))
+    x = np.where(g == 3, 10.0 + rng.random(60), rng.random(60))   # cohort 3 far outside the controls
+    df = pd.DataFrame({"u": np.repeat(units, 4), "t": np.tile([1, 2, 3, 4], 60), "g": np.repeat(g, 4),
+                       "x": np.repeat(x, 4)})
+    df["y"] = rng.normal(size=len(df))
+    with pytest.warns(DiDWarning, match="set to NA"):
+        r = att_gt(df, outcome="y", unit="u", time="t", group="g", covariates=["x"], method="dr_imp")
+    assert r.gt.loc[r.gt.group == 3, "estimate"].isna().all()
+    assert r.gt.loc[r.gt.group == 4, "estimate"].notna().all()
+
+
+def test_dr_imp_published_drdid_lalonde_cps():
+    """DRDID README: drdid(..., estMethod="imp") on the LaLonde experimental controls vs CPS
+    (nsw_long, treated == 0 | sample == 2; re 1975 -> 1978; covariates age, educ, black, married,
+    nodegree, hisp, re74): ATT -901.2703, SE 393.6247.  Data file shipped with moderndid."""
+    from importlib.resources import files
+    try:
+        path = files("moderndid") / "core" / "datasets" / "nsw_long.pkl.gz"
+        nsw = pd.read_pickle(path)
+    except (ModuleNotFoundError, FileNotFoundError):
+        pytest.skip("moderndid's copy of DRDID nsw_long not available")
+    from evaluation.did import _drdid
+    d = nsw[(nsw["treated"] == 0) | (nsw["sample"] == 2)]
+    y = d.pivot(index="id", columns="year", values="re")
+    u = d.groupby("id").first()
+    X = np.column_stack([np.ones(len(u)), u[["age", "educ", "black", "married", "nodegree", "hisp",
+                                             "re74"]].to_numpy(float)])
+    D = u["experimental"].to_numpy(float)
+    dy = (y[1978] - y[1975]).reindex(u.index).to_numpy()
+    att, inf = _drdid.dr_imp_panel(dy, D, X, np.ones(len(D)))
+    assert att == pytest.approx(-901.2703, abs=1e-4)
+    assert np.std(inf, ddof=1) / np.sqrt(len(D)) == pytest.approx(393.6247, abs=1e-4)   # R: sd(IF)/sqrt(n)
+    # the same through att_gt (two periods, experimental controls "treated" in 1978)
+    d = d.assign(first=np.where(d["experimental"] == 1, 1978, 0))
+    r = att_gt(d, outcome="re", unit="id", time="year", group="first", method="dr_imp",
+               covariates=["age", "educ", "black", "married", "nodegree", "hisp", "re74"])
+    assert r.gt["estimate"].iloc[0] == pytest.approx(-901.2703, abs=1e-4)
+    assert r.gt["se"].iloc[0] == pytest.approx(np.sqrt(np.mean(inf ** 2) / len(D)), rel=1e-10)
