@@ -17,30 +17,49 @@ class OverlapError(RuntimeError):
     pass
 
 
+def _dev(D, p, w):
+    return -2 * np.sum(w * (D * np.log(np.clip(p, 1e-300, None))
+                            + (1 - D) * np.log(np.clip(1 - p, 1e-300, None))))
+
+
 def logit(X: np.ndarray, D: np.ndarray, w: np.ndarray, tol: float = 1e-10, maxit: int = 50):
-    """Weighted logit by Newton-Raphson; returns fitted probabilities."""
+    """Weighted logit by Newton-Raphson (as R ``glm``); returns fitted probabilities.
+
+    Non-constant columns are standardised internally (fitted probabilities are invariant to
+    the scaling) and a Newton step that raises the deviance is halved, so covariates in
+    large units (earnings in NOK or dollars) do not overshoot into a singular Hessian.
+    """
     k = X.shape[1]
+    sd = X.std(axis=0)
+    scale = np.where(sd > 0, sd, 1.0)
+    Xs = X / scale
     beta = np.zeros(k)
     pbar = np.average(D, weights=w)
-    beta[0] = np.log(pbar / (1 - pbar))
-    dev_old = np.inf
+    const = np.flatnonzero(sd == 0)
+    if len(const):
+        beta[const[0]] = np.log(pbar / (1 - pbar)) / Xs[0, const[0]]
+    p = expit(Xs @ beta)
+    dev_old = _dev(D, p, w)
     for _ in range(maxit):
-        eta = X @ beta
-        p = expit(eta)
         W = w * p * (1 - p)
-        grad = X.T @ (w * (D - p))
-        H = (X * W[:, None]).T @ X
+        grad = Xs.T @ (w * (D - p))
+        H = (Xs * W[:, None]).T @ Xs
         try:
             step = np.linalg.solve(H, grad)
         except np.linalg.LinAlgError:
             raise OverlapError("propensity-score design matrix is singular") from None
+        for _half in range(30):
+            p_new = expit(Xs @ (beta + step))
+            dev = _dev(D, p_new, w)
+            if dev <= dev_old + 1e-12 * (abs(dev_old) + 1):
+                break
+            step = step / 2
         beta = beta + step
-        dev = -2 * np.sum(w * (D * np.log(np.clip(p, 1e-300, None))
-                               + (1 - D) * np.log(np.clip(1 - p, 1e-300, None))))
+        p = p_new
         if abs(dev - dev_old) / (abs(dev) + 0.1) < tol and np.max(np.abs(step)) < 1e-7:
             break
         dev_old = dev
-    return expit(X @ beta)
+    return expit(Xs @ beta)
 
 
 def _wols(X, y, w):
