@@ -101,3 +101,15 @@ def test_cli_render_and_errors(small_params, tmp_path, capsys):
     from evaluation.cli import main
     assert main(["render", str(tmp_path / "missing.yaml")]) == 2
     assert "no such parameter file" in capsys.readouterr().err
+
+
+def test_check_names_a_changed_parameter_and_the_numbers(rendered, small_params, tmp_path):
+    d = yaml.safe_load(small_params.read_text())
+    d["notebooks"][0]["options"]["outcomes"] = ["employed", "in_education"]
+    changed = tmp_path / "refino_small.yaml"
+    changed.write_text(yaml.safe_dump(d, sort_keys=False))
+    res = render.check(rendered / "refino_small", params_path=changed)
+    text = str(res)
+    assert not res.ok
+    assert "parameter file" in text and "changed" in text
+    assert "outcome_means" in text          # the differing numbers are named by their path
