@@ -201,11 +201,18 @@ def headline_text(headline: dict | None) -> str:
         return ""
     what = headline.get("outcome") or headline.get("term") or headline["key"]
     ci = ""
+    level = int(round(100 * float(headline.get("level", 0.95))))
     if headline.get("ci_low") is not None and headline.get("ci_high") is not None:
-        level = int(round(100 * float(headline.get("level", 0.95))))
         ci = f", {level} % CI {headline['ci_low']:.4g} to {headline['ci_high']:.4g}"
     n = f", n = {headline['n']}" if isinstance(headline.get("n"), int) else ""
     method = f" — {headline['method']}" if headline.get("method") else ""
+    arms = ""
+    if isinstance(headline.get("arms"), list) and len(headline["arms"]) > 1:
+        arms = "".join(f"  \n&nbsp;&nbsp;{a.get('term')}: **{a['estimate']:.4g}**, "
+                       f"{level} % CI {a['ci_low']:.4g} to {a['ci_high']:.4g}"
+                       for a in headline["arms"])
+        return (f"**Headline (pre-specified):** {what}, each arm against control{method}{arms}"
+                f"  \n(notebook `{headline['notebook']}`, result `{headline['key']}`)")
     return (f"**Headline (pre-specified):** {what}: **{headline['estimate']:.4g}**"
             f"{ci}{n}{method}  \n(notebook `{headline['notebook']}`, result `{headline['key']}`)")
 
@@ -392,13 +399,19 @@ def collect_results(out_root: str | Path | None = None):
         head = data.get("headline_result", {})
         for nb, entries in data.get("notebooks", {}).items():
             for key, val in entries.items():
-                if isinstance(val, dict) and "estimate" in val and "ci_low" in val:
+                if not (isinstance(val, dict) and "estimate" in val and "ci_low" in val):
+                    continue
+                is_head = head.get("notebook") == nb and head.get("key") == key
+                # multi-arm results: one row per arm against control
+                parts = val.get("arms") if isinstance(val.get("arms"), list) else [val]
+                label = val.get("outcome") or (key if len(parts) > 1 else val.get("term", key))
+                for part in parts:
+                    what = label if part is val else f"{label}: {part.get('term')}"
                     rows.append({"programme": data.get("programme", path.parent.name),
                                  "title": data.get("title", ""), "notebook": nb, "key": key,
-                                 "outcome": val.get("outcome", val.get("term", key)),
-                                 "estimate": val["estimate"], "ci_low": val["ci_low"],
-                                 "ci_high": val["ci_high"], "n": val.get("n"),
-                                 "headline": head.get("notebook") == nb and head.get("key") == key})
+                                 "outcome": what, "estimate": part["estimate"],
+                                 "ci_low": part["ci_low"], "ci_high": part["ci_high"],
+                                 "n": part.get("n", val.get("n")), "headline": is_head})
     return pd.DataFrame(rows, columns=["programme", "title", "notebook", "key", "outcome",
                                        "estimate", "ci_low", "ci_high", "n", "headline"])
 

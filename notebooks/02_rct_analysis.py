@@ -106,7 +106,7 @@ late = rct.late(at_headline, outcome=headline_outcome, treatment="arm", particip
                 covariates=covariates, control=control)
 late
 rec.add("compliance", comp)
-rec.add("late", late)
+rec.add("late", late, outcome=f"{headline_outcome} at month {headline_month}, LATE (participants)")
 
 # %% [markdown]
 # ## Headline: the pre-specified outcome
@@ -118,7 +118,7 @@ headline = rct.itt(at_headline, outcome=headline_outcome, treatment="arm", covar
                    method=method, control=control)
 dim = rct.difference_in_means(at_headline, outcome=headline_outcome, treatment="arm", control=control)
 rec.add("headline", headline, headline=True, outcome=f"{headline_outcome} at month {headline_month}")
-rec.add("headline_unadjusted", dim)
+rec.add("headline_unadjusted", dim, outcome=f"{headline_outcome} at month {headline_month}, unadjusted")
 headline
 
 # %%

@@ -113,3 +113,27 @@ def test_check_names_a_changed_parameter_and_the_numbers(rendered, small_params,
     assert not res.ok
     assert "parameter file" in text and "changed" in text
     assert "outcome_means" in text          # the differing numbers are named by their path
+
+
+def test_index_table_has_one_row_per_arm_and_marks_the_headline(tmp_path):
+    rep = tmp_path / "trial"
+    rep.mkdir()
+    arms = [{"term": a, "estimate": e, "ci_low": e - 1, "ci_high": e + 1, "n": 40}
+            for a, e in (("provider_A", 0.5), ("provider_B", 2.0))]
+    head = {"estimate": 0.5, "ci_low": -0.5, "ci_high": 1.5, "n": 40, "arms": arms,
+            "outcome": "employed at month 12"}
+    (rep / "results.json").write_text(json.dumps({
+        "programme": "trial", "title": "T", "provenance": {},
+        "notebooks": {"02_rct_analysis": {"headline": head, "other": {"estimate": 1.0, "ci_low": 0,
+                                                                      "ci_high": 2, "n": 3}}},
+        "headline_result": {"notebook": "02_rct_analysis", "key": "headline", **head}}))
+    t = render.collect_results(tmp_path)
+    assert t["outcome"].tolist()[:2] == ["employed at month 12: provider_A",
+                                         "employed at month 12: provider_B"]
+    assert t["headline"].tolist() == [True, True, False]
+    page = render.write_index(tmp_path).read_text()
+    assert "★" in page and "provider_B" in page
+    assert ">3<" not in page          # n = 3 is below the disclosure threshold: suppressed
+    assert "&lt;5" in page
+    text = render.headline_text({"notebook": "02_rct_analysis", "key": "headline", **head})
+    assert "provider_A" in text and "provider_B" in text
