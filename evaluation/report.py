@@ -204,22 +204,53 @@ def drop_ids(df: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns=drop)
 
 
+#: Units shown in published column headers (money in Norwegian kroner).
+UNITS = {"earnings": "NOK", "sa_amount": "NOK", "earnings_12": "NOK", "sa_amount_12": "NOK",
+         "amount": "NOK", "payment": "NOK", "price": "NOK", "paid": "NOK", "cost": "NOK"}
+
+
+def publish_frame(df: pd.DataFrame, *, units: dict[str, str] | None = None,
+                  combine_ci: bool = True, digits: int = 3) -> pd.DataFrame:
+    """Presentation copy of a table: interval columns joined, units in headers.
+
+    ``ci_low``/``ci_high`` (and ``band_low``/``band_high``) become one column
+    ``"95 % CI"`` reading ``"lo to hi"``; columns named in ``units`` (default :data:`UNITS`)
+    get the unit in their header, e.g. ``earnings (NOK)``.
+    """
+    out = df.copy()
+    if combine_ci:
+        for lo, hi, name in (("ci_low", "ci_high", "95 % CI"), ("band_low", "band_high", "95 % band")):
+            if lo in out.columns and hi in out.columns:
+                a = pd.to_numeric(out[lo], errors="coerce")
+                b = pd.to_numeric(out[hi], errors="coerce")
+                txt = [("–" if (pd.isna(x) or pd.isna(y)) else f"{x:.{digits}g} to {y:.{digits}g}")
+                       for x, y in zip(a, b)]
+                pos = list(out.columns).index(lo)
+                out = out.drop(columns=[lo, hi])
+                out.insert(pos, name, txt)
+    u = {**UNITS, **(units or {})}
+    return out.rename(columns={c: f"{c} ({u[c]})" for c in out.columns if c in u})
+
+
 def show_table(df: pd.DataFrame, count_columns: Sequence[str] | None = None, *,
                threshold: int = DEFAULT_THRESHOLD, caption: str | None = None,
                secondary: bool | None = None,
                dependent_columns: dict[str, Sequence[str]] | None = None,
-               precision: int = 3, display: bool = True):
+               precision: int = 3, units: dict[str, str] | None = None,
+               display: bool = True):
     """Display a table in a notebook after disclosure control.
 
-    Small counts are suppressed (:func:`suppress_counts`), person-id columns removed, floats
-    rounded to ``precision`` significant decimals.  Returns the published DataFrame.
+    Small counts are suppressed (:func:`suppress_counts`), person-id columns removed, interval
+    columns joined and units added to headers (:func:`publish_frame`), floats rounded to
+    ``precision`` decimals.  Returns the published DataFrame (before presentation changes).
     """
     pub = suppress_counts(df, count_columns, threshold=threshold, secondary=secondary,
                           dependent_columns=dependent_columns)
     if display:
         try:
             from IPython.display import display as _display
-            sty = pub.style.format(precision=precision, na_rep="–")
+            shown = publish_frame(pub, units=units)
+            sty = shown.style.format(precision=precision, na_rep="–", thousands="\u202f")
             try:
                 sty = sty.hide(axis="index")
             except Exception:  # pragma: no cover - old pandas

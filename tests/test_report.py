@@ -105,3 +105,11 @@ def test_scan_report_clean_after_suppression(tmp_path):
     df = report.suppress_counts(pd.DataFrame({"arm": ["t", "c"], "n": [3, 50]}), ["n"])
     (tmp_path / "a.html").write_text(df.to_html())
     assert report.scan_report(tmp_path) == []
+
+
+def test_publish_frame_joins_intervals_and_adds_units():
+    df = pd.DataFrame({"term": ["a"], "estimate": [0.5], "ci_low": [0.1], "ci_high": [0.9],
+                       "earnings": [1200.0]})
+    out = report.publish_frame(df)
+    assert list(out.columns) == ["term", "estimate", "95 % CI", "earnings (NOK)"]
+    assert out["95 % CI"].iloc[0] == "0.1 to 0.9"
