@@ -246,6 +246,30 @@ def _front_matter(nb, prov: dict, title: str, show_code: bool, headline: dict | 
     return nbformat.v4.new_markdown_cell("\n".join(lines))
 
 
+_WARNING_LINE = re.compile(r"^\S+\.py:\d+: (\w+): (.*)$")
+
+
+def tidy_stderr(text: str) -> str:
+    """Turn Python warning lines in a cell's stderr into reader-facing notes.
+
+    ``/tmp/ipykernel_1/2.py:3: MissingDataWarning: 64 persons excluded`` followed by the
+    offending source line becomes ``Note (MissingDataWarning): 64 persons excluded``: the
+    message stays in the report, the kernel's temporary paths and code do not.
+    """
+    out, skip_indented = [], False
+    for line in text.splitlines():
+        m = _WARNING_LINE.match(line)
+        if m:
+            out.append(f"Note ({m.group(1)}): {m.group(2)}")
+            skip_indented = True
+        elif skip_indented and line.startswith((" ", "\t")):
+            continue
+        else:
+            skip_indented = False
+            out.append(line)
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
 def export_html(nb, html_path: Path, *, prov: dict, title: str, show_code: bool = False,
                 headline: dict | None = None, description: str = "") -> Path:
     """Write the executed notebook as self-contained HTML (figures embedded as data URIs)."""
@@ -253,6 +277,10 @@ def export_html(nb, html_path: Path, *, prov: dict, title: str, show_code: bool 
     from nbconvert import HTMLExporter
 
     nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                out["text"] = tidy_stderr(out["text"])
     nb.cells.insert(0, _front_matter(nb, prov, title, show_code, headline, description))
     exporter = HTMLExporter(template_name="lab")
     exporter.exclude_input = not show_code

@@ -137,3 +137,10 @@ def test_index_table_has_one_row_per_arm_and_marks_the_headline(tmp_path):
     assert "&lt;5" in page
     text = render.headline_text({"notebook": "02_rct_analysis", "key": "headline", **head})
     assert "provider_A" in text and "provider_B" in text
+
+
+def test_warnings_become_notes_without_kernel_paths():
+    text = ("/tmp/ipykernel_41/3361.py:2: MissingDataWarning: 64 persons excluded\n"
+            "  cum = rct.cumulative_effects(data)\nplain line\n")
+    out = render.tidy_stderr(text)
+    assert out == "Note (MissingDataWarning): 64 persons excluded\nplain line\n"
