@@ -139,8 +139,34 @@ class ContractOptions(_Strict):
     uncertainty: Optional[Literal["bootstrap", "normal", "none"]] = None
     n_draws: Optional[int] = Field(default=None, gt=0)
     matching: Optional[ContractMatching] = None
-    effect: Optional[dict[str, float]] = None
+    #: ``{from_results: "<notebook>.<key>", scale: s}`` (an estimate a previous notebook recorded
+    #: in results.json), or numbers / such references keyed by quantity, panel column or event.
+    effect: Optional[dict[str, Union[float, str, dict[str, Union[float, str]]]]] = None
     baseline: Optional[float] = None
+
+    @field_validator("effect")
+    @classmethod
+    def _effect_form(cls, v):
+        if v is None:
+            return v
+
+        def ref(d, where):
+            extra = set(d) - {"from_results", "scale"}
+            if extra or not isinstance(d.get("from_results"), str):
+                raise ValueError(f"{where} must be {{from_results: '<notebook>.<key>', scale: <number>}}"
+                                 f"; got {d}")
+            if "scale" in d and isinstance(d["scale"], str):
+                raise ValueError(f"{where}: scale must be a number, got {d['scale']!r}")
+            return d
+
+        if "from_results" in v:
+            return ref(v, "effect")
+        for k, x in v.items():
+            if isinstance(x, dict):
+                ref(x, f"effect.{k}")
+            elif isinstance(x, str):
+                raise ValueError(f"effect.{k} must be a number or {{from_results: ...}}, got {x!r}")
+        return v
 
 
 class TrialDesignOptions(ContractOptions):

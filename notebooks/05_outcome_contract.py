@@ -65,9 +65,16 @@ print(f"Counterfactual: {counterfactual}; uncertainty: {uncertainty}")
 # ## Counterfactual
 # `rct_control` uses the control arm; `matched` a propensity-score matched comparison group
 # (options `matching`); `did` a difference-in-differences effect estimate and `historical` a
-# baseline (options `effect` / `baseline`).
+# baseline (options `effect` / `baseline`). An effect given as `{from_results: "<notebook>.<key>"}`
+# is the estimate an earlier notebook of this report recorded in results.json.
 
 # %%
+effect = ec.resolve_effect(options.get("effect"), output_dir)
+for e in (effect.values() if isinstance(effect, dict) else [effect]):
+    if isinstance(e, ec.EffectEstimate):
+        print("Effect taken from", e.describe())
+        rec.add("counterfactual_effect", {"estimate": e.estimate, "se": e.se, "ci_low": e.ci_low,
+                                          "ci_high": e.ci_high, "source": e.source, "scale": e.scale})
 comparison = None
 if counterfactual == "matched":
     import evaluation.matching as em
@@ -81,7 +88,7 @@ if counterfactual == "matched":
     show_table(m.sample_sizes(), ["all", "matched", "unmatched", "discarded"],
                threshold=disclosure_threshold, caption="Matched comparison group")
 res = ec.evaluate(panel.data, spec, counterfactual=counterfactual, comparison=comparison,
-                  effect=options.get("effect"), baseline=options.get("baseline"),
+                  effect=effect, baseline=options.get("baseline"),
                   assignment=assignment, uncertainty=uncertainty, n_draws=n_draws, seed=seed)
 print(res.counterfactual_description)
 
@@ -147,6 +154,9 @@ rec.add("risk", risk)
 
 # %% [markdown]
 # ## Targets (activity and result targets, where the contract sets them)
+# Shares of the participants reaching each target within the contract window, with 95 % intervals;
+# then the social-assistance caseload of the pilot against the reduction goal and the
+# counterfactual trend named below the table.
 
 # %%
 if spec.targets:
@@ -155,10 +165,16 @@ if spec.targets:
                caption=tg.method, dependent_columns={"achieved": ["share"]})
     rec.add("targets", tg)
 if spec.caseload_goal is not None:
-    cl = ec.caseload(panel.data, reduction=spec.caseload_goal.reduction,
-                     baseline_months=spec.caseload_goal.baseline_months)
+    cl = ec.caseload(panel.data, **spec.caseload_goal.model_dump())
+    print(cl.method)
+    show_table(cl.table.assign(month=cl.table["month"].dt.strftime("%Y-%m")),
+               ["stock", "inflow", "outflow"], threshold=disclosure_threshold,
+               caption="Pilot caseload by month: stock, inflow, outflow, counterfactual and goal",
+               dependent_columns={"stock": ["reduction_vs_counterfactual"]})
     cl.plot()
     plt.show()
+    print(f"{cl.extra['evaluation_month']}: {cl.extra['final_reduction']:.1%} below the counterfactual "
+          f"(goal {cl.extra['reduction_goal']:.0%}): goal {'met' if cl.extra['goal_met'] else 'not met'}")
     rec.add("caseload", cl.extra)
 
 # %% [markdown]

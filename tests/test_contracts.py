@@ -479,3 +479,158 @@ def test_zero_effect_threshold_probability_is_what_the_margin_implies(refino_zer
     implied0 = stats.norm.sf(0.05 * c / eff.se)
     assert res.probabilities["investor_return_zero_effect"] == pytest.approx(implied0, abs=0.004)
     assert res.probabilities["threshold_met_zero_effect"] == pytest.approx(implied0, abs=0.004)
+
+
+# ------------------------------------------------------------------------------------------
+# Alna Aktiv: effect from a previous notebook's results, caseload, targets, params file
+# ------------------------------------------------------------------------------------------
+def _write_results(folder, entries):
+    (folder / "results.json").write_text(json.dumps({"programme": "x", "notebooks": entries}))
+
+
+def test_effect_from_results_found_and_scaled(tmp_path):
+    from evaluation.contracts import EffectEstimate, effect_from_results, resolve_effect
+    _write_results(tmp_path, {"03_did_rollout": {"headline": {
+        "estimate": -0.125, "se": 0.03, "ci_low": -0.184, "ci_high": -0.066,
+        "outcome": "on_social_assistance, overall ATT"}}})
+    e = effect_from_results(tmp_path, "03_did_rollout.headline")
+    assert isinstance(e, EffectEstimate)
+    assert (e.estimate, e.se, e.ci_low, e.ci_high) == (-0.125, 0.03, -0.184, -0.066)
+    assert e.source == "results.json: notebooks.03_did_rollout.headline"
+    e12 = effect_from_results(tmp_path / "results.json", "03_did_rollout.headline", scale=12)
+    assert e12.estimate == pytest.approx(-1.5) and e12.se == pytest.approx(0.36)
+    assert (e12.ci_low, e12.ci_high) == (pytest.approx(-2.208), pytest.approx(-0.792))
+    neg = effect_from_results(tmp_path, "03_did_rollout.headline", scale=-1)
+    assert neg.se == pytest.approx(0.03) and neg.ci_low < neg.ci_high
+    # the option forms: a reference, a dict of references and numbers, plain values untouched
+    r = resolve_effect({"from_results": "03_did_rollout.headline", "scale": 12}, tmp_path)
+    assert r.estimate == pytest.approx(-1.5)
+    r = resolve_effect({"outcome": {"from_results": "03_did_rollout.headline"}, "benefit": -100.0}, tmp_path)
+    assert r["outcome"].estimate == -0.125 and r["benefit"] == -100.0
+    assert resolve_effect(None, tmp_path) is None
+    assert resolve_effect({"estimate": 1.0, "se": 0.5}, tmp_path) == {"estimate": 1.0, "se": 0.5}
+
+
+def test_effect_from_results_missing_key_names_file_and_keys(tmp_path):
+    from evaluation.contracts import effect_from_results, resolve_effect
+    with pytest.raises(FileNotFoundError, match=r"results.json does not exist.*03_did_rollout"):
+        effect_from_results(tmp_path, "03_did_rollout.headline")
+    _write_results(tmp_path, {"03_did_rollout": {"headline": {"estimate": -0.1, "se": 0.03},
+                                                 "pretest": {"stat": 1.0}}})
+    with pytest.raises(ValueError, match=r"results.json has no entry notebooks.03_did_rollout.overall "
+                       r".*keys recorded under notebooks.03_did_rollout: \['headline', 'pretest'\]"):
+        effect_from_results(tmp_path, "03_did_rollout.overall")
+    with pytest.raises(ValueError, match=r"no entry notebooks.02_rct_analysis .*\['03_did_rollout'\]"):
+        effect_from_results(tmp_path, "02_rct_analysis.headline")
+    with pytest.raises(ValueError, match=r"not an effect estimate with 'estimate' and 'se' .*\['stat'\]"):
+        effect_from_results(tmp_path, "03_did_rollout.pretest")
+    with pytest.raises(ValueError, match="must be '<notebook>.<key>'"):
+        effect_from_results(tmp_path, "headline")
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['scal'\]"):
+        resolve_effect({"from_results": "03_did_rollout.headline", "scal": 12}, tmp_path)
+
+
+def test_did_counterfactual_with_effect_from_results(tmp_path):
+    from evaluation.contracts import resolve_effect
+    # 4 participants, each 6 months on social assistance in the 12-month window; the DiD effect
+    # is -0.25 per month -> -3 months over 12, so the counterfactual is 9 months: 33 % fewer,
+    # above the 20 % margin; 4 x 3 recipient-months avoided at 100 each = 1200
+    _write_results(tmp_path, {"03_did_rollout": {"headline": {"estimate": -0.25, "se": 0.0}}})
+    df = make_panel([dict(id=f"a{i}", treated=True, sa_amount=[1.0] * 6) for i in range(4)])
+    spec = {"window_months": 12, "payment": {
+        "type": "threshold", "outcome": "on_social_assistance", "margin": 0.2, "window_months": 12,
+        "price_per_event": 100}}
+    eff = resolve_effect({"from_results": "03_did_rollout.headline", "scale": 12}, tmp_path)
+    res = evaluate(df, spec, counterfactual="did", effect=eff, uncertainty=None)
+    assert res.payment == pytest.approx(1200)
+    assert res.deadweight == pytest.approx(0)
+
+
+def _caseload_panel():
+    """Offices A (adopts 2020-03), B (adopts 2020-05), C (never), months 2020-01 .. 2020-06."""
+    months = pd.date_range("2020-01-01", periods=6, freq="MS")
+    seqs = {"a1": [1, 1, 1, 0, 0, 0], "a2": [1, 1, 0, 0, 1, 1], "a3": [0, 1, 1, 1, 1, 0],
+            "a4": [1, 1, 1, 1, 1, 1], "a5": [None, None, 1, 1, 0, 0]}   # a5 enters the panel in March
+    rows = []
+    def add(pid, office, seq, treated, assigned):
+        for m, v in zip(months, seq):
+            if v is not None:
+                rows.append(dict(person_id=pid, month=m, office=office, treated=treated,
+                                 assigned_month=assigned, on_social_assistance=bool(v)))
+    for pid, seq in seqs.items():
+        add(pid, "A", seq, True, months[2])
+    for i in range(10):   # B: 10 recipients until it joins, 5 leave after
+        add(f"b{i}", "B", [1, 1, 1, 1] + [int(i < 5)] * 2, True, months[4])
+    for i in range(14):   # C: 10 recipients, 4 more from April
+        add(f"c{i}", "C", [int(i < 10)] * 3 + [1] * 3, False, pd.NaT)
+    return pd.DataFrame(rows)
+
+
+def test_caseload_stock_inflow_outflow_exact():
+    res = caseload(_caseload_panel(), reduction=0.2, baseline_months=2)
+    t = res.tidy()
+    assert res.extra["pilot"] == "A" and res.extra["start"] == "2020-03-01"
+    assert t["stock"].tolist() == [3, 4, 4, 3, 3, 2]
+    assert t["inflow"].tolist() == [0, 1, 0, 0, 1, 0]        # a5 entering the panel is no inflow
+    assert t["outflow"].tolist() == [0, 0, 1, 1, 1, 1]
+    # comparison: B and C until B joins in May, then C alone, chain-linked:
+    # growth Apr = (10 + 14) / (10 + 10) = 1.2, May = 14 / 14, Jun = 14 / 14; baseline Jan-Feb 3.5
+    assert t["counterfactual"].tolist() == pytest.approx([3.5, 3.5, 3.5, 4.2, 4.2, 4.2])
+    assert t["comparison_offices"].tolist() == [2, 2, 2, 2, 1, 1]
+    assert np.isnan(t["goal"].iloc[:2]).all()
+    assert t["goal"].iloc[2:].tolist() == pytest.approx([2.8, 3.36, 3.36, 3.36])
+    assert res.extra["final_reduction"] == pytest.approx(1 - 2 / 4.2) and res.extra["goal_met"]
+    assert "never treated: C; not yet treated: B" in res.extra["counterfactual_description"]
+    assert res.extra["change_vs_baseline"] == pytest.approx(2 / 3.5 - 1)
+    # the goal checked after 1 month (March) is not met: 4 against a counterfactual of 3.5
+    first = caseload(_caseload_panel(), baseline_months=2, horizon_months=1)
+    assert first.extra["evaluation_month"] == "2020-03-01"
+    assert first.extra["final_reduction"] == pytest.approx(1 - 4 / 3.5) and not first.extra["goal_met"]
+    # pre-start trend: stock 3, 4 in Jan, Feb -> 5, 6, 7, 8 from March
+    tr = caseload(_caseload_panel(), baseline_months=2, counterfactual="trend")
+    assert tr.tidy()["counterfactual"].tolist() == pytest.approx([3, 4, 5, 6, 7, 8])
+    assert "linear trend" in tr.method and tr.extra["final_reduction"] == pytest.approx(0.75)
+    with pytest.raises(ValueError, match=r"pilot offices \['X'\] are not in the panel"):
+        caseload(_caseload_panel(), pilot=["X"])
+    with pytest.raises(ValueError, match="'comparison' or 'trend'"):
+        caseload(_caseload_panel(), counterfactual="did")
+
+
+def test_targets_shares_by_hand():
+    people = [dict(id="p1", treated=True, position_share=[0, 0, 1.0]),          # works in month 2
+              dict(id="p2", treated=True, position_share=[0] * 11 + [0.5]),     # month 11: in window
+              dict(id="p3", treated=True, position_share=[0] * 12 + [1.0]),     # month 12: outside
+              dict(id="p4", treated=True, position_share_pre=1.0),               # only before start
+              dict(id="p5", treated=True, participated=False, position_share=[1.0]),
+              dict(id="c1", treated=False, position_share=[1.0])]
+    df = make_panel(people, n_months=14, pre=2)
+    df["on_aap_or_disability"] = (df["person_id"] == "p3") & (df["event_time"] == 5)
+    spec = {**RATE, "window_months": 12, "targets": [
+        {"name": "attend", "target": 0.9, "numerator": "participated"},
+        {"name": "work", "target": 0.4, "numerator": "employed", "denominator": "participated"},
+        {"name": "income rights", "target": 0.2, "numerator": "on_aap_or_disability",
+         "denominator": "participated"}]}
+    t = monitor_targets(df, spec).tidy().set_index("name")
+    assert (t.loc["attend", "achieved"], t.loc["attend", "n"]) == (4, 5)
+    assert (t.loc["work", "achieved"], t.loc["work", "n"]) == (2, 4)
+    assert (t.loc["income rights", "achieved"], t.loc["income rights", "n"]) == (1, 4)
+    assert t["share"].tolist() == pytest.approx([0.8, 0.5, 0.25])
+    assert t["met"].tolist() == [False, True, True]
+    lo, hi = wilson_interval(2, 4)
+    assert (t.loc["work", "wilson_low"], t.loc["work", "wilson_high"]) == (pytest.approx(lo), pytest.approx(hi))
+
+
+def test_alna_params_contract_validates():
+    from evaluation.params import load_params
+    p = load_params("params/alna_aktiv.yaml")
+    spec = ContractSpec.model_validate(p.contract)
+    assert spec.caseload_goal.reduction == 0.2 and spec.caseload_goal.counterfactual == "comparison"
+    assert {t.numerator for t in spec.targets} == {"participated", "in_education", "employed",
+                                                   "on_aap_or_disability"}
+    assert "hypothetical" in spec.name.lower()
+    names = [nb.name for nb in p.notebooks]
+    assert names.index("05_outcome_contract") > names.index("03_did_rollout")
+    opts = p.notebooks[names.index("05_outcome_contract")].options
+    assert opts["counterfactual"] == "did"
+    assert opts["effect"]["from_results"] == "03_did_rollout.headline"
+    assert opts["contract"] == p.contract

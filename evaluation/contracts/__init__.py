@@ -7,6 +7,8 @@ and evaluate it on the person-month panel with :func:`evaluate`::
     res = evaluate(panel.data, spec, counterfactual="rct_control", uncertainty="bootstrap")
     res.summary(); res.schedule; res.cashflows; res.plot("cumulative"); res.to_indigo()
 
+A ``did`` counterfactual can take its effect from a previous notebook's ``results.json`` entry
+(:func:`effect_from_results`, :func:`resolve_effect`).
 Target monitoring (Alna Aktiv) is in :func:`monitor_targets` and :func:`caseload`; the GO Lab
 INDIGO export in :func:`to_indigo`; trial design for a payment threshold in
 :func:`threshold_power` and :func:`threshold_required_n`.
@@ -15,6 +17,7 @@ from .spec import (COUNTERFACTUALS, CaseloadGoal, ContractSpec, Drawdown, EventO
                    InvestorTerms, PublicSide, RateCard, RateCardItem, SharedSavings, Stage,
                    StagedPayment, Target, ThresholdPayment, builtin_events)
 from .events import detect_events, prepare_panel
+from .effects import EffectEstimate, effect_from_results, resolve_effect
 from .monitor import (CaseloadResult, TargetsResult, caseload, clopper_pearson_interval,
                       monitor_targets, wilson_interval)
 from .indigo import to_indigo, to_indigo_json
@@ -33,4 +36,5 @@ __all__ = [
     "CaseloadResult", "TargetsResult", "caseload", "clopper_pearson_interval", "monitor_targets",
     "wilson_interval", "to_indigo", "to_indigo_json", "threshold_power", "threshold_required_n",
     "threshold_se", "comparison_from_sample", "describe_contract", "design_inputs", "design_table",
+    "EffectEstimate", "effect_from_results", "resolve_effect",
 ]

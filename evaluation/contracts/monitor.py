@@ -154,27 +154,90 @@ class CaseloadResult(TableResult):
                 **{k: v for k, v in self.extra.items() if isinstance(v, (int, float, str, type(None)))}}
 
 
+def _office_adoption(df: pd.DataFrame) -> pd.Series:
+    """First ``assigned_month`` of treated persons per office (NaT: the office never adopts)."""
+    offices = pd.Index(pd.unique(df["office"].to_numpy()))
+    tr = df["treated"].to_numpy().astype(bool)
+    if "assigned_month" not in df.columns:
+        return pd.Series(pd.NaT, index=offices, dtype="datetime64[ns]")
+    first = pd.to_datetime(df.loc[tr, "assigned_month"]).groupby(df.loc[tr, "office"].to_numpy()).min()
+    return first.reindex(offices)
+
+
 def caseload(panel, *, pilot: Optional[Iterable[str]] = None, reduction: float = 0.2,
              counterfactual: str = "comparison", start=None, baseline_months: int = 3,
+             horizon_months: Optional[int] = None,
              column: str = "on_social_assistance") -> CaseloadResult:
-    """Caseload (stock), inflow and outflow of social assistance in the pilot by calendar month,
-    against a counterfactual trend and the goal ``(1 - reduction) x counterfactual``.
+    """Social-assistance caseload of the pilot district(s) by calendar month against a reduction
+    goal and a counterfactual trend.
 
-    ``pilot``: office codes of the pilot (default: offices of treated persons).  ``counterfactual``:
-    ``"comparison"`` indexes the other offices' stock to the pilot's pre-start baseline (the business
-    cycle moves both); ``"trend"`` extrapolates a linear trend of the pilot's stock before ``start``.
-    ``start`` defaults to the first assigned month of treated persons.
+    Parameters
+    ----------
+    panel : DataFrame or Panel
+        Person-month panel with ``person_id, month, office, treated, assigned_month`` and
+        ``column``.
+    pilot : list of str, optional
+        Office codes of the pilot.  Default: the office(s) that adopt first (earliest
+        ``assigned_month`` of treated persons), so in a staggered rollout (Alna Aktiv) the pilot is
+        the first district and the later districts serve as comparisons until they join.
+    reduction : float, default 0.2
+        Goal: the pilot's caseload at most ``(1 - reduction) x`` the counterfactual.
+    counterfactual : {"comparison", "trend"}
+        ``"comparison"``: the caseload of the offices outside the pilot that have not adopted yet
+        (never-treated and not-yet-treated offices), chain-linked month to month over the offices
+        untreated in both months and indexed to the pilot's mean stock in the ``baseline_months``
+        before ``start`` (the business cycle moves both).  ``"trend"``: a linear trend fitted to
+        the pilot's stock before ``start``, extrapolated.
+    start : date-like, optional
+        Start of the pilot; default the first adoption month of the pilot offices.
+    baseline_months : int, default 3
+        Months before ``start`` whose mean stock is the baseline.
+    horizon_months : int, optional
+        Check the goal in month ``start + horizon_months - 1`` (e.g. 12: the pilot's first year);
+        default the last month with a counterfactual.
+    column : str, default "on_social_assistance"
+        Boolean panel column defining a recipient in a month.
+
+    Returns
+    -------
+    CaseloadResult
+        ``table`` by month: ``stock`` (recipients), ``inflow`` (recipients who were in the panel
+        but not recipients the month before), ``outflow`` (recipients the month before who are in
+        the panel but not recipients now), ``counterfactual``, ``goal`` (from ``start``),
+        ``reduction_vs_counterfactual`` and ``comparison_offices`` (number of offices behind the
+        counterfactual that month).  Persons entering or leaving the panel are neither inflow nor
+        outflow, so ``stock`` changes by ``inflow - outflow`` plus recipients entering minus
+        recipients leaving the panel.  ``extra`` names the pilot, the comparison offices and the
+        counterfactual used, and says whether the goal is met in the evaluation month.
+
+    Raises
+    ------
+    ValueError
+        For a missing column, unknown pilot offices, a panel without the baseline months, or a
+        ``"comparison"`` counterfactual without untreated offices outside the pilot.
     """
     df = panel.data if hasattr(panel, "data") and not isinstance(panel, pd.DataFrame) else panel
-    for c in ("person_id", "month", "office", column):
+    for c in ("person_id", "month", "office", "treated", column):
         if c not in df.columns:
             raise ValueError(f"caseload needs panel column {c!r}")
+    if counterfactual not in ("comparison", "trend"):
+        raise ValueError(f"counterfactual must be 'comparison' or 'trend', got {counterfactual!r}")
+    adopt = _office_adoption(df)
     if pilot is None:
-        pilot = sorted(df.loc[df["treated"].astype(bool), "office"].unique())
+        if adopt.isna().all():
+            raise ValueError("no treated persons in the panel: pass pilot=[office codes] and start=")
+        pilot = sorted(adopt.index[adopt == adopt.min()])
     pilot = list(pilot)
+    unknown = sorted(set(pilot) - set(adopt.index))
+    if unknown:
+        raise ValueError(f"pilot offices {unknown} are not in the panel; offices: {sorted(adopt.index)}")
     if start is None:
-        start = df.loc[df["treated"].astype(bool), "assigned_month"].min()
+        start = adopt.reindex(pilot).min()
+        if pd.isna(start):
+            raise ValueError(f"pilot offices {pilot} have no treated persons; pass start=")
     start = pd.Timestamp(start)
+
+    # stock / inflow / outflow per person-month, vectorised over the sorted panel
     d = df[["person_id", "month", "office", column]].sort_values(["person_id", "month"], kind="mergesort")
     on = d[column].to_numpy().astype(bool)
     pid = d["person_id"].to_numpy()
@@ -184,43 +247,78 @@ def caseload(panel, *, pilot: Optional[Iterable[str]] = None, reduction: float =
     prev_on = np.zeros(len(d), dtype=bool)
     prev_on[1:] = on[:-1]
     prev_on &= same
-    d = d.assign(stock=on, inflow=on & same & ~prev_on, outflow=~on & prev_on,
-                 is_pilot=d["office"].isin(pilot).to_numpy())
-    g = d.groupby(["is_pilot", "month"])[["stock", "inflow", "outflow"]].sum()
-    if True not in g.index.get_level_values(0):
-        raise ValueError(f"no rows for pilot offices {pilot}")
-    pil = g.loc[True].astype(float)
-    base_mask = (pil.index < start) & (pil.index >= start - pd.DateOffset(months=baseline_months))
+    flows = pd.DataFrame({"stock": on, "inflow": on & same & ~prev_on, "outflow": ~on & prev_on},
+                         index=pd.MultiIndex.from_arrays([pd.to_datetime(d["month"]).to_numpy(),
+                                                          d["office"].to_numpy()],
+                                                         names=["month", "office"]))
+    by = flows.groupby(level=["month", "office"]).sum()
+    S = by["stock"].unstack("office", fill_value=0).sort_index().astype(float)
+    months = S.index
+    is_pilot = S.columns.isin(pilot)
+    pil = pd.DataFrame({c: by[c].unstack("office", fill_value=0).reindex(index=months, columns=S.columns,
+                                                                          fill_value=0).loc[:, is_pilot].sum(axis=1)
+                        for c in ("stock", "inflow", "outflow")})
+    base_mask = (months < start) & (months >= start - pd.DateOffset(months=baseline_months))
     if not base_mask.any():
         raise ValueError(f"no pilot months in the {baseline_months} months before start {start:%Y-%m}; "
                          "the panel must cover the baseline")
-    base = pil.loc[base_mask, "stock"].mean()
+    base = float(pil.loc[base_mask, "stock"].mean())
+    comp_offices = sorted(S.columns[~is_pilot])
     if counterfactual == "comparison":
-        if False not in g.index.get_level_values(0):
+        if not comp_offices:
             raise ValueError("counterfactual='comparison' needs offices outside the pilot; use 'trend'")
-        comp = g.loc[False, "stock"].astype(float).reindex(pil.index)
-        cbase = comp[base_mask].mean()
-        cf = base * comp / cbase
-        desc = "comparison offices' caseload indexed to the pilot's pre-start level"
-    elif counterfactual == "trend":
-        pre = pil[pil.index < start]
-        x = month_index(pre.index.to_series())
+        a = adopt.reindex(S.columns[~is_pilot]).to_numpy(dtype="datetime64[ns]")
+        m = months.to_numpy(dtype="datetime64[ns]")[:, None]
+        U = np.isnat(a)[None, :] | (m < a[None, :])                     # untreated office-months
+        Sc = S.loc[:, ~is_pilot].to_numpy()
+        both = U[1:] & U[:-1]
+        num = (Sc[1:] * both).sum(axis=1)
+        den = (Sc[:-1] * both).sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            growth = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+        idx = pd.Series(np.concatenate([[1.0], np.cumprod(growth)]), index=months)
+        cbase = idx[base_mask].mean()
+        if not np.isfinite(cbase) or cbase <= 0:
+            raise ValueError("the comparison offices have no caseload in the baseline months")
+        cf = base * idx / cbase
+        n_comp = pd.Series(U.sum(axis=1), index=months)
+        never = [o for o in comp_offices if pd.isna(adopt[o])]
+        later = [o for o in comp_offices if not pd.isna(adopt[o])]
+        desc = ("comparison districts' caseload (never treated: " + (", ".join(never) or "none")
+                + "; not yet treated: " + (", ".join(later) or "none")
+                + ", each until it joins), chain-linked month to month and indexed to the pilot's "
+                f"mean caseload in the {baseline_months} months before start")
+    else:
+        pre = pil[months < start]
         if len(pre) < 2:
             raise ValueError("counterfactual='trend' needs at least 2 pre-start months")
-        b, a = np.polyfit(x, pre["stock"].to_numpy(), 1)
-        cf = pd.Series(a + b * month_index(pil.index.to_series()), index=pil.index)
-        desc = "linear trend of the pilot's caseload before start"
-    else:
-        raise ValueError("counterfactual must be 'comparison' or 'trend'")
-    t = pil.reset_index()
+        b, a0 = np.polyfit(month_index(pre.index.to_series()), pre["stock"].to_numpy(), 1)
+        cf = pd.Series(a0 + b * month_index(months.to_series()), index=months)
+        n_comp = pd.Series(0, index=months)
+        desc = f"linear trend of the pilot's caseload in the {len(pre)} months before start"
+    t = pil.astype(int).rename_axis("month").reset_index()
     t["counterfactual"] = cf.to_numpy()
     t["goal"] = np.where(t["month"] >= start, (1 - reduction) * t["counterfactual"], np.nan)
-    t["reduction_vs_counterfactual"] = 1 - t["stock"] / t["counterfactual"]
-    last = t.iloc[-1]
-    for c in ("stock", "inflow", "outflow"):
-        t[c] = t[c].astype(int)
-    return CaseloadResult(table=t, method=f"Caseload vs {reduction:.0%} reduction goal ({desc})",
-                          extra={"start": str(start.date()), "baseline_stock": float(base),
-                                 "reduction_goal": reduction, "counterfactual": counterfactual,
-                                 "final_reduction": float(last["reduction_vs_counterfactual"]),
-                                 "goal_met": bool(last["reduction_vs_counterfactual"] >= reduction)})
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t["reduction_vs_counterfactual"] = 1 - t["stock"] / t["counterfactual"]
+    t["comparison_offices"] = n_comp.to_numpy().astype(int)
+
+    ok = t[(t["month"] >= start) & np.isfinite(t["counterfactual"])]
+    if horizon_months is not None:
+        ok = ok[ok["month"] <= start + pd.DateOffset(months=int(horizon_months) - 1)]
+    if ok.empty:
+        raise ValueError(f"no month from start {start:%Y-%m} with a counterfactual to check the goal in")
+    ev = ok.iloc[-1]
+    extra = {"start": str(start.date()), "pilot": ", ".join(pilot),
+             "comparison_offices": ", ".join(comp_offices) if counterfactual == "comparison" else "",
+             "counterfactual": counterfactual, "counterfactual_description": desc,
+             "baseline_stock": base, "reduction_goal": float(reduction),
+             "evaluation_month": str(pd.Timestamp(ev["month"]).date()),
+             "stock_at_evaluation": float(ev["stock"]),
+             "counterfactual_at_evaluation": float(ev["counterfactual"]),
+             "goal_at_evaluation": float((1 - reduction) * ev["counterfactual"]),
+             "change_vs_baseline": float(ev["stock"] / base - 1),
+             "final_reduction": float(ev["reduction_vs_counterfactual"]),
+             "goal_met": bool(ev["reduction_vs_counterfactual"] >= reduction)}
+    return CaseloadResult(table=t, method=f"Caseload of {', '.join(pilot)} vs {reduction:.0%} reduction "
+                          f"goal (counterfactual: {desc})", extra=extra)

@@ -411,8 +411,19 @@ class Target(_Strict):
 
 
 class CaseloadGoal(_Strict):
+    """Goal for the social-assistance caseload of the pilot (Alna Aktiv: 20 % fewer recipients
+    than the counterfactual); the fields are the arguments of :func:`~evaluation.contracts.caseload`.
+    """
+
     reduction: float = 0.2
     baseline_months: int = Field(default=3, ge=1)
+    counterfactual: Literal["comparison", "trend"] = Field(
+        default="comparison", description="comparison districts (never and not yet treated) or the "
+        "pilot's own pre-start trend")
+    pilot: Optional[list[str]] = Field(default=None, description="pilot office codes (default: the "
+                                       "first adopting office(s))")
+    horizon_months: Optional[int] = Field(default=None, ge=1, description="check the goal in month "
+                                          "start + horizon_months - 1 (default: the last month)")
 
     @field_validator("reduction")
     @classmethod
