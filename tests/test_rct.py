@@ -113,24 +113,30 @@ def test_cr1_matches_statsmodels_and_cr0_linearmodels():
     assert r0.se == pytest.approx(lm.std_errors["z"], rel=1e-10)
 
 
-def _cr2_direct(X, y, cl):
-    """CR2 (Bell-McCaffrey) and its Satterthwaite df by the textbook N x N formulas."""
+def _cr2_direct(X, y, cl, w=None):
+    """CR2 (Bell-McCaffrey) and its Satterthwaite df by the textbook N x N formulas.
+
+    With weights, estimatr's (clubSandwich's) WLS form: ``H = X B X'W``, unweighted residuals,
+    ``A_s = [(I - H)_s (I - H)_s']^{-1/2}``, meat ``X_s'W_s A_s e_s``, ``p_s = (I - H)_s' A_s W_s X_s B z``.
+    """
     n, k = X.shape
-    B = np.linalg.inv(X.T @ X)
-    IH = np.eye(n) - X @ B @ X.T
+    W = np.ones(n) if w is None else np.asarray(w, float) / np.mean(w)
+    B = np.linalg.inv(X.T @ (X * W[:, None]))
+    IH = np.eye(n) - X @ B @ (X * W[:, None]).T
     e = IH @ y
+    C = IH @ IH.T
     meat = np.zeros((k, k))
     A = {}
     for s in np.unique(cl):
         i = cl == s
-        w, v = np.linalg.eigh(IH[np.ix_(i, i)])
-        A[s] = (v * np.where(w > 1e-12, 1 / np.sqrt(np.clip(w, 1e-300, None)), 0)) @ v.T
-        u = X[i].T @ A[s] @ e[i]
+        ev, v = np.linalg.eigh(C[np.ix_(i, i)])
+        A[s] = (v * np.where(ev > 1e-12, 1 / np.sqrt(np.clip(ev, 1e-300, None)), 0)) @ v.T
+        u = (X[i] * W[i, None]).T @ A[s] @ e[i]
         meat += np.outer(u, u)
     V = B @ meat @ B
     dfs = []
     for j in range(k):
-        P = np.array([IH[:, cl == s] @ A[s] @ X[cl == s] @ B[:, j] for s in np.unique(cl)])
+        P = np.array([IH[cl == s].T @ A[s] @ (X[cl == s] * W[cl == s, None]) @ B[:, j] for s in np.unique(cl)])
         G = P @ P.T
         dfs.append(np.trace(G) ** 2 / (G ** 2).sum())
     return V, np.array(dfs)
@@ -159,6 +165,77 @@ def test_hc2_equals_neyman_and_dim_clustered_is_cr2():
     V, dfs = _cr2_direct(X, d.y.to_numpy(), d.g.to_numpy())
     assert dc.design == "Clustered"
     assert dc.se == pytest.approx(np.sqrt(V[1, 1]), rel=1e-9) and dc.df == pytest.approx(dfs[1], rel=1e-9)
+
+
+def _weighted_sim(n=120, n_cl=17, seed=11):
+    rng = np.random.default_rng(seed)
+    cl = rng.integers(0, n_cl, n)
+    X = np.column_stack([np.ones(n), rng.integers(0, 2, n), rng.normal(size=n)])
+    y = X @ [1.0, 2.0, -0.5] + rng.normal(size=n) * (1 + cl % 3) + rng.normal(size=n_cl)[cl]
+    return X, y, cl, rng
+
+
+def test_weighted_ols_integer_weights_equal_duplicated_rows():
+    """Frequency-weight identities: coefficients and CR0 (duplicates kept in their cluster) equal OLS
+    on the duplicated rows; weighted HC0 equals CR0 on the duplicated rows clustered by original row
+    (estimatr's HC0 squares sqrt(w)·x·sqrt(w)·e per row, so it is *not* HC0 of the duplicated rows)."""
+    X, y, cl, rng = _weighted_sim()
+    w = rng.integers(1, 4, len(y))
+    rep = np.repeat(np.arange(len(y)), w)
+    Xd, yd, cld = X[rep], y[rep], cl[rep]
+    fw = ols(X, y, weights=w, se_type="HC0")
+    fd = ols(Xd, yd, se_type="HC0")
+    np.testing.assert_allclose(fw.beta, fd.beta, rtol=1e-10)
+    np.testing.assert_allclose(fw.resid, y - X @ fd.beta, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ols(X, y, weights=w, se_type="CR0", clusters=cl).vcov,
+                               ols(Xd, yd, se_type="CR0", clusters=cld).vcov, rtol=1e-9)
+    np.testing.assert_allclose(fw.vcov, ols(Xd, yd, se_type="CR0", clusters=rep).vcov, rtol=1e-9)
+    assert not np.allclose(fw.vcov, fd.vcov, rtol=1e-3)
+
+
+def test_weighted_hc2_cr2_equal_direct_matrix_computation():
+    X, y, cl, rng = _weighted_sim()
+    w = rng.uniform(0.2, 3.0, len(y))
+    # HC2 (and HC0/HC1/HC3, CR0/CR1): the unweighted formulas on sqrt(w)-transformed data
+    s = np.sqrt(w / w.mean())
+    Xs, ys = X * s[:, None], y * s
+    B = np.linalg.inv(Xs.T @ Xs)
+    es = ys - Xs @ (B @ Xs.T @ ys)
+    h = np.einsum("ij,jk,ik->i", Xs, B, Xs)
+    V_hc2 = B @ (Xs * (es ** 2 / (1 - h))[:, None]).T @ Xs @ B
+    f = ols(X, y, weights=w, se_type="HC2")
+    np.testing.assert_allclose(f.vcov, V_hc2, rtol=1e-9)
+    np.testing.assert_allclose(f.bread, B, rtol=1e-9)
+    np.testing.assert_allclose(ols(X, y, weights=7 * w, se_type="HC2").vcov, V_hc2, rtol=1e-9)
+    # CR2: estimatr's weighted form, by N x N matrices; weights scale-free
+    V, dfs = _cr2_direct(X, y, cl, w)
+    for ww in (w, 5 * w):
+        fc = ols(X, y, weights=ww, se_type="CR2", clusters=cl)
+        np.testing.assert_allclose(fc.vcov, V, rtol=1e-9)
+        np.testing.assert_allclose(fc.df, dfs, rtol=1e-9)
+    # ... which is not CR2 on the sqrt(w)-transformed data (estimatr does not do that) ...
+    V_t, _ = _cr2_direct(Xs, ys, cl)
+    assert not np.allclose(V, V_t, rtol=1e-3)
+    # ... and equals the unweighted CR2 when the weights are constant
+    V1, df1 = _cr2_direct(X, y, cl)
+    fc = ols(X, y, weights=np.full(len(y), 2.5), se_type="CR2", clusters=cl)
+    np.testing.assert_allclose(fc.vcov, V1, rtol=1e-9)
+    np.testing.assert_allclose(fc.df, df1, rtol=1e-9)
+    # singleton clusters and clusters of two (more columns than rows in Z_s = [X_s, W_s X_s])
+    cl2 = np.where(np.arange(len(y)) < 20, 100 + np.arange(len(y)) // 2, cl)
+    cl2 = np.where(np.arange(len(y)) < 5, 200 + np.arange(len(y)), cl2)
+    codes = pd.factorize(cl2)[0]
+    V2, df2 = _cr2_direct(X, y, codes, w)
+    fc = ols(X, y, weights=w, se_type="CR2", clusters=codes)
+    np.testing.assert_allclose(fc.vcov, V2, rtol=1e-9)
+    np.testing.assert_allclose(fc.df, df2, rtol=1e-9)
+    # a cluster with leverage one (a regressor non-zero only in it): A_s uses the pseudo-inverse
+    Xf = np.column_stack([X, (cl == 0) * rng.normal(size=len(y))])
+    for ww in (None, w):
+        V3, df3 = _cr2_direct(Xf, y, cl, ww)
+        fc = ols(Xf, y, weights=ww, se_type="CR2", clusters=cl)
+        np.testing.assert_allclose(fc.vcov, V3, rtol=1e-8, atol=1e-12)
+        np.testing.assert_allclose(fc.df, df3, rtol=1e-8)
 
 
 # -------------------------------------------------------------------------------------------
