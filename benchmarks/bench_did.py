@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import traceback
 from pathlib import Path
 
 import numpy as np
+from _harness import rss_gb, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "did.json"
@@ -50,10 +50,6 @@ def make_data(n_units: int, path: Path, seed: int = 20261123) -> None:
                        "group": np.repeat(G, T), "y": Y.ravel()})
     df["treated"] = ((df["group"] > 0) & (df["period"] >= df["group"])).astype(np.float64)
     df.to_parquet(path)
-
-
-def rss_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2   # kB -> GiB
 
 
 # ---------------------------------------------------------------------------- workers
@@ -270,12 +266,7 @@ def main() -> None:
                 r.pop("trace", None) if r.get("ok") else None
             record["sizes"][str(n)] = {"tools": res, "ratios": summary}
             print(json.dumps(summary, indent=1), file=sys.stderr, flush=True)
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmpf = tempfile.mkstemp(dir=out.parent, suffix=".json.tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(record, fh, indent=1, default=float)
-    os.replace(tmpf, out)
+    out = write_record(record, a.out)
     print(f"wrote {out}", file=sys.stderr)
 
 

@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ import traceback
 from pathlib import Path
 
 import numpy as np
+from _harness import rss_gb, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "matching.json"
@@ -59,10 +59,6 @@ def make_data(n1: int, n0: int, path: Path, seed: int = 20261125) -> None:
     df["t"] = t[perm]
     df["y"] = X[perm] @ np.linspace(0.2, 0.1, K) + 0.3 * df["t"] + rng.normal(size=n1 + n0)
     df.to_parquet(path)
-
-
-def rss_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2   # kB -> GiB
 
 
 def _match_step(distance, treat, rule):
@@ -302,12 +298,7 @@ def main() -> None:
             print(json.dumps(ratios, indent=1), file=sys.stderr, flush=True)
     record["total_wall_seconds"] = time.perf_counter() - t_start
     record["load_average_at_end"] = list(os.getloadavg())   # other jobs on the machine distort times
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmpf = tempfile.mkstemp(dir=out.parent, suffix=".json.tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(record, fh, indent=1, default=float)
-    os.replace(tmpf, out)
+    out = write_record(record, a.out)
     print(f"wrote {out}", file=sys.stderr)
 
 

@@ -38,7 +38,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,7 @@ import traceback
 from pathlib import Path
 
 import numpy as np
+from _harness import rss_gb, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "rct.json"
@@ -81,10 +81,6 @@ def make_data(n: int, path: Path, seed: int = 20261124) -> None:
     df = pd.DataFrame(X, columns=COVS)
     df["z"], df["y"], df["cl"], df["zc"], df["yc"] = z, y, cl, zc, yc
     df.to_parquet(path)
-
-
-def rss_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2   # kB -> GiB
 
 
 def _cols(spec: str):
@@ -301,12 +297,7 @@ def main() -> None:
             record["sizes"][str(n)] = block
     record["total_wall_seconds"] = time.perf_counter() - t_start
     record["load_average_at_end"] = list(os.getloadavg())   # other jobs on the machine distort times
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmpf = tempfile.mkstemp(dir=out.parent, suffix=".json.tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(record, fh, indent=1, default=float)
-    os.replace(tmpf, out)
+    out = write_record(record, a.out)
     print(f"wrote {out}", file=sys.stderr)
 
 

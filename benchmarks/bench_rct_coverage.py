@@ -25,11 +25,8 @@ draws, a Clopper–Pearson 95 % interval for the coverage and whether it lies in
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import platform
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -43,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import evaluation  # noqa: E402
 import evaluation.rct as rct  # noqa: E402
+from _harness import write_record
 
 TAU = 0.5
 
@@ -168,12 +166,7 @@ def main(argv=None):
     record = {"benchmark": "rct_coverage", "reps": args.reps, "seed": args.seed, "level": 0.95,
               "true_effect": TAU, "package_version": evaluation.__version__,
               "python": platform.python_version(), "numpy": np.__version__, **res}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".rct_coverage.", suffix=".json")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(record, fh, indent=2)
-    os.replace(tmp, out)
+    out = write_record(record, args.out, indent=2)
     for k, v in res["results"].items():
         print(f"{k:26s} coverage {v['coverage']:.3f}  [{v['ci95_low']:.3f}, {v['ci95_high']:.3f}]  "
               f"draws {v['draws']}  in 93-97%: {v['in_93_97']}")

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from _harness import write_record
 
 
 def _rss_mib() -> float:
@@ -87,13 +88,7 @@ def main(argv=None) -> dict:
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "note": "wall time on a shared machine; peak memory is the process maximum RSS",
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".synthetic.", suffix=".json.tmp", dir=out.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(record, fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, out)
+    write_record(record, args.out, indent=2)
     print(json.dumps(record, indent=2))
     return record
 
