@@ -55,7 +55,6 @@ def main(argv=None) -> int:
             print(rd.write_index(a.out))
             return 0
         if a.cmd == "scan":
-            import json
             from pathlib import Path
 
             from .report import scan_report

@@ -25,13 +25,12 @@ import platform
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from . import __version__
 from .params import ROOT, Params, file_hash, load_params, notebook_source

@@ -55,7 +55,6 @@ min_e, max_e = int(opt["min_e"]), int(opt["max_e"])
 panel = evaluation.panel.load_panel(data_dir)
 data = panel.data
 rec = evaluation.report.Recorder(output_dir, notebook="03_did_rollout", threshold=disclosure_threshold)
-notes = []
 
 
 # %% [markdown]

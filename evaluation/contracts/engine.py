@@ -933,7 +933,6 @@ def _break_even(spec, T_hat, C_hat, T_se, C_se, Tn, eff, rng_seed=0) -> dict:
     zero.  Deterministic: the participants' mean is the counterfactual mean plus the effect."""
     q = _Q[spec.primary_quantity]
     wT = Tn / Tn.sum()
-    G = len(Tn)
     c0 = float((wT * C_hat[:, q]).sum())
     favour = -1.0 if spec.primary_quantity in ("outcome", "benefit") else 1.0
     if isinstance(spec.payment, ThresholdPayment) and spec.payment.direction == "increase":

@@ -3,7 +3,7 @@ achieved (Wilson and Clopper-Pearson intervals), and the social-assistance casel
 outflow, stock) against a reduction goal with a counterfactual trend."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Mapping, Optional, Sequence
 
 import numpy as np
@@ -11,7 +11,6 @@ import pandas as pd
 from scipy import stats
 
 from ..results import TableResult, _records
-from ..schema import PANEL
 from .events import detect_events, ever_true, month_index, person_table
 from .spec import ContractSpec, Target
 

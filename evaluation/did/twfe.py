@@ -1,7 +1,7 @@
 """Regression-based DiD: 2x2, two-way fixed effects, event study, Sun-Abraham, Goodman-Bacon."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..results import Result, TableResult, tidy_frame
+from ..results import Result
 from ._balance import balance_table as _balance_table
 from ._design import Design, build_design, missing_counts, referenced_columns
 from ._glm import glm_binary

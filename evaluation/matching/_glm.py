@@ -8,7 +8,6 @@ inverse link (``|eta| > 30``) and step halving when the deviance is not finite.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np

@@ -1,7 +1,6 @@
 """Weighting estimators (IPW, entropy balancing) and coarsened exact matching."""
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd

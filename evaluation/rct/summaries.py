@@ -52,7 +52,6 @@ def planning_summary(data: pd.DataFrame, *, outcome: str, treatment: str, covari
     r2 = _power.r_squared(d, outcome=outcome, covariates=covariates, treatment=treatment,
                           control=arms.names[0]) if covariates else 0.0
     r2 = min(max(r2, 0.0), 0.99)
-    n = len(d)
     k = arms.n_arms + 1
     rows = []
     for a in range(1, k):
