@@ -59,6 +59,8 @@ def require_columns(data: pd.DataFrame, cols: Sequence[str], what: str = "column
 def drop_missing(data: pd.DataFrame, cols: Sequence[str], *, where: str = "") -> tuple[pd.DataFrame, int]:
     """Drop rows with a missing value in ``cols``, warning with the count per column."""
     cols = [c for c in dict.fromkeys(cols) if c is not None]
+    if not any(data[c].hasnans for c in cols):   # fast path: no copy of the columns
+        return data, 0
     na = data[cols].isna()
     bad = na.any(axis=1).to_numpy()
     n_bad = int(bad.sum())
