@@ -10,6 +10,19 @@ from ._core import (NoOverlapError, WeightedSample, _check_overlap, _fit_ps, _fl
 from ._design import build_design, referenced_columns
 
 
+def _setup(data, treatment, covariates, estimand, missing, min_participants):
+    """Common first steps of the weighting estimators: check the estimand, prepare the rows
+    (missing covariates per ``missing``), check the minimum participants, build the design."""
+    estimand = estimand.upper()
+    if estimand not in ("ATT", "ATE"):
+        raise ValueError("estimand must be 'ATT' or 'ATE'")
+    cols = referenced_columns(data, covariates)
+    data, t, flow, miss = _prepare(data, treatment, cols, missing)
+    if min_participants is not None:
+        check_min_participants(int(t.sum()), minimum=min_participants)
+    return estimand, data, t, flow, miss, build_design(data, covariates)
+
+
 def ipw(data: pd.DataFrame, *, treatment: str, covariates, estimand: str = "ATT",
         link: str = "logit", trim: float | None = None, missing: str = "error",
         min_participants: int | None = None) -> WeightedSample:
@@ -30,14 +43,8 @@ def ipw(data: pd.DataFrame, *, treatment: str, covariates, estimand: str = "ATT"
     ``lm_robust(y ~ treat, weights = w)``; these ignore the estimation of the propensity score
     (conservative for the ATE; Hirano, Imbens & Ridder 2003).
     """
-    estimand = estimand.upper()
-    if estimand not in ("ATT", "ATE"):
-        raise ValueError("estimand must be 'ATT' or 'ATE'")
-    cols = referenced_columns(data, covariates)
-    data, t, flow, miss = _prepare(data, treatment, cols, missing)
-    if min_participants is not None:
-        check_min_participants(int(t.sum()), minimum=min_participants)
-    design = build_design(data, covariates)
+    estimand, data, t, flow, miss, design = _setup(data, treatment, covariates, estimand,
+                                                   missing, min_participants)
     ps = _fit_ps(design, t, link)
     _check_overlap(ps.score, t)
     e = ps.score
@@ -130,14 +137,8 @@ def entropy_balance(data: pd.DataFrame, *, treatment: str, covariates, estimand:
     targets lie outside the convex hull of the comparison units no solution exists and a
     ``ValueError`` reports the remaining imbalance.  Effects use HC2 robust standard errors.
     """
-    estimand = estimand.upper()
-    if estimand not in ("ATT", "ATE"):
-        raise ValueError("estimand must be 'ATT' or 'ATE'")
-    cols = referenced_columns(data, covariates)
-    data, t, flow, miss = _prepare(data, treatment, cols, missing)
-    if min_participants is not None:
-        check_min_participants(int(t.sum()), minimum=min_participants)
-    design = build_design(data, covariates)
+    estimand, data, t, flow, miss, design = _setup(data, treatment, covariates, estimand,
+                                                   missing, min_participants)
     C = design.model.drop(columns=["Intercept"]).to_numpy(dtype=float)
     names = [c for c in design.model.columns if c != "Intercept"]
     if moments == 2:

@@ -145,13 +145,18 @@ def factorize(values) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.int64), np.asarray(uniques)
 
 
+def _group_min_varying(values: np.ndarray, groups: np.ndarray, n_groups: int):
+    """Per group: the smallest value, and the groups in which ``values`` is not constant."""
+    lo = np.full(n_groups, np.iinfo(np.int64).max)
+    hi = np.full(n_groups, np.iinfo(np.int64).min)
+    np.minimum.at(lo, groups, values)
+    np.maximum.at(hi, groups, values)
+    return lo, np.flatnonzero(lo != hi)
+
+
 def check_cluster_treatment(arm_codes: np.ndarray, cl_codes: np.ndarray, n_cl: int, cl_uniques) -> None:
     """Treatment must be constant within each cluster (the unit of randomisation)."""
-    lo = np.full(n_cl, np.iinfo(np.int64).max)
-    hi = np.full(n_cl, np.iinfo(np.int64).min)
-    np.minimum.at(lo, cl_codes, arm_codes)
-    np.maximum.at(hi, cl_codes, arm_codes)
-    bad = np.flatnonzero(lo != hi)
+    _, bad = _group_min_varying(arm_codes, cl_codes, n_cl)
     if bad.size:
         shown = _show(cl_uniques[i] for i in bad[:5])
         raise ValueError(f"clusters nested wrongly: treatment varies within {bad.size} cluster(s), e.g. "
@@ -161,11 +166,7 @@ def check_cluster_treatment(arm_codes: np.ndarray, cl_codes: np.ndarray, n_cl: i
 
 def check_clusters_in_blocks(cl_codes: np.ndarray, n_cl: int, bl_codes: np.ndarray, cl_uniques) -> np.ndarray:
     """Each cluster must lie within one block; returns the block of each cluster."""
-    lo = np.full(n_cl, np.iinfo(np.int64).max)
-    hi = np.full(n_cl, np.iinfo(np.int64).min)
-    np.minimum.at(lo, cl_codes, bl_codes)
-    np.maximum.at(hi, cl_codes, bl_codes)
-    bad = np.flatnonzero(lo != hi)
+    lo, bad = _group_min_varying(bl_codes, cl_codes, n_cl)
     if bad.size:
         shown = _show(cl_uniques[i] for i in bad[:5])
         raise ValueError(f"clusters nested wrongly: {bad.size} cluster(s) span more than one block/stratum, "
