@@ -49,6 +49,20 @@ EXTRACTS: dict[str, dict[str, str]] = {
     "coverage": {"person_id": "str", "first_month": "month", "last_month": "month"},
 }
 
+#: Plausible ranges (inclusive) of numeric extract columns: values outside stop the panel build
+#: with an error naming the extract, column, rows and fix.  Amounts and earnings are NOK per
+#: month; wider registers can pass their own ranges to ``validate_extracts(ranges=...)``.
+RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "persons": {"birth_year": (1900, 2030), "years_in_norway": (0, 100)},
+    "social_assistance": {"amount": (0, 500_000)},
+    "employment": {"position_share": (0, 1), "earnings": (0, 5_000_000)},
+    "reoffending": {"events": (0, 100)},
+}
+
+#: Smallest share of an extract's records whose person_id links to a person in ``assignment``
+#: (below it the extract is probably keyed by another id, or filtered for another population).
+MIN_LINK_RATE = 0.5
+
 #: Extracts every scenario has; the others are optional.
 REQUIRED_EXTRACTS = ("persons", "assignment", "social_assistance", "employment", "coverage")
 

@@ -41,7 +41,8 @@ def build_panel(extracts: Mapping[str, pd.DataFrame], *, window=None,
                 offices: Sequence[str] | None = None, lookback_months: int | None = None,
                 outside_window: str = "error", linkage: str = "exclude",
                 include_person_columns: bool = True, job_kept_min_share: float | None = None,
-                report: ValidationReport | None = None) -> Panel:
+                report: ValidationReport | None = None, ranges: Mapping | None = None,
+                min_link_rate: float | None = None) -> Panel:
     """Link register extracts by person id into a person-month panel.
 
     Parameters
@@ -76,6 +77,8 @@ def build_panel(extracts: Mapping[str, pd.DataFrame], *, window=None,
         employment (``position_share > 0``); e.g. ``0.5`` counts only months in at least a 50 %
         position (the REFINO payment condition), making ``job_kept_6m`` "in a >= 50 % position
         this month and each of the previous 5 months".
+    ranges, min_link_rate
+        Plausible value ranges and minimum link rate, passed to :func:`validate_extracts`.
     report : ValidationReport, optional
         A report from :func:`validate_extracts` to reuse (otherwise validation runs here).
 
@@ -97,7 +100,8 @@ def build_panel(extracts: Mapping[str, pd.DataFrame], *, window=None,
     ks, outs, lookback = _options(outcomes, baseline_months, lookback_months)
     if report is None:
         report = validate_extracts(extracts, window=window, offices=offices, lookback_months=lookback,
-                                   outside_window=outside_window, linkage=linkage, raise_errors=True)
+                                   outside_window=outside_window, linkage=linkage, raise_errors=True,
+                                   ranges=ranges, min_link_rate=min_link_rate)
     else:
         report.raise_for_errors()
     ex = {k: v for k, v in report.extracts.items() if k in schema.EXTRACTS}

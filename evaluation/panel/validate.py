@@ -43,7 +43,8 @@ class _Checks:
 def validate_extracts(extracts: Mapping[str, pd.DataFrame], *, window=None,
                       offices: Sequence[str] | None = None, lookback_months: int = 24,
                       outside_window: str = "error", linkage: str = "exclude",
-                      raise_errors: bool = True) -> ValidationReport:
+                      raise_errors: bool = True, ranges: Mapping | None = None,
+                      min_link_rate: float | None = None) -> ValidationReport:
     """Check register extracts against the schema and each other.
 
     Hard errors (always): a required extract or column missing; a value that is not of the
@@ -76,6 +77,14 @@ def validate_extracts(extracts: Mapping[str, pd.DataFrame], *, window=None,
         Months before the window start that records may have (baseline history).
     outside_window : {"error", "exclude"}
     linkage : {"exclude", "error"}
+    ranges : dict, optional
+        Plausible ranges ``{extract: {column: (low, high)}}``; default :data:`schema.RANGES`.
+        Values outside, and non-finite numbers (``inf``), are errors.
+    min_link_rate : float, optional
+        Smallest share of an extract's records that must link to a person in ``assignment``
+        (default :data:`schema.MIN_LINK_RATE`); below it the extract is an error (it is probably
+        keyed by another id).  Also an error: ``person_id`` stored as integers in some extracts
+        and as text in others.
     raise_errors : bool, default True
         Raise :class:`PanelValidationError` (listing all errors) when there are errors.
 
@@ -95,9 +104,12 @@ def validate_extracts(extracts: Mapping[str, pd.DataFrame], *, window=None,
     _check_missing_values(ck)
     _check_duplicates(ck)
     _check_values(ck, offices)
+    _check_plausible(ck, schema.RANGES if ranges is None else ranges)
+    _check_id_types(ck, extracts)
     if win is not None:
         _check_window(ck, win, lookback_months, outside_window)
     _check_linkage(ck, linkage)
+    _check_link_rates(ck, schema.MIN_LINK_RATE if min_link_rate is None else min_link_rate)
     rep = ValidationReport(ck.probs, ck.conv, win)
     if raise_errors:
         rep.raise_for_errors()
@@ -297,3 +309,75 @@ def _check_linkage(ck: _Checks, linkage) -> None:
                                 "accept the exclusion shown in the sample flow", len(miss),
                                 _ids_examples(miss), sev))
 
+
+
+#: Columns whose negative values already have their own message in :func:`_check_values`.
+_SIGN_CHECKED = {("social_assistance", "amount"), ("employment", "earnings"), ("reoffending", "events"),
+                 ("persons", "years_in_norway"), ("employment", "position_share")}
+
+
+def _check_plausible(ck: _Checks, ranges: Mapping) -> None:
+    """Non-finite numbers in every numeric column; values outside the declared plausible ranges."""
+    for name, df in ck.conv.items():
+        for c, typ in schema.EXTRACTS[name].items():
+            if typ not in ("int", "float") or not ck.has(name, c):
+                continue
+            v = df[c].to_numpy(dtype=float, na_value=np.nan)
+            ck.check(name, c, np.isinf(v), "non-finite", f"non-finite values (inf) in {c}",
+                     f"replace the infinite values in '{c}' by the true value or blank them; they "
+                     "usually come from a division by zero in the export", ["month", c])
+            lo, hi = ranges.get(name, {}).get(c, (-np.inf, np.inf))
+            if (name, c) == ("employment", "position_share"):
+                continue   # its range has its own message
+            low = (v < lo) & ~((name, c) in _SIGN_CHECKED and lo >= 0 and v < 0)
+            ck.check(name, c, np.isfinite(v) & (low | (v > hi)), "range",
+                     f"{c} outside the plausible range [{lo:g}, {hi:g}]",
+                     f"correct the values (wrong unit, e.g. ore instead of NOK, or a typo), or declare "
+                     f"a wider range with ranges={{'{name}': {{'{c}': (low, high)}}}}", ["month", c])
+
+
+def _id_kind(df: pd.DataFrame) -> str | None:
+    """``"integer"`` or ``"text"``: how an extract stores ``person_id``.
+
+    Text ids that are all plain integers (no leading zeros) count as integers: they link to
+    integer ids after conversion.  Text such as ``'00123'`` or ``'P1'`` does not."""
+    s = df["person_id"]
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return "boolean"
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return "integer"
+    v = s.dropna().astype(str)   # text (CSV is all text): judge by the values
+    return "integer" if len(v) and v.str.fullmatch(r"[1-9][0-9]*|0").all() else "text"
+
+
+def _check_id_types(ck: _Checks, extracts) -> None:
+    """person_id stored as integers in some extracts and as text in others cannot link."""
+    kinds = {n: _id_kind(df) for n, df in extracts.items()
+             if n in ck.conv and isinstance(df, pd.DataFrame) and "person_id" in df.columns}
+    if len(set(kinds.values()) - {None}) > 1:
+        by = {k: sorted(n for n, v in kinds.items() if v == k) for k in sorted(set(kinds.values()))}
+        ck.add(Problem("/".join(sorted(kinds)), "person_id", "id type",
+                       "person_id has different types across extracts: " + "; ".join(
+                           f"{k} in {v}" for k, v in by.items()) + " (integer ids and text ids such as "
+                       "'00123' do not link)",
+                       "export person_id with one type in every extract (text is safest: keep leading "
+                       "zeros), e.g. cast it to string in the export", sum(len(v) for v in by.values())))
+
+
+def _check_link_rates(ck: _Checks, min_rate: float) -> None:
+    """Share of each extract's records whose person links to ``assignment``; too low is an error."""
+    if not ck.has("assignment", "person_id"):
+        return
+    a_ids = pd.Index(ck.conv["assignment"]["person_id"].dropna().unique())
+    for name, df in ck.conv.items():
+        if name == "assignment" or not ck.has(name, "person_id") or not len(df):
+            continue
+        linked = df["person_id"].isin(a_ids).to_numpy(dtype=bool, na_value=False)
+        rate = linked.mean()
+        if rate < min_rate:
+            ck.add(Problem(name, "person_id", "link rate",
+                           f"only {rate:.1%} of the {len(df)} records link to a person in assignment "
+                           f"(minimum {min_rate:.0%}); {int((~linked).sum())} records do not link",
+                           "check that the extract uses the same person id (pseudonymisation key) as "
+                           "assignment and covers the study population; pass min_link_rate= to accept "
+                           "a lower rate", int((~linked).sum()), _examples(df, ~linked, ["person_id"])))
