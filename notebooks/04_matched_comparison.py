@@ -175,8 +175,8 @@ rec.add("matched_did_event_time", did.table)
 
 # %% [markdown]
 # ## Sensitivity
-# The headline estimate under other matching choices (caliper, ratio, replacement, neighbour
-# rule) and other methods (inverse probability weighting, entropy balancing).
+# The headline estimate under other matching choices (caliper, ratio, replacement, Mahalanobis
+# distance) and other methods (inverse probability weighting, entropy balancing).
 
 # %%
 y_head = em.outcome_at_horizon(panel.data, outcome, horizon, aggregate=aggregate)

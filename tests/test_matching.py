@@ -1,6 +1,7 @@
 """Tests for evaluation.matching: MatchIt/estimatr replication, hand computations, recovery, bad input."""
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -36,30 +37,65 @@ def lalonde_match(lalonde):
 # ------------------------------------------------------------------------------------------
 # 1. Reference replication: LaLonde NSW treated vs CPS controls
 # ------------------------------------------------------------------------------------------
+REF = json.loads((DATA / "lalonde_matching_reference.json").read_text())
+
+
 def test_lalonde_matchit_estimatr_replication(lalonde_match):
-    # Source: R, MatchIt 4.5 matchit(treat ~ age + I(age^2) + educ + I(educ^2) + black + hisp +
-    #   marr + nodegree + re74 + re75 + u74 + u75, data = rbind(nsw[treat == 1], cps),
-    #   method = "nearest", ratio = 1, replace = FALSE, m.order = "largest", distance = "glm");
-    #   estimatr lm_robust(re78 ~ treat, data = match.data(m), weights = weights,
-    #   clusters = subclass) (CR2 default); numbers as given in issue 5.
+    # Source and MatchIt version: tests/data/lalonde_matching_reference.json -- MatchIt >= 4.5.4
+    #   (the integer-abs bug of 4.5.1-4.5.3, MatchIt issue #163, fixed by commit 4b5b2f8 "abs ->
+    #   std::abs" in src/nn_matchC_vec.cpp), matchit(..., method = "nearest", ratio = 1,
+    #   replace = FALSE) with m.order = "largest"; estimatr lm_robust(re78 ~ treat, weights =
+    #   weights, clusters = subclass) (CR2).  Six decimals given: rel 1e-6.
+    ref = REF["nn_1to1_without_replacement"]
     e = lalonde_match.effect("re78")
-    assert e.estimate == pytest.approx(1147.354392, rel=1e-6)
-    assert e.se == pytest.approx(777.674387, rel=1e-6)
-    assert e.n == 370 and e.extra["n_clusters"] == 185
+    assert e.estimate == pytest.approx(ref["att"], rel=1e-6)
+    assert e.se == pytest.approx(ref["se"], rel=1e-6)
+    assert e.n == ref["n"] and e.extra["n_clusters"] == ref["n_clusters"]
+    assert lalonde_match.options["order"] == "largest" and lalonde_match.options["rule"] == "nearest"
     b = lalonde_match.balance()
-    # Source: MatchIt 4.5 summary(m)$sum.matched[, "Std. Mean Diff."] (issue 5), given to six
-    # decimals, so compared to half a unit in the last place
-    assert b.loc["re75", "smd_after"] == pytest.approx(-0.100418, abs=5e-7)
-    assert b.loc["age", "smd_after"] == pytest.approx(-0.026441, abs=5e-7)
+    # summary(m)$sum.matched[, "Std. Mean Diff."], six decimals: half a unit in the last place
+    assert b.loc["re75", "smd_after"] == pytest.approx(ref["smd_after"]["re75"], abs=5e-7)
+    assert b.loc["age", "smd_after"] == pytest.approx(ref["smd_after"]["age"], abs=5e-7)
     # more digits from this implementation, kept to catch regressions
-    assert b.loc["re75", "smd_after"] == pytest.approx(-0.10041792735707886, rel=1e-9)
-    assert b.loc["age", "smd_after"] == pytest.approx(-0.026441464645089063, rel=1e-9)
+    assert b.loc["re75", "smd_after"] == pytest.approx(-0.11295640124555716, rel=1e-9)
+    assert b.loc["age", "smd_after"] == pytest.approx(-0.06497045598507585, rel=1e-9)
     # balance table has the before columns and flags
     assert {"smd_before", "var_ratio_after", "ecdf_max_after", "smd_flag", "var_ratio_flag"} <= set(b.columns)
     assert b.loc["re75", "smd_flag"] == "> 0.1"
     # experimental benchmark for the same men (Dehejia–Wahba): 1794.34 lies inside the range
     lo, hi = e.ci()
     assert lo < 1794.34 < hi
+
+
+def test_lalonde_with_replacement_caliper(lalonde):
+    # matchit(..., replace = TRUE, caliper = 0.1) (0.1 SD of the score), lm_robust with weights
+    # (HC2; no subclass with replacement).  Source: the reference file, rel 1e-6.
+    ref = REF["nn_1to1_with_replacement_caliper_0.1"]
+    m = M.nearest_neighbor(lalonde, treatment="treat", covariates=LALONDE_F, replace=True,
+                           caliper=0.1)
+    e = m.effect("re78")
+    assert e.estimate == pytest.approx(ref["att"], rel=1e-6)
+    assert e.se == pytest.approx(ref["se"], rel=1e-6)
+    assert m.n_treated == ref["n_treated_matched"] and e.extra["se_type"] == "HC2"
+    assert m.extra["unmatched_treated"] == ref["n_treated"] - ref["n_treated_matched"]
+
+
+def test_matchit_4_5_1_bug_emulation_reproduces_the_old_reference(lalonde):
+    # Debian's MatchIt 4.5.1 (with the bug) gave the round-1 numbers; the emulation is named as a
+    # bug, warns, and is never the default.
+    ref = REF["matchit_4_5_1_bug"]
+    with pytest.warns(UserWarning, match="emulates a bug of MatchIt 4.5.1"):
+        m = M.nearest_neighbor(lalonde, treatment="treat", covariates=LALONDE_F,
+                               rule="matchit_4_5_1_bug")
+    e = m.effect("re78")
+    assert e.estimate == pytest.approx(ref["att"], rel=1e-6)
+    assert e.se == pytest.approx(ref["se"], rel=1e-6)
+    assert m.balance().loc["re75", "smd_after"] == pytest.approx(ref["smd_after"]["re75"], abs=5e-7)
+    # the bug also switches calipers off: 0.1 SD keeps all 185 participants
+    with pytest.warns(UserWarning):
+        mc = M.nearest_neighbor(lalonde, treatment="treat", covariates=LALONDE_F,
+                                rule="matchit_4_5_1_bug", replace=True, caliper=0.1)
+    assert mc.n_treated == 185
 
 
 def test_lalonde_flow_and_sizes(lalonde_match):
@@ -184,28 +220,36 @@ def test_nearest_rule_equals_brute_force(ratio, caliper, replace):
     d = np.r_[rng.beta(3, 2, n1), rng.beta(2, 3, n0)]
     t = np.r_[np.ones(n1, int), np.zeros(n0, int)]
     order = np.argsort(-d[:n1], kind="stable")
-    mm = nn_match_1d(d, t, order, ratio, np.zeros(d.size, bool), d.size if replace else 1, caliper,
-                     rule="nearest")
+    mm = nn_match_1d(d, t, order, ratio, np.zeros(d.size, bool), d.size if replace else 1, caliper)
     np.testing.assert_array_equal(mm, _brute_greedy(d, t, order, ratio, caliper, replace))
 
 
-def test_matchit_rule_takes_lower_neighbour():
-    # treated at 0.50; available controls at 0.30 (below) and 0.52 (above): MatchIt 4.5 takes 0.30
+def test_bug_rule_takes_lower_neighbour_and_default_takes_nearest():
+    # treated at 0.50; available controls at 0.30 (below) and 0.52 (above): MatchIt 4.5.1's
+    # integer-abs bug takes 0.30, the default (MatchIt >= 4.5.4) 0.52
     d = np.array([0.5, 0.3, 0.52])
     t = np.array([1, 0, 0])
     z = np.zeros(3, bool)
-    assert nn_match_1d(d, t, np.array([0]), 1, z, 1, None, rule="matchit")[0, 0] == 1
-    assert nn_match_1d(d, t, np.array([0]), 1, z, 1, None, rule="nearest")[0, 0] == 2
+    assert nn_match_1d(d, t, np.array([0]), 1, z, 1, None, rule="matchit_4_5_1_bug")[0, 0] == 1
+    assert nn_match_1d(d, t, np.array([0]), 1, z, 1, None)[0, 0] == 2
+    # an exact tie goes to the lower neighbour (MatchIt's find_control_vec looks left first)
+    d3 = np.array([0.5, 0.4, 0.6])
+    assert nn_match_1d(d3, t, np.array([0]), 1, z, 1, None)[0, 0] == 1
     # no lower neighbour: the upper one
     d2 = np.array([0.1, 0.3, 0.52])
-    assert nn_match_1d(d2, t, np.array([0]), 1, z, 1, None, rule="matchit")[0, 0] == 1
+    assert nn_match_1d(d2, t, np.array([0]), 1, z, 1, None, rule="matchit_4_5_1_bug")[0, 0] == 1
+    # the bug ignores calipers; the default respects them
+    assert nn_match_1d(d, t, np.array([0]), 1, z, 1, 0.01, rule="matchit_4_5_1_bug")[0, 0] == 1
+    assert nn_match_1d(d, t, np.array([0]), 1, z, 1, 0.01)[0, 0] == -1
+    with pytest.raises(ValueError, match="rule must be one of"):
+        nn_match_1d(d, t, np.array([0]), 1, z, 1, None, rule="matchit")
 
 
 def test_ratio_two_without_replacement_rounds():
     # 3 treated, 4 controls, ratio 2: every treated gets a first match before any gets a second
     d = np.array([0.90, 0.80, 0.70, 0.89, 0.79, 0.69, 0.10])
     t = np.array([1, 1, 1, 0, 0, 0, 0])
-    mm = nn_match_1d(d, t, np.array([0, 1, 2]), 2, np.zeros(7, bool), 1, None, rule="nearest")
+    mm = nn_match_1d(d, t, np.array([0, 1, 2]), 2, np.zeros(7, bool), 1, None)
     np.testing.assert_array_equal(mm[:, 0], [3, 4, 5])
     np.testing.assert_array_equal(mm[:, 1], [6, -1, -1])
 
@@ -224,7 +268,7 @@ def test_with_replacement_weights():
     d = np.array([0.5, 0.51, 0.52, 0.505, 0.2])
     df = pd.DataFrame({"x": [0.0] * 5})
     t = np.array([1, 1, 1, 0, 0])
-    mm = nn_match_1d(d, t, np.arange(3), 1, np.zeros(5, bool), 5, None, rule="nearest")
+    mm = nn_match_1d(d, t, np.arange(3), 1, np.zeros(5, bool), 5, None)
     np.testing.assert_array_equal(mm[:, 0], [3, 3, 3])
     from evaluation.matching._core import _weights_from_mm
     w, sub = _weights_from_mm(mm, np.arange(3), 5, True)
@@ -248,7 +292,7 @@ def test_caliper_drops_expected_treated_and_records_them():
     # add participants far outside the comparison pool's score range
     extra = pd.DataFrame({"treat": 1, "x1": [4.5, 4.8, 5.2], "x2": 1, "office": "O1", "y": 0.0})
     df = pd.concat([df, extra], ignore_index=True)
-    m = M.nearest_neighbor(df, treatment="treat", covariates=["x1", "x2"], caliper=0.1, rule="nearest")
+    m = M.nearest_neighbor(df, treatment="treat", covariates=["x1", "x2"], caliper=0.1)
     ps = m.ps.score
     t = df.treat.to_numpy()
     cal = 0.1 * np.std(ps, ddof=1)
@@ -284,6 +328,64 @@ def test_mahalanobis_matching_runs_and_balances():
     b = m.balance()
     assert abs(b.loc["x1", "smd_after"]) < abs(b.loc["x1", "smd_before"])
     assert m.matched_data().groupby("subclass").size().eq(2).all()
+
+
+def test_default_order_follows_matchit_per_distance():
+    # MatchIt matchit2nearest.R: m.order = NULL -> "largest" for a propensity score ("smallest"
+    # for the ATC), "data" when the distance is not a propensity score (Mahalanobis alone);
+    # Mahalanobis within a PS caliper is MatchIt's mahvars with distance = "glm" -> "largest".
+    df = _sim(800, seed=6)
+    cov = ["x1", "x2"]
+    assert M.nearest_neighbor(df, treatment="treat", covariates=cov).options["order"] == "largest"
+    assert M.nearest_neighbor(df, treatment="treat", covariates=cov, replace=True,
+                              estimand="ATC").options["order"] == "smallest"
+    mh = M.nearest_neighbor(df, treatment="treat", covariates=cov, distance="mahalanobis")
+    assert mh.options["order"] == "data"
+    np.testing.assert_array_equal(
+        mh.extra["match_matrix"],
+        M.nearest_neighbor(df, treatment="treat", covariates=cov, distance="mahalanobis",
+                           order="data").extra["match_matrix"])
+    assert M.nearest_neighbor(df, treatment="treat", covariates=cov, distance="mahalanobis",
+                              caliper=0.5).options["order"] == "largest"
+    with pytest.raises(ValueError, match="Mahalanobis matching without a caliper"):
+        M.nearest_neighbor(df, treatment="treat", covariates=cov, distance="mahalanobis",
+                           order="largest")
+
+
+def test_mahalanobis_data_order_by_hand():
+    # one control (x = 0.9) is nearest to both participants (x = 1.0 first in the data, then
+    # 0.85); in data order the first participant takes it and the second gets x = 0.7
+    df = pd.DataFrame({"treat": [1, 1, 0, 0, 0, 0], "x": [1.0, 0.85, 0.9, 0.7, -1.0, 2.0],
+                       "z": [0.0, 0.1, 0.05, 0.1, 0.0, 0.1]})
+    m = M.nearest_neighbor(df, treatment="treat", covariates=["x"], distance="mahalanobis")
+    np.testing.assert_array_equal(m.extra["match_matrix"][:, 0], [2, 3])
+
+
+def test_atc_equals_att_with_treatment_flipped():
+    # MatchIt: estimand = "ATC" is matching with the treatment labels swapped (order "smallest"
+    # on the same score = "largest" on the flipped score); the effect changes sign.
+    df = _sim(1200, seed=21)
+    df = pd.concat([df[df.treat == 0].head(150), df[df.treat == 1]], ignore_index=True)
+    assert (df.treat == 1).sum() > 150
+    flip = df.assign(treat=1 - df.treat)
+    for kw in ({}, {"caliper": 0.2}, {"ratio": 2, "replace": True}):
+        atc = M.nearest_neighbor(df, treatment="treat", covariates=["x1", "x2"], estimand="ATC", **kw)
+        att = M.nearest_neighbor(flip, treatment="treat", covariates=["x1", "x2"], **kw)
+        np.testing.assert_array_equal(atc.extra["match_matrix"], att.extra["match_matrix"])
+        np.testing.assert_allclose(atc.weights, att.weights, rtol=1e-12)
+        ra, rt = atc.effect("y"), att.effect("y")
+        assert ra.estimate == pytest.approx(-rt.estimate, rel=1e-9)
+        assert ra.se == pytest.approx(rt.se, rel=1e-9)
+        assert atc.estimand == "ATC" and "ATC" in ra.term
+        # comparison units carry weight 1, matched participants the matching weights
+        assert np.all(atc.weights[(atc.treat == 0) & (atc.weights > 0)] == 1.0)
+        w1 = atc.weights[(atc.treat == 1) & (atc.weights > 0)]
+        assert w1.sum() == pytest.approx(w1.size)
+    # balance uses the comparison group's SD for the ATC (MatchIt summary)
+    b = atc.balance()
+    x = df.x1.to_numpy()
+    assert b.loc["x1", "smd_before"] == pytest.approx(
+        (x[df.treat == 1].mean() - x[df.treat == 0].mean()) / x[df.treat == 0].std(ddof=1))
 
 
 def test_large_matching_problem_runs():
@@ -373,7 +475,7 @@ def test_recovery_simulated_selection_on_observables():
     assert abs(naive - 1.0) > 1.0                            # the naive comparison is badly biased
     cov = ["x1", "x2"]
     ests = {
-        "nn": M.nearest_neighbor(df, treatment="treat", covariates=cov, replace=True, rule="nearest"),
+        "nn": M.nearest_neighbor(df, treatment="treat", covariates=cov, replace=True),
         "nn_cal": M.nearest_neighbor(df, treatment="treat", covariates=cov, caliper=0.2),
         "ipw": M.ipw(df, treatment="treat", covariates=cov),
         "ebal": M.entropy_balance(df, treatment="treat", covariates=cov),
@@ -411,7 +513,7 @@ def test_recovery_on_synthetic_effektkontrakt(bjerke):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         nn = M.nearest_neighbor(per, treatment="treated", covariates=BJ_COV, exact=["office"],
-                                caliper=0.2, rule="nearest")
+                                caliper=0.2)
         r_nn = nn.effect("y24")
         r_ipw = M.ipw(per, treatment="treated", covariates=BJ_COV).effect("y24")
     assert abs(naive - truth) > 4 * r_nn.se                    # naive comparison misses

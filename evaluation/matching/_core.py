@@ -13,7 +13,7 @@ from ..results import Result
 from ._balance import balance_table as _balance_table
 from ._design import Design, build_design, missing_counts, referenced_columns
 from ._glm import glm_binary
-from ._nn import nn_match_1d, nn_match_mahalanobis
+from ._nn import RULES, nn_match_1d, nn_match_mahalanobis
 from ._wls import wls
 
 ORDERS = ("largest", "smallest", "random", "data")
@@ -430,12 +430,85 @@ def _exact_codes(data: pd.DataFrame, exact) -> tuple[np.ndarray | None, list[str
     return codes.astype(np.int64), cols
 
 
+def _resolve_order(order, distance: str, estimand: str, uses_ps: bool) -> str:
+    """MatchIt's ``m.order`` default: "largest" ("smallest" for the ATC) when a propensity
+    score is the distance (or, with Mahalanobis distance, is used for a caliper or for discarding,
+    MatchIt's ``mahvars``), "data" for Mahalanobis distance alone (matchit2nearest.R)."""
+    if order is None:
+        if not uses_ps:
+            return "data"
+        return "smallest" if estimand == "ATC" else "largest"
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {ORDERS} or None (MatchIt's default); got {order!r}")
+    if not uses_ps and order in ("largest", "smallest"):
+        raise ValueError(f"order={order!r} sorts by the propensity score, but Mahalanobis matching "
+                         "without a caliper or discard uses none (MatchIt refuses this too); use "
+                         "order='data' (default) or 'random', or give a propensity-score caliper")
+    return order
+
+
+def _shortage_warning(codes, f, disc, ratio, ex_cols, estimand):
+    """Warn, as MatchIt does, when without replacement there are too few units to match to."""
+    shortage = []
+    for e in np.unique(codes):
+        ie = codes == e
+        n1e = int(((f == 1) & ie).sum())
+        n0e = int(((f == 0) & ie & ~disc).sum())
+        if n1e and n0e < ratio * n1e:
+            shortage.append((n1e, n0e))
+    if shortage:
+        lack = sum(max(0, ratio * a - b) for a, b in shortage)
+        where = "in some exact strata" if ex_cols else "overall"
+        pool, focal = (("comparison units", "participants") if estimand == "ATT"
+                       else ("participants", "comparison units"))
+        warnings.warn(f"fewer {pool} than needed without replacement {where}: "
+                      f"{sum(b for _, b in shortage)} {pool} for "
+                      f"{sum(a for a, _ in shortage)} {focal} × ratio {ratio} "
+                      f"(short by {lack}); not all {focal} will get {ratio} match(es)",
+                      RuntimeWarning, stacklevel=3)
+
+
+def _match_strata(d, f, disc, codes, common, order, ratio, reuse_max, cal_dist, rule, Z, rng):
+    """Match every exact stratum; returns the (n_focal, ratio) match matrix over all units."""
+    ind_f = np.flatnonzero(f == 1)
+    mm_all = np.full((ind_f.size, ratio), -1, dtype=np.int64)
+    for e in np.unique(codes[f == 1]):
+        if e not in common:
+            continue
+        ie = np.flatnonzero(codes == e)
+        fe, de = f[ie], d[ie]
+        n1e = int(fe.sum())
+        if order == "largest":
+            o = np.argsort(-de[fe == 1], kind="stable")
+        elif order == "smallest":
+            o = np.argsort(de[fe == 1], kind="stable")
+        elif order == "random":
+            o = rng.permutation(n1e)
+        else:
+            o = np.arange(n1e)
+        if Z is not None:
+            mm = nn_match_mahalanobis(Z[ie], fe, o, ratio, disc[ie], reuse_max,
+                                      ps=de if cal_dist is not None else None, caliper=cal_dist)
+        else:
+            mm = nn_match_1d(de, fe, o, ratio, disc[ie], reuse_max, cal_dist, rule=rule)
+        rows = np.searchsorted(ind_f, ie[fe == 1])
+        mm_all[rows] = np.where(mm >= 0, ie[np.clip(mm, 0, None)], -1)
+    return mm_all
+
+
+def _flow_row(step, t, keep, ex_t=0, ex_c=0):
+    return {"step": step, "treated": int(((t == 1) & keep).sum()),
+            "control": int(((t == 0) & keep).sum()), "excluded_treated": int(ex_t),
+            "excluded_control": int(ex_c)}
+
+
 def nearest_neighbor(data: pd.DataFrame, *, treatment: str, covariates, ratio: int = 1,
-                     replace: bool = False, caliper: float | None = None, order: str = "largest",
-                     exact=(), distance: str = "logit", discard: str = "none",
-                     missing: str = "error", min_participants: int | None = None,
-                     seed: int | None = None, rule: str = "matchit") -> WeightedSample:
-    """Greedy nearest-neighbour matching on the propensity score, as MatchIt 4.5 ``method="nearest"``.
+                     replace: bool = False, caliper: float | None = None,
+                     order: str | None = None, exact=(), distance: str = "logit",
+                     discard: str = "none", estimand: str = "ATT", missing: str = "error",
+                     min_participants: int | None = None, seed: int | None = None,
+                     rule: str = "nearest") -> WeightedSample:
+    """Greedy nearest-neighbour matching, as MatchIt (>= 4.5.4) ``method = "nearest"``.
 
     Parameters
     ----------
@@ -443,56 +516,79 @@ def nearest_neighbor(data: pd.DataFrame, *, treatment: str, covariates, ratio: i
     treatment : 0/1 column (1 = participant).
     covariates : list of columns or a formula string (patsy), for the propensity model and the
         balance table.
-    ratio : number of comparison units per participant (k:1).
+    ratio : number of units matched to each focal unit (k:1).
     replace : match with replacement.
     caliper : maximum distance in standard deviations of the distance measure (SD over all
-        non-discarded units, as MatchIt's ``std.caliper = TRUE``); participants without a
-        comparison unit inside the caliper stay unmatched and are counted in ``flow``.
-    order : matching order of participants: "largest" (default; highest score first),
-        "smallest", "random" (uses ``seed``) or "data".
+        non-discarded units, as MatchIt's ``std.caliper = TRUE``); focal units without a
+        match inside the caliper stay unmatched and are counted in ``flow``.
+    order : matching order of the focal units: "largest" (highest score first), "smallest",
+        "random" (uses ``seed``) or "data".  ``None`` (default) is MatchIt's default:
+        "largest" for the ATT and "smallest" for the ATC when matching on a propensity score,
+        "data" for Mahalanobis distance without a caliper or discard.
     exact : columns whose values must agree within a pair (e.g. office, entry month).
     distance : "logit" or "probit" propensity score, or "mahalanobis" (Mahalanobis distance
-        on the covariates with the pooled within-group covariance; a caliper then applies to the
-        logit propensity score, as MatchIt with ``mahvars``).
+        on the covariates with the pooled within-group covariance; a caliper or ``discard`` then
+        applies to the logit propensity score, as MatchIt with ``mahvars``).
     discard : common-support trimming before matching: "none", "both", "treated", "control"
         (units outside the range of the other group's scores; counted in ``flow``).
+    estimand : "ATT" (default; each participant gets comparison units) or "ATC" (each
+        comparison unit gets participants; MatchIt's ``estimand = "ATC"``, which is matching with
+        the treatment labels swapped).  The ATE needs :func:`ipw`, :func:`entropy_balance` or
+        :func:`cem`.
     missing : "error" or "exclude" for missing covariate values.
     min_participants : if set, raise :class:`TooFewParticipantsError` below this many treated.
     seed : random seed for ``order="random"``.
-    rule : "matchit" (default) chooses between the nearest available comparison units below and
-        above a participant's score as MatchIt 4.5 does: its compiled comparison truncates the
-        score differences to integers, so the unit below is taken whenever one is available.
-        This reproduces MatchIt 4.5 + estimatr on the LaLonde benchmark exactly.  "nearest" takes
-        the truly nearer one (usually better balance; results then differ from MatchIt 4.5).
+    rule : "nearest" (default and the only rule for new work) takes the truly nearer of the
+        nearest available units below and above a focal unit's score (the lower on a tie), as
+        MatchIt >= 4.5.4.  "matchit_4_5_1_bug" emulates a bug of MatchIt 4.5.1-4.5.3 (integer
+        ``abs`` in src/nn_matchC_vec.cpp, MatchIt issue #163, fixed in 4.5.4 by commit 4b5b2f8):
+        the lower unit is always taken and calipers never bind.  It exists only to reproduce
+        analyses made with those versions and warns when used.
 
     Returns
     -------
     WeightedSample
         with ``weights`` (MatchIt's matching weights), ``subclass`` (pair id, without
-        replacement), ``distance``, ``ps``, ``match_matrix`` in ``extra`` and ``flow``.
+        replacement), ``distance``, ``ps``, ``match_matrix`` in ``extra`` (rows: focal units in
+        data order) and ``flow``.
 
     Notes
     -----
     The algorithm is MatchIt's ``nn_matchC_vec``: units are sorted by the score; for each round
-    of ``ratio`` and each participant in ``order``, the nearest available comparison unit to the
-    left and to the right in sorted order is found and the closer one taken (the left one on a
-    tie).  Without replacement, all participants receive their first match before any receives a
-    second.  Matching weights: participants 1; a comparison unit gets the sum over its matched
-    participants of 1 / (number of matches of that participant), rescaled so the comparison
-    weights sum to the number of matched comparison units.
+    of ``ratio`` and each focal unit in ``order``, the nearest available unit of the other group
+    to the left and to the right in sorted order is found and the closer one taken (the left one
+    on a tie).  Without replacement, all focal units receive their first match before any
+    receives a second.  Matching weights: focal units 1; a matched unit gets the sum over its
+    focal units of 1 / (number of matches of that focal unit), rescaled so these weights sum to
+    the number of matched units of that group.  With replacement the order does not matter
+    (MatchIt then uses "data").
 
     References
     ----------
     Ho, Imai, King & Stuart (2011), MatchIt: Nonparametric Preprocessing for Parametric Causal
     Inference, JSS 42(8).  Stuart (2010), Matching methods for causal inference, Stat. Sci. 25(1).
     """
-    if order not in ORDERS:
-        raise ValueError(f"order must be one of {ORDERS}")
+    estimand = str(estimand).upper()
+    if estimand not in ("ATT", "ATC"):
+        raise ValueError(f"nearest_neighbor estimates the ATT or the ATC (MatchIt estimand); got "
+                         f"{estimand!r}. For the ATE use ipw, entropy_balance or cem")
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {RULES}; got {rule!r}")
+    if rule == "matchit_4_5_1_bug":
+        warnings.warn("rule='matchit_4_5_1_bug' emulates a bug of MatchIt 4.5.1-4.5.3 (issue #163, "
+                      "fixed in 4.5.4): pairs are not nearest and calipers do not bind; use it only "
+                      "to reproduce an analysis made with those versions", UserWarning, stacklevel=2)
     ratio = int(ratio)
     if ratio < 1:
         raise ValueError("ratio must be a positive integer")
     if discard not in ("none", "both", "treated", "control"):
         raise ValueError("discard must be 'none', 'both', 'treated' or 'control'")
+    if distance not in ("logit", "probit", "mahalanobis"):
+        raise ValueError("distance must be 'logit', 'probit' or 'mahalanobis'")
+    if caliper is not None and not caliper > 0:
+        raise ValueError("caliper must be positive (in SD units of the distance)")
+    order = _resolve_order(order, distance, estimand,
+                           distance != "mahalanobis" or caliper is not None or discard != "none")
     cols = referenced_columns(data, covariates)
     ex_cols = [exact] if isinstance(exact, str) else list(exact or ())
     data, t, flow, miss = _prepare(data, treatment, cols + [c for c in ex_cols if c not in cols], missing)
@@ -500,13 +596,11 @@ def nearest_neighbor(data: pd.DataFrame, *, treatment: str, covariates, ratio: i
         check_min_participants(int(t.sum()), minimum=min_participants)
     design = build_design(data, covariates)
     link = "probit" if distance == "probit" else "logit"
-    if distance not in ("logit", "probit", "mahalanobis"):
-        raise ValueError("distance must be 'logit', 'probit' or 'mahalanobis'")
     ps = _fit_ps(design, t, link)
     _check_overlap(ps.score, t)
     d = ps.score
     n = t.size
-    # common support
+    f = t if estimand == "ATT" else 1 - t                      # focal group indicator
     disc = np.zeros(n, dtype=bool)
     if discard != "none":
         p1, p0 = d[t == 1], d[t == 0]
@@ -514,95 +608,56 @@ def nearest_neighbor(data: pd.DataFrame, *, treatment: str, covariates, ratio: i
             disc |= (t == 0) & ((d < p1.min()) | (d > p1.max()))
         if discard in ("both", "treated"):
             disc |= (t == 1) & ((d < p0.min()) | (d > p0.max()))
-        flow.append({"step": "outside common support (discarded)",
-                     "treated": int(((t == 1) & ~disc).sum()), "control": int(((t == 0) & ~disc).sum()),
-                     "excluded_treated": int((disc & (t == 1)).sum()),
-                     "excluded_control": int((disc & (t == 0)).sum())})
-    cal_dist = None
-    if caliper is not None:
-        if caliper <= 0:
-            raise ValueError("caliper must be positive (in SD units of the distance)")
-        cal_dist = float(caliper) * float(np.std(d[~disc], ddof=1))
-    reuse_max = n if replace else 1
-    n1 = int(t.sum())
+        flow.append(_flow_row("outside common support (discarded)", t, ~disc,
+                              (disc & (t == 1)).sum(), (disc & (t == 0)).sum()))
+    cal_dist = None if caliper is None else float(caliper) * float(np.std(d[~disc], ddof=1))
     codes, ex_cols = _exact_codes(data, ex_cols)
     if codes is None:
         codes = np.zeros(n, dtype=np.int64)
-    # shortage warnings (as MatchIt)
     if not replace:
-        shortage = []
-        for e in np.unique(codes):
-            ie = codes == e
-            n1e = int(((t == 1) & ie).sum())
-            n0e = int(((t == 0) & ie & ~disc).sum())
-            if n1e and n0e < ratio * n1e:
-                shortage.append((n1e, n0e))
-        if shortage:
-            lack = sum(max(0, ratio * a - b) for a, b in shortage)
-            where = "in some exact strata" if ex_cols else "overall"
-            warnings.warn(f"fewer comparison units than needed without replacement {where}: "
-                          f"{sum(b for _, b in shortage)} comparison units for "
-                          f"{sum(a for a, _ in shortage)} participants × ratio {ratio} "
-                          f"(short by {lack}); not all participants will get {ratio} match(es)",
-                          RuntimeWarning, stacklevel=2)
-    common = set(codes[t == 1]) & set(codes[(t == 0) & ~disc])
+        _shortage_warning(codes, f, disc, ratio, ex_cols, estimand)
+    common = set(codes[f == 1]) & set(codes[(f == 0) & ~disc])
     if not common:
         raise NoOverlapError(f"no matches possible: no exact stratum of {ex_cols} contains both "
                              "participants and comparison units")
-    rng = np.random.default_rng(seed)
-    ind1_all = np.flatnonzero(t == 1)
-    mm_all = np.full((n1, ratio), -1, dtype=np.int64)
-    if distance == "mahalanobis":
-        Z = _whiten(design.balance.to_numpy(dtype=float), t, disc)
-    for e in np.unique(codes[t == 1]):
-        ie = np.flatnonzero(codes == e)
-        if e not in common:
-            continue
-        te = t[ie]
-        de = d[ie]
-        n1e = int(te.sum())
-        if order == "largest":
-            o = np.argsort(-de[te == 1], kind="stable")
-        elif order == "smallest":
-            o = np.argsort(de[te == 1], kind="stable")
-        elif order == "random":
-            o = rng.permutation(n1e)
-        else:
-            o = np.arange(n1e)
-        if distance == "mahalanobis":
-            mm = nn_match_mahalanobis(Z[ie], te, o, ratio, disc[ie], reuse_max,
-                                      ps=de if cal_dist is not None else None, caliper=cal_dist)
-        else:
-            mm = nn_match_1d(de, te, o, ratio, disc[ie], reuse_max, cal_dist, rule=rule)
-        # map back: rows of treated in stratum -> rows in global treated list
-        rows = np.searchsorted(ind1_all, ie[te == 1])
-        mm_all[rows] = np.where(mm >= 0, ie[np.clip(mm, 0, None)], -1)
-    weights, subclass = _weights_from_mm(mm_all, ind1_all, n, replace)
-    matched1 = (mm_all >= 0).any(axis=1)
-    if not matched1.any():
-        raise NoOverlapError("no participant could be matched (caliper too narrow or no comparison "
-                             "units in the exact strata)")
-    unmatched = (~matched1) & ~disc[ind1_all]
+    Z = _whiten(design.balance.to_numpy(dtype=float), t, disc) if distance == "mahalanobis" else None
+    mm_all = _match_strata(d, f, disc, codes, common, order, ratio, n if replace else 1, cal_dist,
+                           rule, Z, np.random.default_rng(seed))
+    ind_f = np.flatnonzero(f == 1)
+    weights, subclass = _weights_from_mm(mm_all, ind_f, n, replace)
+    matched_f = (mm_all >= 0).any(axis=1)
+    if not matched_f.any():
+        raise NoOverlapError("no unit could be matched (caliper too narrow or no units of the other "
+                             "group in the exact strata)")
+    unmatched = (~matched_f) & ~disc[ind_f]
     if unmatched.any():
-        flow.append({"step": "no comparison unit within caliper/exact strata", "treated": int(matched1.sum()),
-                     "control": int(((t == 0) & ~disc).sum()), "excluded_treated": int(unmatched.sum()),
-                     "excluded_control": 0})
-    n_c = int(((t == 0) & (weights > 0)).sum())
-    prev_c = flow[-1]["control"]
-    flow.append({"step": "matched sample", "treated": int(matched1.sum()), "control": n_c,
-                 "excluded_treated": 0, "excluded_control": int(prev_c - n_c)})
+        lost = np.zeros(n, dtype=bool)
+        lost[ind_f[unmatched]] = True
+        step = ("no comparison unit within caliper/exact strata" if estimand == "ATT"
+                else "no participant within caliper/exact strata")
+        flow.append(_flow_row(step, t, ~disc & ~lost,
+                              (lost & (t == 1)).sum(), (lost & (t == 0)).sum()))
+    prev = flow[-1]
+    fin = _flow_row("matched sample", t, weights > 0)
+    fin["excluded_treated"] = prev["treated"] - fin["treated"]
+    fin["excluded_control"] = prev["control"] - fin["control"]
+    flow.append(fin)
     opts = {"ratio": ratio, "replace": replace, "caliper": caliper, "order": order,
-            "exact": ex_cols, "distance": distance, "discard": discard, "rule": rule}
+            "exact": ex_cols, "distance": distance, "discard": discard, "rule": rule,
+            "estimand": estimand}
     desc = (f"Nearest-neighbour matching {ratio}:1 {'with' if replace else 'without'} replacement"
+            + (f" ({estimand}: participants matched to comparison units)" if estimand == "ATC" else "")
             + (f", caliper {caliper} SD" if caliper is not None else "")
             + (f", exact on {', '.join(ex_cols)}" if ex_cols else "")
-            + (", Mahalanobis distance" if distance == "mahalanobis" else f", {link} propensity score"))
+            + (", Mahalanobis distance" if distance == "mahalanobis" else f", {link} propensity score")
+            + (", MatchIt 4.5.1 bug emulation" if rule != "nearest" else ""))
     return WeightedSample(data=data, treatment=treatment, treat=t, weights=weights, design=design,
-                          method=desc, estimand="ATT", subclass=subclass, ps=ps, distance=d,
+                          method=desc, estimand=estimand, subclass=subclass, ps=ps, distance=d,
                           flow=_flow_frame(flow), missing=miss, options=opts,
                           extra={"match_matrix": mm_all, "discarded": disc,
                                  "caliper_distance_units": cal_dist,
-                                 "unmatched_treated": int(unmatched.sum())})
+                                 "unmatched_focal": int(unmatched.sum()),
+                                 "unmatched_treated": int(unmatched.sum()) if estimand == "ATT" else 0})
 
 
 def _whiten(X: np.ndarray, t: np.ndarray, disc: np.ndarray) -> np.ndarray:

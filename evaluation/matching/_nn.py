@@ -7,12 +7,15 @@ Algorithm (MatchIt 4.5, ``method = "nearest"`` on a scalar distance):
   control to the left and to the right in that sort order are found (controls already used up —
   ``reuse_max`` times — or already matched to this treated unit are skipped; with a caliper, the
   search on a side stops at the first candidate outside the caliper);
-* the closer of the two is taken, the left one on a tie.  MatchIt 4.5's compiled comparison
-  behaves as if the absolute differences were truncated to integers (C ``abs(int)``), so for a
-  propensity score the left (lower-score) candidate is taken whenever one exists; this is what
-  reproduces MatchIt 4.5 + estimatr on the LaLonde benchmark to 1e-9 and is the default
-  (``rule="matchit"``); ``rule="nearest"`` takes the truly nearer candidate;
+* the closer of the two is taken, the left one on a tie (``rule="nearest"``, the default; this is
+  MatchIt >= 4.5.4, whose ``find_control_vec`` also takes the left candidate on a tie);
 * with exact matching the same is done within each exact stratum.
+
+``rule="matchit_4_5_1_bug"`` is a *bug emulation*, kept only so that analyses run with MatchIt
+4.5.1-4.5.3 can be reproduced: those versions compared distances with C's integer ``abs``
+(MatchIt issue #163; fixed in 4.5.4 by commit 4b5b2f8 "abs -> std::abs" in
+src/nn_matchC_vec.cpp), so propensity-score differences (all below 1) truncate to 0: the left
+(lower-score) candidate always wins and calipers never bind.  Do not use it for new analyses.
 
 The "next available control to the left/right" queries use two disjoint-set forests with path
 compression over the sorted control positions, so each query is amortised near O(1) and the whole
@@ -21,6 +24,8 @@ match is O((n1 * ratio) α(n0) + n log n) instead of MatchIt's linear scans.
 from __future__ import annotations
 
 import numpy as np
+
+RULES = ("nearest", "matchit_4_5_1_bug")
 
 
 def _find(parent: np.ndarray, s: int) -> int:
@@ -34,7 +39,7 @@ def _find(parent: np.ndarray, s: int) -> int:
 
 def nn_match_1d(distance: np.ndarray, treat: np.ndarray, order: np.ndarray, ratio: int,
                 discarded: np.ndarray, reuse_max: int, caliper: float | None,
-                rule: str = "matchit") -> np.ndarray:
+                rule: str = "nearest") -> np.ndarray:
     """Match within one stratum.
 
     Parameters
@@ -44,11 +49,11 @@ def nn_match_1d(distance: np.ndarray, treat: np.ndarray, order: np.ndarray, rati
     ratio : controls per treated unit.
     reuse_max : how many times a control may be used (1 = without replacement).
     caliper : maximum |distance difference| (distance units) or None.
-    rule : how the left and right candidates are compared.  ``"matchit"`` reproduces MatchIt 4.5's
-        compiled comparison ``abs(d_left - d_i) <= abs(d_right - d_i)`` evaluated with the C
-        integer ``abs`` (differences truncated toward zero), which for scores in [0, 1] takes the
-        left (lower-score) candidate whenever there is one; ``"nearest"`` compares the exact
-        differences (left on an exact tie).
+    rule : ``"nearest"`` (default) compares the exact differences (left on an exact tie), as
+        MatchIt >= 4.5.4.  ``"matchit_4_5_1_bug"`` emulates the integer-``abs`` bug of MatchIt
+        4.5.1-4.5.3 (issue #163): every difference, in the choice and in the caliper check, is
+        truncated toward zero before ``abs``, so for scores in [0, 1] the left (lower-score)
+        candidate is taken whenever there is one and no caliper binds.
 
     Returns
     -------
@@ -80,9 +85,12 @@ def nn_match_1d(distance: np.ndarray, treat: np.ndarray, order: np.ndarray, rati
     disc_t = discarded[ind1]
     use_cal = caliper is not None
     cal = float(caliper) if use_cal else 0.0
-    if rule not in ("matchit", "nearest"):
-        raise ValueError("rule must be 'matchit' or 'nearest'")
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {RULES}; got {rule!r}")
     exact_rule = rule == "nearest"
+
+    def _gap(a: float) -> float:             # |difference| as compared by the chosen rule
+        return abs(a) if exact_rule else float(abs(int(a)))
     for r in range(ratio):
         for i in order:
             if disc_t[i]:
@@ -94,19 +102,16 @@ def nn_match_1d(distance: np.ndarray, treat: np.ndarray, order: np.ndarray, rati
             while s > 0 and r > 0 and ctrl_sorted[s - 1] in row:
                 s = _find(left, s - 1)
             kl = -1
-            if s > 0 and not (use_cal and abs(di - cdist[s - 1]) > cal):
+            if s > 0 and not (use_cal and _gap(di - cdist[s - 1]) > cal):
                 kl = s
             s = _find(right, int(start_left[i]) + 1)
             while s <= n0 and r > 0 and ctrl_sorted[s - 1] in row:
                 s = _find(right, s + 1)
             kr = -1
-            if s <= n0 and not (use_cal and abs(di - cdist[s - 1]) > cal):
+            if s <= n0 and not (use_cal and _gap(di - cdist[s - 1]) > cal):
                 kr = s
             if kl > 0 and kr > 0:
-                if exact_rule:
-                    k = kl if abs(cdist[kl - 1] - di) <= abs(cdist[kr - 1] - di) else kr
-                else:
-                    k = kl if abs(int(cdist[kl - 1] - di)) <= abs(int(cdist[kr - 1] - di)) else kr
+                k = kl if _gap(cdist[kl - 1] - di) <= _gap(cdist[kr - 1] - di) else kr
             elif kl > 0:
                 k = kl
             elif kr > 0:

@@ -190,8 +190,8 @@ def sensitivity(data: pd.DataFrame, *, treatment: str, covariates, outcome, exac
     """Re-estimate the effect on ``outcome`` (a column of ``data``) under other matching choices.
 
     ``variants`` maps a label to a function ``data -> WeightedSample``; by default: the main
-    1:1 match, calipers 0.1/0.2 SD, ratios 2 and 3, matching with replacement, the truly nearest
-    neighbour rule, IPW (ATT, with and without 1 % trimming) and entropy balancing (``missing`` is
+    1:1 match, calipers 0.1/0.2 SD, ratios 2 and 3, matching with replacement, Mahalanobis
+    matching within a propensity-score caliper (the main caliper, else 0.2 SD), IPW (ATT, with and without 1 % trimming) and entropy balancing (``missing`` is
     passed to each).  A variant that
     fails is reported with its error message in ``note`` (nothing is dropped silently).
     """
@@ -207,7 +207,8 @@ def sensitivity(data: pd.DataFrame, *, treatment: str, covariates, outcome, exac
             "NN 2:1": lambda d: nearest_neighbor(d, **nn, ratio=2, caliper=caliper),
             "NN 3:1": lambda d: nearest_neighbor(d, **nn, ratio=3, caliper=caliper),
             "NN 1:1 with replacement": lambda d: nearest_neighbor(d, **nn, replace=True, caliper=caliper),
-            "NN 1:1, truly nearest rule": lambda d: nearest_neighbor(d, **nn, rule="nearest", caliper=caliper),
+            "NN 1:1, Mahalanobis within a PS caliper": lambda d: nearest_neighbor(
+                d, **nn, distance="mahalanobis", caliper=caliper or 0.2),
             "IPW (ATT)": lambda d: ipw(d, **kw),
             "IPW (ATT), trimmed 0.01": lambda d: ipw(d, **kw, trim=0.01),
             "Entropy balancing (ATT)": lambda d: entropy_balance(d, **kw),
