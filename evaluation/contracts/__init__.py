@@ -11,7 +11,11 @@ A ``did`` counterfactual can take its effect from a previous notebook's ``result
 (:func:`effect_from_results`, :func:`resolve_effect`).
 Target monitoring (Alna Aktiv) is in :func:`monitor_targets` and :func:`caseload`; the GO Lab
 INDIGO export in :func:`to_indigo`; trial design for a payment threshold in
-:func:`threshold_power` and :func:`threshold_required_n`.
+:func:`threshold_power` and :func:`threshold_required_n`.  Designing a contract before it is
+signed: candidate rules side by side in :func:`compare_rules`, prices from counterfactual rates in
+:func:`break_even_prices`, who a rule pays for in :func:`incentives` (and group prices that even it
+out, :func:`even_group_prices`), the settlement under other counterfactuals and windows in
+:func:`settlement_sensitivity`, the chosen rule as INDIGO in :func:`design_to_indigo`.
 """
 from .spec import (COUNTERFACTUALS, CaseloadGoal, ContractSpec, Drawdown, EventOptions, EventSpec,
                    InvestorTerms, PublicSide, RateCard, RateCardItem, SharedSavings, Stage,
@@ -23,6 +27,9 @@ from .monitor import (CaseloadResult, TargetsResult, caseload, clopper_pearson_i
 from .indigo import to_indigo, to_indigo_json
 from .design import (design_inputs, design_table, threshold_power, threshold_required_n,
                      threshold_se)
+from .compare import (RuleComparison, candidate_specs, compare_rules, design_to_indigo, irr,
+                      settlement_sensitivity, with_window)
+from .pricing import break_even_prices, even_group_prices, event_rate, incentives
 from .engine import (QUANTITIES, REPAYMENT_CATEGORIES, ContractResult, apply_contract_cap,
                      comparison_from_sample, describe_contract, evaluate,
                      person_payments, repayment_category, settle, threshold_probability)
@@ -37,4 +44,7 @@ __all__ = [
     "wilson_interval", "to_indigo", "to_indigo_json", "threshold_power", "threshold_required_n",
     "threshold_se", "comparison_from_sample", "describe_contract", "design_inputs", "design_table",
     "EffectEstimate", "effect_from_results", "resolve_effect",
+    "RuleComparison", "candidate_specs", "compare_rules", "design_to_indigo", "irr",
+    "settlement_sensitivity", "with_window", "break_even_prices", "even_group_prices", "event_rate",
+    "incentives",
 ]

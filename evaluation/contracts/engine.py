@@ -52,9 +52,12 @@ REPAYMENT_CATEGORIES = {
 # ------------------------------------------------------------------------------------------
 # payments per person (staged / rate card)
 # ------------------------------------------------------------------------------------------
-def person_payments(events: pd.DataFrame, spec: ContractSpec) -> pd.DataFrame:
+def person_payments(events: pd.DataFrame, spec: ContractSpec,
+                    multiplier: Optional[pd.Series] = None) -> pd.DataFrame:
     """Payments due per person and item, in month order, after the participant cap.
 
+    ``multiplier`` (person_id -> factor) scales every price of a person before the participant
+    cap: the group-specific prices of a rule with ``group_prices`` (:func:`price_multipliers`).
     Returns ``person_id, item, event, month, event_time, price, amount`` (one row per payment).
     """
     p = spec.payment
@@ -93,6 +96,8 @@ def person_payments(events: pd.DataFrame, spec: ContractSpec) -> pd.DataFrame:
         st["event_time"] = (st["mi"] - st["person_id"].map(start_mi)).astype(int)
         long = st
     long = long.sort_values(["person_id", "mi", "order"], kind="mergesort").reset_index(drop=True)
+    if multiplier is not None:
+        long["price"] = long["price"] * long["person_id"].map(multiplier).fillna(1.0).to_numpy()
     amount = long["price"].to_numpy(dtype="float64")
     cap = getattr(p, "participant_cap", None)
     if cap is not None:
@@ -114,6 +119,18 @@ def apply_contract_cap(payments: pd.DataFrame, cap: Optional[float], amount: str
     out[amount] = np.clip(cap - (cum - a), 0.0, np.maximum(a, 0.0)) if (a >= 0).all() else \
         np.diff(np.concatenate([[0.0], np.minimum(np.maximum.accumulate(np.maximum(cum, 0)), cap)]))
     return out
+
+
+def price_multipliers(df: pd.DataFrame, spec: ContractSpec) -> Optional[pd.Series]:
+    """person_id -> price factor of the rule's ``group_prices`` (``None`` without them).
+
+    The group is read from the person's first panel row (baseline columns are time-invariant).
+    """
+    gp = getattr(spec.payment, "group_prices", None)
+    if gp is None:
+        return None
+    first = df.drop_duplicates("person_id", keep="first")
+    return pd.Series(gp.factors_for(first[gp.column]), index=first["person_id"].to_numpy())
 
 
 # ------------------------------------------------------------------------------------------
@@ -237,6 +254,9 @@ class ContractResult(TableResult):
     break_even: dict = field(default_factory=dict)
     means: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list = field(default_factory=list)
+    #: person-level quantities and the draws of the group means (never published; used by
+    #: :mod:`evaluation.contracts.compare` to re-settle other rules and true effects)
+    internals: dict = field(default_factory=dict, repr=False)
 
     # convenience -------------------------------------------------------------------------
     @property
@@ -478,7 +498,8 @@ def evaluate(panel, spec, *, counterfactual: str = "rct_control",
     needed_events = [e for _, e in spec.payment_events()]
     events = detect_events(dsub, spec, needed_events) if needed_events else \
         pd.DataFrame(columns=["person_id", "event", "month", "event_time"])
-    pay_long = person_payments(events, spec)
+    mult = price_multipliers(dsub, spec)
+    pay_long = person_payments(events, spec, mult)
     X = np.zeros((len(persons), len(QUANTITIES)))
     pid_index = pd.Index(persons["person_id"])
     if not pay_long.empty and isinstance(p, (StagedPayment, RateCard)):
@@ -494,8 +515,8 @@ def evaluate(panel, spec, *, counterfactual: str = "rct_control",
         cp = persons[weights > 0]
         mapped = pd.DataFrame({"person_id": cp["person_id"].to_numpy(), "event": "mapping",
                                "month": pd.to_datetime(cp["assigned_month"]).to_numpy(), "event_time": 0})
-        x1 = person_payments(pd.concat([ce, mapped], ignore_index=True), spec)
-        x0 = person_payments(ce, spec)
+        x1 = person_payments(pd.concat([ce, mapped], ignore_index=True), spec, mult)
+        x0 = person_payments(ce, spec, mult)
         ci = pid_index.get_indexer(cids)
         v1 = x1.groupby("person_id")["amount"].sum().reindex(cids).fillna(0.0).to_numpy()
         v0 = x0.groupby("person_id")["amount"].sum().reindex(cids).fillna(0.0).to_numpy() \
@@ -511,8 +532,10 @@ def evaluate(panel, spec, *, counterfactual: str = "rct_control",
     for k in sums.columns:
         X[pid_index.get_indexer(sums.index), _Q[k]] = sums[k].to_numpy()
     if isinstance(p, ThresholdPayment):
-        o = window_sums(dsub, {"outcome": p.outcome}, p.window_months)
-        X[pid_index.get_indexer(o.index), _Q["outcome"]] = o["outcome"].to_numpy()
+        o = window_sums(dsub, {"outcome": p.outcome}, p.window_months)["outcome"]
+        if p.count == "ever":
+            o = (o > 0).astype(float)
+        X[pid_index.get_indexer(o.index), _Q["outcome"]] = o.to_numpy()
     if isinstance(p, SharedSavings):
         done = events.loc[events["event"] == p.completion_event, "person_id"]
         X[pid_index.get_indexer(done), _Q["completions"]] = 1.0
@@ -623,6 +646,10 @@ def evaluate(panel, spec, *, counterfactual: str = "rct_control",
             drz = settle(spec, Tz, Cb, Tn_b)
     else:
         dr, drz = point, zero
+        Tb = Cb = None
+    internals = {"T_hat": T_hat, "C_hat": C_hat, "Tn": Tn, "Tc": Tc, "Cc": Cc, "Tb": Tb, "Cb": Cb,
+                 "X": X, "part": part, "weights": weights,
+                 "person_id": persons["person_id"].to_numpy(), "eff": eff}
 
     # totals --------------------------------------------------------------------------------------
     totals = {
@@ -717,7 +744,7 @@ def evaluate(panel, spec, *, counterfactual: str = "rct_control",
         uncertainty=uncertainty or "none", n_participants=int(Tn.sum()), n_comparison=n_comp,
         schedule=schedule, cashflows=cashflows, draws=draws, events=ev_summary, totals=totals,
         probabilities=probs, break_even=be, means=means, notes=notes,
-        extra={"counterfactual": counterfactual, "n_draws": B})
+        extra={"counterfactual": counterfactual, "n_draws": B}, internals=internals)
 
 
 def _used_quantities(spec) -> np.ndarray:

@@ -157,6 +157,76 @@ class EventOptions(_Strict):
 # ------------------------------------------------------------------------------------------
 # payment mechanisms
 # ------------------------------------------------------------------------------------------
+class GroupPrices(_Strict):
+    """Group-specific prices, as UK rate cards pay more for harder groups.
+
+    Every price of a person is multiplied by the factor of the person's group, read from a
+    time-invariant panel ``column``: either ``levels`` (value -> factor, for a categorical column;
+    ``default`` for other values) or ``cuts`` and ``factors`` for a numeric column, with
+    ``len(factors) == len(cuts) + 1`` and bins ``[cut_k, cut_k+1)`` (a value on a cut goes to the
+    upper bin, as R's ``findInterval``).
+
+    Examples
+    --------
+    Long-term recipients (12 or more of the 24 months before start on social assistance) priced
+    1.5 times, the others 0.8 times: ``{column: sa_months_24, cuts: [12], factors: [0.8, 1.5]}``.
+    """
+
+    column: str
+    levels: Optional[dict[str, float]] = None
+    cuts: Optional[list[float]] = None
+    factors: Optional[list[float]] = None
+    default: float = Field(default=1.0, ge=0)
+
+    @field_validator("column")
+    @classmethod
+    def _col(cls, v):
+        if v not in PANEL:
+            raise ValueError(f"group_prices.column {v!r} is not a panel column; use a baseline "
+                             f"column such as sa_months_24, education_level or norwegian_level")
+        return v
+
+    @model_validator(mode="after")
+    def _one_form(self):
+        if (self.levels is None) == (self.cuts is None):
+            raise ValueError("group_prices needs either 'levels' (value -> factor) or 'cuts' with "
+                             "'factors', not both and not neither")
+        if self.cuts is not None:
+            if self.factors is None or len(self.factors) != len(self.cuts) + 1:
+                raise ValueError(f"group_prices with {len(self.cuts)} cut(s) needs "
+                                 f"{len(self.cuts) + 1} factors (one per bin)")
+            if sorted(self.cuts) != list(self.cuts):
+                raise ValueError(f"group_prices.cuts must be increasing, got {self.cuts}")
+        factors = list(self.levels.values()) if self.levels else list(self.factors)
+        if any(f < 0 for f in factors):
+            raise ValueError(f"group_prices factors must be >= 0, got {factors}")
+        return self
+
+    def factors_for(self, values) -> "np.ndarray":
+        """Price factor of each value."""
+        import numpy as np
+        import pandas as pd
+        v = pd.Series(values)
+        if self.levels is not None:
+            return v.astype(str).map(self.levels).fillna(self.default).to_numpy(dtype=float)
+        x = pd.to_numeric(v, errors="coerce").to_numpy(dtype=float)
+        out = np.asarray(self.factors, dtype=float)[np.searchsorted(self.cuts, x, side="right")]
+        return np.where(np.isfinite(x), out, self.default)
+
+    def labels_for(self, values) -> "pd.Series":
+        """Group label of each value (``"[12, inf)"`` for bins, the value itself for levels)."""
+        import numpy as np
+        import pandas as pd
+        v = pd.Series(values)
+        if self.levels is not None:
+            return v.astype(str).where(v.astype(str).isin(list(self.levels)), "other")
+        edges = [-np.inf, *self.cuts, np.inf]
+        names = [f"[{edges[k]:g}, {edges[k + 1]:g})" for k in range(len(edges) - 1)]
+        x = pd.to_numeric(v, errors="coerce").to_numpy(dtype=float)
+        k = np.searchsorted(self.cuts, x, side="right")
+        return pd.Series(np.where(np.isfinite(x), np.asarray(names, dtype=object)[k], "missing"))
+
+
 class Stage(_Strict):
     """One stage of a staged per-participant payment."""
 
@@ -183,6 +253,7 @@ class StagedPayment(_Strict):
     stages: list[Stage] = Field(min_length=1)
     min_position_share: float = Field(default=0.0, ge=0)
     sequential: bool = True
+    group_prices: Optional[GroupPrices] = None
 
     @field_validator("min_position_share")
     @classmethod
@@ -222,6 +293,7 @@ class RateCard(_Strict):
     participant_cap: Optional[float] = Field(default=None, gt=0)
     contract_cap: Optional[float] = Field(default=None, gt=0)
     min_position_share: float = Field(default=0.0, ge=0)
+    group_prices: Optional[GroupPrices] = None
 
     @field_validator("min_position_share")
     @classmethod
@@ -259,13 +331,17 @@ class ThresholdPayment(_Strict):
     events in the 12 months after release).  Persons are grouped into cohorts of
     ``cohort_months`` start months.  A cohort whose relative improvement reaches ``cohort_margin``
     gets an early payment for its events avoided; at the end, if the pooled relative improvement
-    reaches ``margin``, all events avoided are paid, less early payments.
+    reaches ``margin``, all events avoided are paid, less early payments.  ``count="ever"`` counts
+    a person once if the outcome column is true in any month of the window (e.g. a job kept:
+    ``outcome: job_kept_6m, direction: increase, margin: 0`` pays for every job kept beyond the
+    counterfactual rate); ``margin: 0`` pays for any improvement.
     """
 
     type: Literal["threshold"]
     outcome: str = "reoffence_events"
+    count: Literal["sum", "ever"] = "sum"
     direction: Literal["decrease", "increase"] = "decrease"
-    margin: float = Field(gt=0, description="relative improvement required overall, e.g. 0.075")
+    margin: float = Field(ge=0, description="relative improvement required overall, e.g. 0.075")
     cohort_margin: Optional[float] = Field(default=None, gt=0)
     price_per_event: float = Field(gt=0)
     window_months: int = Field(default=12, ge=1)
@@ -523,6 +599,9 @@ class ContractSpec(_Strict):
                     cols.add("on_social_assistance")
         if isinstance(self.payment, ThresholdPayment):
             cols.add(self.payment.outcome)
+        gp = getattr(self.payment, "group_prices", None)
+        if gp is not None:
+            cols.add(gp.column)
         if isinstance(self.payment, SharedSavings):
             cols |= {self.payment.benefit_column, self.payment.earnings_column}
         if self.participants == "participated":

@@ -1,0 +1,341 @@
+"""Design a contract before it is signed: candidate payment rules compared on the same data.
+
+A commissioner, a social investor and a provider need, before signing, what each candidate rule
+would pay on the programme's data and counterfactual, how much of it would have been paid anyway,
+how likely it is to pay for nothing and to pay nothing for a real effect, what it means for the
+public purse and the investor, whom it pays for, and how the settlement moves with the
+counterfactual and the window.  Every function here re-uses :func:`~evaluation.contracts.evaluate`
+(the same per-person quantities, bootstrap draws and settlement as a signed contract), so a rule
+chosen here settles exactly as it was compared.
+
+Quantities (per rule, ``n`` participants, bootstrap draws ``b`` of the participants' and the
+counterfactual group means ``T_b``, ``C_b`` by cohort, their point values ``T``, ``C``):
+
+* expected payment ``E_b[pay(T_b, C_b)]``;
+* deadweight ``E_b[pay(T_b - (T - C), C_b)]``: the same draws with the participants moved onto the
+  counterfactual (zero true effect); its share of the expected payment, and of the payment at the
+  stated true effect;
+* ``P(pay > 0 | no effect)`` over the zero-effect draws, and ``P(pay = 0 | effect δ)`` over the
+  draws ``T_b - (T - C) + δ`` (δ per outcome, mapped to the rule's quantities as
+  :func:`~evaluation.contracts.evaluate` maps an effect: a payment event moves the payable amount
+  by its price, an outcome column moves the threshold outcome);
+* public net benefit; the investor's repayment and internal rate of return per draw (the
+  repayment profile of the point settlement scaled to each draw's total).
+
+References: GO Lab, *INDIGO data standard* (outcome pricing, payment plan); Carter et al. (2018),
+*Building the tools for public services to secure better outcomes* (deadweight and pricing from
+counterfactual rates); DWP, *Youth Engagement Fund rate card* (group-weighted prices).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError
+
+from ..results import TableResult, _records
+from .engine import _Q, ContractResult, _by_quantity, _resolve_quantity, evaluate, settle
+from .spec import ContractSpec, GroupPrices, RateCard, StagedPayment, ThresholdPayment
+
+#: Columns of :attr:`RuleComparison.table` (one row per candidate rule).
+COMPARISON_COLUMNS = ["rule", "type", "n", "payment", "expected_payment", "payment_per_participant",
+                      "deadweight", "deadweight_share", "payment_at_effect",
+                      "deadweight_share_at_effect", "p_pay_no_effect", "p_no_pay_at_effect",
+                      "public_net_benefit", "investor_multiple_median", "investor_irr_median",
+                      "p_investor_repaid"]
+
+
+# ------------------------------------------------------------------------------------------
+# candidate rules
+# ------------------------------------------------------------------------------------------
+def candidate_specs(spec: ContractSpec, rules: Mapping[str, Any], *,
+                    investor: Optional[Mapping] = None) -> dict[str, ContractSpec]:
+    """One :class:`ContractSpec` per candidate rule: ``spec`` with its payment replaced.
+
+    ``rules`` maps a rule's name to a payment section (the schema of ``contract.payment``) or to a
+    dict of contract fields to replace (must include ``payment``).  ``investor`` (the same terms
+    for every rule) replaces the contract's investor.  Errors name ``design.rules.<name>``.
+    """
+    if not rules:
+        raise ValueError("design.rules is empty: list at least one candidate payment rule")
+    base = spec.model_dump(exclude_none=True)
+    if investor is not None:
+        base["investor"] = dict(investor)
+    out = {}
+    for name, rule in rules.items():
+        upd = dict(rule) if "payment" in rule else {"payment": dict(rule)}
+        try:
+            out[str(name)] = ContractSpec.model_validate({**base, **upd, "name": str(name)})
+        except ValidationError as exc:
+            tags = {"staged", "rate_card", "threshold", "shared_savings"}
+            msgs = "; ".join(f"design.rules.{name}."
+                             f"{'.'.join(str(x) for x in e['loc'] if x not in tags)}: {e['msg']}"
+                             for e in exc.errors())
+            raise ValueError(msgs) from None
+    return out
+
+
+def _effect_vector(spec: ContractSpec, effect: Mapping[str, float] | None, C_hat, Tn,
+                   relative: bool) -> np.ndarray:
+    """δ on the five quantities for ``spec``: keys the rule does not use are ignored."""
+    d = np.zeros(len(_Q))
+    if not effect:
+        return d
+    used = {k: v for k, v in effect.items() if _resolve_quantity(k, spec) is not None}
+    if relative:
+        pooled = (Tn[:, None] * C_hat).sum(0) / Tn.sum()
+        for k, v in used.items():
+            q, mult = _resolve_quantity(k, spec)
+            if q == "payable":
+                raise ValueError(f"a relative true effect on {k!r} (a payment event) is not defined; "
+                                 "give design.true_effect in absolute terms (a change in the event rate)")
+            used[k] = v * pooled[_Q[q]]
+    for q, (e, _) in _by_quantity(used, spec, "true effect").items():
+        d[_Q[q]] += e
+    return d
+
+
+def _settle_at(res: ContractResult, delta: np.ndarray) -> dict[str, np.ndarray]:
+    """Settle ``res``'s draws with the participants at the counterfactual plus ``delta``."""
+    it = res.internals
+    Tb, Cb = it["Tb"], it["Cb"]
+    if Tb is None:
+        raise ValueError("rule comparison needs draws: evaluate with uncertainty='bootstrap' or 'normal'")
+    Tz = Tb - (it["Tc"] - it["Cc"])[None] + delta[None, None, :]
+    return settle(res.spec, Tz, Cb, np.broadcast_to(it["Tn"], Tb.shape[:2]))
+
+
+# ------------------------------------------------------------------------------------------
+# the investor's internal rate of return
+# ------------------------------------------------------------------------------------------
+def irr(flows: np.ndarray, *, periods_per_year: int = 12) -> np.ndarray:
+    """Annual internal rate of return of each row of monthly cash ``flows`` (draws x months).
+
+    Solves ``sum_t flows[t] / (1 + r)^t = 0`` for the monthly ``r`` by bisection (one sign change:
+    drawdowns first, repayments later) and returns ``(1 + r)^periods_per_year - 1``; ``-1`` (all
+    lost) where nothing is repaid, ``nan`` where nothing is invested or where no monthly rate up to
+    100 % makes the value zero (repayments before most of the capital is drawn: the IRR is then not
+    a meaningful summary; use the money multiple).
+    """
+    flows = np.atleast_2d(np.asarray(flows, dtype=float))
+    t = np.arange(flows.shape[1])
+    lo = np.full(flows.shape[0], -0.99)
+    hi = np.full(flows.shape[0], 1.0)
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        npv = (flows / (1 + mid[:, None]) ** t).sum(axis=1)
+        pos = npv > 0                     # NPV falls with r: positive -> the root lies above
+        lo = np.where(pos, mid, lo)
+        hi = np.where(pos, hi, mid)
+    r = (1 + (lo + hi) / 2) ** periods_per_year - 1
+    r = np.where((flows / 2.0 ** t).sum(axis=1) > 0, np.nan, r)   # no root below 100 % a month
+    paid_in = (flows < 0).any(axis=1)
+    repaid = np.where(flows > 0, flows, 0).sum(axis=1)
+    return np.where(~paid_in, np.nan, np.where(repaid <= 0, -1.0, r))
+
+
+def investor_irr(res: ContractResult, repaid: np.ndarray) -> np.ndarray:
+    """IRR of the investor for each draw's total repayment ``repaid``.
+
+    Drawdowns are the contract's; repayments follow the point settlement's monthly profile scaled
+    to each draw's total (a single repayment at the end of the window when the point settlement
+    repays nothing).
+    """
+    cf = res.cashflows
+    if res.spec.investor is None or "investor_drawdown" not in cf.columns:
+        return np.full(len(repaid), np.nan)
+    months = pd.period_range(cf["month"].min(), cf["month"].max() + pd.DateOffset(months=1), freq="M")
+    pos = pd.PeriodIndex(pd.to_datetime(cf["month"]), freq="M")
+    k = months.get_indexer(pos)
+    draw = np.zeros(len(months))
+    prof = np.zeros(len(months))
+    np.add.at(draw, k, cf["investor_drawdown"].to_numpy())
+    np.add.at(prof, k, cf["investor_repayment"].to_numpy())
+    if prof.sum() <= 0:
+        prof[-1] = 1.0
+    prof = prof / prof.sum()
+    flows = -draw[None, :] + np.asarray(repaid, dtype=float)[:, None] * prof[None, :]
+    return irr(flows)
+
+
+# ------------------------------------------------------------------------------------------
+# the comparison
+# ------------------------------------------------------------------------------------------
+@dataclass
+class RuleComparison(TableResult):
+    """Candidate payment rules side by side (:func:`compare_rules`).
+
+    ``table`` has one row per rule (:data:`COMPARISON_COLUMNS`); ``curves`` the probability of
+    payment and the expected payment against the size of the true effect; ``irr`` the investor's
+    IRR per draw and rule; ``results`` the :class:`ContractResult` of each rule (not published).
+    """
+
+    curves: pd.DataFrame = field(default_factory=pd.DataFrame)
+    irr: pd.DataFrame = field(default_factory=pd.DataFrame)
+    results: dict = field(default_factory=dict, repr=False)
+    true_effect: dict = field(default_factory=dict)
+    currency: str = "NOK"
+
+    def summary(self) -> str:
+        eff = ", ".join(f"{k} {v:+g}" for k, v in self.true_effect.items()) or "none"
+        return (f"{self.method}\n  stated true effect: {eff}\n"
+                + self.table.to_string(index=False, float_format=lambda x: f"{x:,.4g}"))
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "true_effect": dict(self.true_effect),
+                "currency": self.currency, "table": _records(self.table),
+                "curves": _records(self.curves)}
+
+    def plot(self, kind: str = "payments", ax=None):
+        """``"payments"`` (expected payment split into deadweight and the rest), ``"curve"``
+        (probability of payment against the true effect) or ``"irr"`` (investor IRR draws)."""
+        from .design_plots import plot_comparison
+        return plot_comparison(self, kind=kind, ax=ax)
+
+
+def _rule_row(name: str, res: ContractResult, delta: np.ndarray) -> dict:
+    at = _settle_at(res, delta)
+    zero = res.draws["payment_zero"].to_numpy()
+    pay = res.draws["payment"].to_numpy()
+    n = res.n_participants
+    exp_pay, dead = float(pay.mean()), float(zero.mean())
+    at_eff = float(at["payment"].mean())
+    row = {"rule": name, "type": res.spec.payment.type, "n": n, "payment": res.payment,
+           "expected_payment": exp_pay, "payment_per_participant": exp_pay / n,
+           "deadweight": dead, "deadweight_share": dead / exp_pay if exp_pay > 0 else np.nan,
+           "payment_at_effect": at_eff,
+           "deadweight_share_at_effect": dead / at_eff if at_eff > 0 else np.nan,
+           "p_pay_no_effect": float((zero > 0).mean()),
+           "p_no_pay_at_effect": float((at["payment"] <= 0).mean()),
+           "public_net_benefit": float(res.totals["public_net_benefit"]),
+           "investor_multiple_median": np.nan, "investor_irr_median": np.nan,
+           "p_investor_repaid": np.nan}
+    if "investor_repaid" in res.draws:
+        rep = res.draws["investor_repaid"].to_numpy()
+        r = investor_irr(res, rep)
+        row["investor_multiple_median"] = float(np.median(rep) / res.spec.investor.capital)
+        row["investor_irr_median"] = float(np.nanmedian(r)) if np.isfinite(r).any() else np.nan
+        row["p_investor_repaid"] = float(res.probabilities.get("investor_repaid", np.nan))
+    return row
+
+
+def compare_rules(panel, spec, rules: Mapping[str, Any], *, true_effect: Mapping[str, float] | None = None,
+                  relative: bool = False, effect_grid: Sequence[float] = tuple(np.linspace(0, 2, 9)),
+                  investor: Optional[Mapping] = None, counterfactual: str = "rct_control",
+                  n_draws: int = 999, seed: int = 0, **evaluate_kw) -> RuleComparison:
+    """Evaluate candidate payment rules on the same data and counterfactual.
+
+    Parameters
+    ----------
+    panel, spec
+        As for :func:`~evaluation.contracts.evaluate`; ``spec`` supplies everything but the payment.
+    rules : mapping
+        Rule name -> payment section (``contract.payment`` schema), see :func:`candidate_specs`.
+    true_effect : mapping, optional
+        The true effect of a stated size, by payment event, outcome column or quantity (e.g.
+        ``{"job_kept": 0.05, "job_kept_6m": 0.05}``: five more persons in a hundred keep a job).
+        Keys a rule does not use do not move its payment.
+    relative : bool
+        ``true_effect`` values are relative to the counterfactual mean (outcome columns only, e.g.
+        ``{"reoffence_events": -0.10}`` for 10 % fewer events).
+    effect_grid : sequence of float
+        Multiples of ``true_effect`` for :attr:`RuleComparison.curves`.
+    investor : mapping, optional
+        Investor terms applied to every rule (for the IRR distribution).
+    counterfactual, n_draws, seed, **evaluate_kw
+        Passed to :func:`~evaluation.contracts.evaluate` (bootstrap over participants by default;
+        ``uncertainty="normal"`` is needed with a ``did`` counterfactual).
+    """
+    base = spec if isinstance(spec, ContractSpec) else ContractSpec.model_validate(dict(spec))
+    specs = candidate_specs(base, rules, investor=investor)
+    evaluate_kw.setdefault("uncertainty", "normal" if counterfactual == "did" else "bootstrap")
+    rows, curves, irrs, results = [], [], [], {}
+    for name, s in specs.items():
+        res = evaluate(panel, s, counterfactual=counterfactual, n_draws=n_draws, seed=seed, **evaluate_kw)
+        it = res.internals
+        delta = _effect_vector(s, true_effect, it["C_hat"], it["Tn"], relative)
+        rows.append(_rule_row(name, res, delta))
+        for m in effect_grid:
+            at = _settle_at(res, m * delta)
+            curves.append({"rule": name, "multiple": float(m), "p_payment": float((at["payment"] > 0).mean()),
+                           "expected_payment": float(at["payment"].mean())})
+        if "investor_repaid" in res.draws:
+            irrs.append(pd.DataFrame({"rule": name, "irr": investor_irr(res, res.draws["investor_repaid"].to_numpy())}))
+        results[name] = res
+    curves = pd.DataFrame(curves)
+    if true_effect:
+        key, val = next(iter(true_effect.items()))
+        curves[f"true_effect_{key}"] = curves["multiple"] * val
+    return RuleComparison(
+        table=pd.DataFrame(rows)[COMPARISON_COLUMNS],
+        method=f"Candidate payment rules for {base.name} against the {counterfactual} counterfactual "
+               f"({n_draws} draws)",
+        curves=curves, irr=pd.concat(irrs, ignore_index=True) if irrs else pd.DataFrame(),
+        results=results, true_effect=dict(true_effect or {}), currency=base.currency)
+
+
+# ------------------------------------------------------------------------------------------
+# sensitivity of the settlement and export of the chosen rule
+# ------------------------------------------------------------------------------------------
+def with_window(spec: ContractSpec, months: int) -> ContractSpec:
+    """``spec`` with the evaluation window (and a threshold rule's outcome window) set to ``months``."""
+    d = spec.model_dump(exclude_none=True)
+    d["window_months"] = int(months)
+    if d["payment"]["type"] == "threshold":
+        d["payment"]["window_months"] = int(months)
+    return ContractSpec.model_validate(d)
+
+
+def _used_keys(values, spec: ContractSpec):
+    """An effect/baseline dict restricted to the keys ``spec``'s rule uses (other values as given)."""
+    if not isinstance(values, Mapping) or "estimate" in values:
+        return values
+    return {k: v for k, v in values.items() if _resolve_quantity(k, spec) is not None}
+
+
+def settlement_sensitivity(panel, specs: Mapping[str, ContractSpec],
+                           counterfactuals: Mapping[str, Mapping[str, Any]],
+                           windows: Sequence[int], **evaluate_kw) -> pd.DataFrame:
+    """Point settlement of every rule under every counterfactual and evaluation window.
+
+    ``counterfactuals`` maps a label to the keyword arguments of
+    :func:`~evaluation.contracts.evaluate` that define it (``counterfactual=`` and its
+    ``comparison=``, ``effect=`` or ``baseline=``).  Returns one row per rule, counterfactual and
+    window: the payment, the payment with no effect (participants at the counterfactual), the
+    public net benefit and, for threshold rules, whether the threshold is met.
+    """
+    rows = []
+    for name, spec in specs.items():
+        for w in windows:
+            s = with_window(spec, w)
+            for label, kw in counterfactuals.items():
+                kw = {k: _used_keys(v, s) if k in ("effect", "baseline") else v for k, v in kw.items()}
+                res = evaluate(panel, s, uncertainty=None, **{**evaluate_kw, **kw})
+                rows.append({"rule": name, "counterfactual": label, "window_months": int(w),
+                             "payment": res.payment, "payment_no_effect": res.totals["deadweight_point"],
+                             "public_net_benefit": res.totals["public_net_benefit"],
+                             "threshold_met": res.totals.get("threshold_met")})
+    return pd.DataFrame(rows)
+
+
+def design_to_indigo(comparison: RuleComparison, chosen: str, **kw) -> dict:
+    """The chosen rule as an INDIGO record (outcome metrics, pricing, payment plan) with the
+    expected figures of the comparison (expected payment, deadweight, probabilities)."""
+    from .indigo import to_indigo
+    if chosen not in comparison.results:
+        raise ValueError(f"design.chosen {chosen!r} is not one of the candidate rules "
+                         f"{list(comparison.results)}")
+    rec = to_indigo(comparison.results[chosen], result_type="Expected", **kw)
+    row = comparison.table.set_index("rule").loc[chosen]
+    cur = comparison.currency
+    rec["outcome_payment_plan"] = {
+        "rule": chosen, "currency": cur,
+        "expected_outcome_payment": {"value": float(row["expected_payment"])},
+        "expected_deadweight": {"value": float(row["deadweight"])},
+        "probability_of_payment_with_no_effect": {"value": float(row["p_pay_no_effect"])},
+        "probability_of_no_payment_at_stated_effect": {"value": float(row["p_no_pay_at_effect"])},
+        "stated_true_effect": {"value": dict(comparison.true_effect)},
+    }
+    return rec
