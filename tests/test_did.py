@@ -740,3 +740,38 @@ def test_two_period_estimators_match_stata_drdid_on_lalonde_cps(method, att, se)
                covariates=["age", "educ", "black", "married", "nodegree", "hisp", "re74"])
     assert r.gt["estimate"].iloc[0] == pytest.approx(att, abs=1e-3 if abs(att) > 1000 else 1e-4)
     assert r.gt["se"].iloc[0] == pytest.approx(se, abs=1e-4)
+
+
+# ------------------------------------------------ Sun-Abraham by cells (issue 13, item 10)
+def _sun_abraham_within(data, cluster=None, vcov="cluster"):
+    """The former implementation: two-way within transformation (alternating projections on an
+    unbalanced panel) of y and every cohort x event-time dummy, then OLS with the sandwich."""
+    from evaluation.did.twfe import _cluster_codes, _fe_codes, _ols, demean
+    fe = _fe_codes(data, "unit", "period")
+    g = data["group"].to_numpy()
+    rel = data["period"].to_numpy() - g
+    cols = []
+    for c in np.unique(g[g > 0]):
+        for e in np.unique(rel[g == c]):
+            if e != -1:
+                cols.append(((g == c) & (rel == e)).astype(float))
+    A = demean(np.column_stack([data["y"].to_numpy(float)] + cols), fe, tol=1e-13)
+    cl, G, nested = _cluster_codes(data, cluster, fe)
+    b, V, _, _ = _ols(A[:, 0], A[:, 1:], cl, vcov, fe.N + fe.T - 1, G, nested=fe.N - 1 if nested else 0)
+    return b, V
+
+
+@pytest.mark.parametrize("vcov,cluster", [("cluster", None), ("cluster", "office"), ("iid", None), ("hc1", None)])
+def test_sun_abraham_cells_equal_within_regression_unbalanced(vcov, cluster):
+    from evaluation.did import simulate_staggered, sun_abraham
+    data, _ = simulate_staggered(400, 8, cohorts=(3, 5, 7), seed=11)
+    rng = np.random.default_rng(2)
+    data = data[rng.random(len(data)) > 0.25].reset_index(drop=True)      # unbalanced
+    data["office"] = data["unit"] % 37 + (data["period"] > 4) * 0           # units nested in offices
+    if cluster == "office":
+        data["office"] = (data["unit"] + data["period"]) % 23               # not nested
+    sa = sun_abraham(data, outcome="y", unit="unit", time="period", group="group", cluster=cluster, vcov=vcov)
+    b, V = _sun_abraham_within(data, cluster, vcov)
+    cc = sa.extra["cohort_coef"]
+    np.testing.assert_allclose(cc["estimate"].to_numpy(), b, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(cc["se"].to_numpy(), np.sqrt(np.diag(V)), rtol=1e-8, atol=1e-10)

@@ -383,6 +383,88 @@ def event_study(data: pd.DataFrame, *, outcome: str, unit: str, time: str, group
                   extra={"n_units": fe.N})
 
 
+def _saturated_cells_fit(y, fe: _FE, cells, k, key_t, cl, n_clusters, vcov, dof_absorbed, nested):
+    r"""Sun-Abraham's saturated regression solved through its cell form (no within transformation).
+
+    Unit and period effects plus an indicator for every cohort x event-time cell ``(g, e)``
+    (``e != ref``) span the same space as unit effects plus one effect per *cell* ``c``, where a
+    row's cell is its ``(g, e)`` interaction or else its period ``t``:
+
+    .. math:: y_{it} = \alpha_i + \gamma_{c(i,t)} + u_{it}, \qquad
+              \delta_{g,e} = \gamma_{(g,e)} - \gamma_{t = g + e}.
+
+    Concentrating out the unit effects leaves the ``L x L`` normal equations
+    :math:`(Z'Z - C'\,\mathrm{diag}(1/n_i)\,C)\gamma = Z'y - C'\bar y` (``Z`` the row x cell
+    indicators, ``C`` the unit x cell counts, ``L = T + K``), built from counts and sums in
+    O(rows) with sparse products, and solved once with the first period's effect set to zero.
+    Coefficients, residuals and the sandwich (cluster, iid, HC1, with the same small-sample
+    factors as :func:`_ols`) equal those of the within-transformed regression (Frisch-Waugh-Lovell;
+    the variance of :math:`\delta = R\gamma` is :math:`R V_\gamma R'`), at the cost of TWFE
+    instead of alternating projections over ``K`` dummy columns.
+    Returns ``(delta, V, df, nobs per cell)``.
+    """
+    from scipy import sparse
+    n = len(y)
+    N, T = fe.N, fe.T
+    L = T + k
+    ucode = np.asarray(fe.ucode, dtype=np.int64)
+    n_i = np.bincount(ucode, minlength=N).astype(float)
+    zc = np.bincount(cells, minlength=L).astype(float)              # Z'Z (diagonal)
+    if (zc[:T] == 0).any():
+        raise np.linalg.LinAlgError("regressors are collinear with the fixed effects (or each other); "
+                                    "drop a reference category")
+    Cm = sparse.csr_matrix((np.ones(n), (ucode, cells)), shape=(N, L))   # unit x cell counts
+    Mm = sparse.diags(1 / n_i) @ Cm                                       # unit x cell shares
+    A = np.diag(zc) - (Cm.T @ Mm).toarray()
+    ybar = np.bincount(ucode, weights=y, minlength=N) / n_i
+    rhs = np.bincount(cells, weights=y, minlength=L) - Cm.T @ ybar
+    Ar = A[1:, 1:]
+    collinear = ("regressors are collinear with the fixed effects (or each other); drop a reference "
+                 "category")
+    try:
+        ch = np.linalg.cholesky(Ar)
+    except np.linalg.LinAlgError:
+        raise np.linalg.LinAlgError(collinear) from None
+    piv = np.diag(ch) ** 2
+    if not (piv.min() > 1e-9 * np.diag(Ar).max()):
+        raise np.linalg.LinAlgError(collinear)
+    from scipy.linalg import cho_solve
+    Ainv = np.zeros((L, L))
+    Ainv[1:, 1:] = cho_solve((ch, True), np.eye(L - 1))
+    gam = Ainv @ rhs
+    r0 = y - gam[cells]
+    e = r0 - (np.bincount(ucode, weights=r0, minlength=N) / n_i)[ucode]
+    R = np.zeros((k, L))
+    R[np.arange(k), T + np.arange(k)] = 1.0
+    R[np.arange(k), np.asarray(key_t, dtype=np.int64)] -= 1.0
+    delta = R @ gam
+    RA = R @ Ainv                                                         # k x L
+    if vcov in ("iid", "unadjusted"):
+        df = n - k - dof_absorbed
+        V = (RA @ R.T) * (e @ e) / df
+    elif vcov in ("hc1", "HC1"):
+        df = n - k - dof_absorbed
+        e2 = e * e
+        Ze2 = np.bincount(cells, weights=e2, minlength=L)
+        B = sparse.csr_matrix((e2, (cells, ucode)), shape=(L, N))          # sum of e^2 by cell, unit
+        s_i = np.bincount(ucode, weights=e2, minlength=N)
+        BM = (B @ Mm).toarray()
+        meat = np.diag(Ze2) - BM - BM.T + (Mm.T @ sparse.diags(s_i) @ Mm).toarray()
+        V = RA @ meat @ RA.T * n / df
+    elif vcov in ("cluster", "CR1"):
+        cl = np.asarray(cl, dtype=np.int64)
+        Gc = int(cl.max()) + 1 if n_clusters is None else n_clusters
+        S1 = sparse.csr_matrix((e, (cl, cells)), shape=(Gc, L))          # sum of z e by cluster
+        Bc = sparse.csr_matrix((e, (cl, ucode)), shape=(Gc, N))          # sum of e by cluster, unit
+        S = (S1 - Bc @ Mm).toarray() @ RA.T                               # Gc x k scores
+        Kp = k + dof_absorbed - nested
+        V = (S.T @ S) * (Gc / (Gc - 1)) * ((n - 1) / (n - Kp))
+        df = Gc - 1
+    else:
+        raise ValueError("vcov must be 'cluster', 'iid' or 'hc1'")
+    return delta, V, df, zc[T:].astype(np.int64)
+
+
 def sun_abraham(data: pd.DataFrame, *, outcome: str, unit: str, time: str, group: str,
                 ref: int = -1, control: str = "never", cluster: str | None = None,
                 vcov: str = "cluster") -> EventStudyResult:
@@ -414,19 +496,23 @@ def sun_abraham(data: pd.DataFrame, *, outcome: str, unit: str, time: str, group
     t = fe.tlist[np.asarray(fe.tcode)]
     cohorts = np.unique(g_all[g_all > 0])
     rel = t - g_all
-    cols, keys = [], []
-    for g in cohorts:
-        mg = g_all == g
-        for e in np.unique(rel[mg]):
-            if e == ref:
-                continue
-            cols.append((mg & (rel == e)).astype(np.float64))
-            keys.append((int(g), int(e)))
+    # cell of every row: its period (never-treated rows and the reference event time) or its
+    # cohort x event-time interaction (T + key index)
+    tcode = np.asarray(fe.tcode, dtype=np.int64)
+    cells = tcode.copy()
+    inter = np.flatnonzero((g_all > 0) & (rel != ref))
+    rmin = int(rel[inter].min()) if len(inter) else 0
+    span = (int(rel[inter].max()) - rmin + 1) if len(inter) else 1
+    pair = np.searchsorted(cohorts, g_all[inter]) * span + (rel[inter] - rmin)
+    upair, pidx = np.unique(pair, return_inverse=True)          # sorted by cohort, then event time
+    cells[inter] = fe.T + pidx
+    kg, ke = cohorts[upair // span], upair % span + rmin
+    keys = [(int(a), int(b)) for a, b in zip(kg, ke)]
+    key_t = np.searchsorted(fe.tlist, kg + ke)
     y = d[outcome].to_numpy(dtype=np.float64)
-    A = demean(np.column_stack([y] + cols), fe)
     cl, G, nested = _cluster_codes(d, cluster, fe)
-    b, V, _, df = _ols(A[:, 0], A[:, 1:], cl, vcov, fe.N + fe.T - 1, G, nested=fe.N - 1 if nested else 0)
-    nobs = np.array([c.sum() for c in cols])
+    b, V, df, nobs = _saturated_cells_fit(y, fe, cells, len(keys), key_t, cl, G, vcov,
+                                          fe.N + fe.T - 1, fe.N - 1 if nested else 0)
     es = sorted({e for _, e in keys})
     Wm = np.zeros((len(keys), len(es)))
     for j, e in enumerate(es):
