@@ -25,3 +25,8 @@ __all__ += ["simulate_staggered", "twfe", "did_2x2", "event_study", "sun_abraham
 from .rollout import cohort_trends, plot_cohort_trends, plot_rollout, rollout_status, rollout_table
 
 __all__ += ["rollout_table", "rollout_status", "plot_rollout", "cohort_trends", "plot_cohort_trends"]
+from .randomization import RIResult, randomization_inference, ri_cluster_trial
+from .wild import WildResult, wild_att_gt, wild_cluster_test, wild_did_2x2, wild_event_study, wild_twfe
+
+__all__ += ["wild_cluster_test", "wild_did_2x2", "wild_twfe", "wild_event_study", "wild_att_gt", "WildResult",
+            "randomization_inference", "ri_cluster_trial", "RIResult"]
