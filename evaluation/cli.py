@@ -25,9 +25,11 @@ def main(argv=None) -> int:
     i = sub.add_parser("index", help="rebuild reports/index.html from every results.json")
     i.add_argument("-o", "--out", default=None)
 
-    s = sub.add_parser("scan", help="scan rendered reports for person ids and small counts")
+    s = sub.add_parser("scan", help="scan rendered reports for person ids, small counts and "
+                                    "recoverable cells (every file; exits non-zero if it cannot check)")
     s.add_argument("reports", nargs="+", help="reports/<programme> folders")
-    s.add_argument("--threshold", type=int, default=5)
+    s.add_argument("--threshold", type=int, default=None,
+                   help="default: the threshold the report was rendered with (results.json)")
 
     n = sub.add_parser("notebooks", help="re-execute notebooks/*.py into the paired .ipynb "
                                          "(stored key-result outputs that nbval checks)")
@@ -57,14 +59,20 @@ def main(argv=None) -> int:
         if a.cmd == "scan":
             from pathlib import Path
 
-            from .report import scan_report
-            bad = 0
+            from .disclosure import ScanError, scan_report
+            bad = unchecked = 0
             for folder in map(Path, a.reports):
-                ids = _person_ids(folder)
-                found = scan_report(folder, threshold=a.threshold, person_ids=ids)
+                try:
+                    ids, opts = _person_ids(folder)
+                    found = scan_report(folder, threshold=max(a.threshold or 0, opts["threshold"]),
+                                        person_ids=ids, min_analysis_n=opts.get("min_analysis_n"))
+                except ScanError as exc:
+                    unchecked += 1
+                    print(f"{folder}: NOT CHECKED: {exc}", file=sys.stderr)
+                    continue
                 bad += len(found)
                 print(f"{folder}: " + ("clean" if not found else "\n  ".join(["", *found])))
-            return 1 if bad else 0
+            return 2 if unchecked else (1 if bad else 0)
         if a.cmd == "notebooks":
             for f in rd.refresh_notebooks(a.names or None):
                 print(f)
@@ -81,18 +89,45 @@ def main(argv=None) -> int:
 
 
 def _person_ids(report_folder):
-    """Person ids of the data a report was rendered from (via its results.json provenance)."""
+    """Person ids of the data a report was rendered from (via its results.json provenance) and
+    the disclosure options it was rendered with.
+
+    Fails closed: raises :class:`evaluation.disclosure.ScanError` naming what is missing (report
+    folder, results.json, its provenance, the data folder or its persons extract), since a scan
+    that cannot look for ids must never say "clean".
+    """
     import json
+    from pathlib import Path
 
     import pandas as pd
 
+    from .disclosure import DEFAULT_MIN_ANALYSIS_N, DEFAULT_THRESHOLD, ScanError
     from .params import ROOT
+    folder = Path(report_folder)
+    res = folder / "results.json"
+    if not folder.is_dir():
+        raise ScanError(f"report folder {folder} does not exist")
     try:
-        prov = json.loads((report_folder / "results.json").read_text())["provenance"]
-        persons = ROOT / prov["data_folder"] / "persons.parquet"
-        return pd.read_parquet(persons, columns=["person_id"])["person_id"].astype(str).tolist()
-    except (OSError, KeyError, ValueError):
-        return []
+        data = json.loads(res.read_text())
+        prov = data["provenance"]
+        data_folder = Path(prov["data_folder"])
+    except OSError as exc:
+        raise ScanError(f"{res} cannot be read ({exc.strerror or exc}); render the report first") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ScanError(f"{res} is not a results.json with provenance.data_folder ({exc}); "
+                        "cannot tell which data to look for person ids in") from None
+    data_folder = data_folder if data_folder.is_absolute() else ROOT / data_folder
+    persons = data_folder / "persons.parquet"
+    if not data_folder.is_dir():
+        raise ScanError(f"data folder {data_folder} (from {res}) does not exist; the scan needs "
+                        "the persons extract to look for person ids")
+    try:
+        ids = pd.read_parquet(persons, columns=["person_id"])["person_id"].astype(str).tolist()
+    except Exception as exc:  # noqa: BLE001 - any unreadable extract means: not checked
+        raise ScanError(f"{persons} cannot be read ({type(exc).__name__}: {exc})") from None
+    opts = {"threshold": DEFAULT_THRESHOLD, "min_analysis_n": DEFAULT_MIN_ANALYSIS_N,
+            **(data.get("disclosure") or {})}
+    return ids, opts
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from .report import DEFAULT_THRESHOLD
+from .disclosure import DEFAULT_THRESHOLD, mask_points, note_hidden
 
 #: Person-level characteristics described in the overview (those present are used).
 DESCRIBE_COLUMNS = ("age", "female", "immigrant", "under_30", "years_in_norway",
@@ -45,6 +45,29 @@ def describe_by(data: pd.DataFrame, by: str, columns: Sequence[str] | None = Non
     return means
 
 
+def by_group(desc: pd.DataFrame):
+    """:func:`describe_by`'s table for publishing: one row per group (``n`` and the group's
+    means and shares), with its :class:`~evaluation.disclosure.TableSpec`: ``n`` is a count,
+    every other column a statistic of the group's persons, and the groups partition the panel
+    (whose size the sample flow publishes)."""
+    from .disclosure import TableSpec
+    wide = desc.T
+    by = wide.index.name or "group"
+    wide = wide.rename_axis(by).reset_index()
+    wide.columns = [str(c) for c in wide.columns]
+    wide["n"] = pd.to_numeric(wide["n"]).astype("Int64")
+    stats = [c for c in wide.columns if c not in (by, "n")]
+    wide = wide[[by, "n", *stats]]
+    return wide, TableSpec(counts=["n"], stats={"n": stats}, partition=True)
+
+
+def means_spec(means: pd.DataFrame, outcomes: Sequence[str]):
+    """:class:`~evaluation.disclosure.TableSpec` of :func:`outcome_means`: ``n`` a count of the
+    group's persons, the outcome means its statistics, groups partitioning the panel."""
+    from .disclosure import TableSpec
+    return TableSpec(counts=["n"], stats={"n": list(outcomes)}, partition=True)
+
+
 def trajectories(data: pd.DataFrame, outcome: str, *, by: str, time: str = "month") -> pd.DataFrame:
     """Mean of ``outcome`` by ``by`` and ``time`` with the number of persons (``n``) in each cell."""
     for c in (outcome, by, time):
@@ -75,10 +98,7 @@ def suppress_points(traj: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> p
     Returns a copy; the number of points removed is in ``.attrs['suppressed_points']`` so the
     figure caption can say so.
     """
-    keep = traj["n"] >= threshold
-    out = traj.loc[keep].copy()
-    out.attrs["suppressed_points"] = int((~keep).sum())
-    return out
+    return mask_points(traj, "n", threshold)
 
 
 def plot_trajectories(traj: pd.DataFrame, *, by: str, time: str = "month", ax=None,
@@ -95,8 +115,5 @@ def plot_trajectories(traj: pd.DataFrame, *, by: str, time: str = "month", ax=No
         ax.axvline(0, color="grey", lw=0.8, ls="--")
     ax.set_ylabel(traj["outcome"].iloc[0] if len(traj) else "")
     ax.set_title(title or "")
-    n_sup = pts.attrs.get("suppressed_points", 0)
-    if n_sup:
-        ax.text(0.01, 0.01, f"{n_sup} point(s) with fewer than {threshold} persons not shown",
-                transform=ax.transAxes, fontsize=7, color="grey")
+    note_hidden(ax, pts.attrs.get("suppressed_points", 0), threshold)
     return ax

@@ -16,7 +16,10 @@ Layout::
       n_persons: 4000                    # synthetic size
       seed: 1                            # synthetic seed
       folder: data/synthetic/refino      # where the extracts are (default data/synthetic/<programme>)
-    disclosure_threshold: 5
+    disclosure:                          # output control (evaluation.disclosure.DisclosureOptions)
+      threshold: 5                       # counts 1..4 suppressed (>= 3; `disclosure_threshold: 5` also works)
+      rounding_base: 5                   # amounts = count x price rounded to 5 x price
+      min_analysis_n: 60                 # no estimate of fewer persons is published
     seed: 20261123                       # analysis seed (bootstrap, permutation)
     headline: {notebook: 02_rct_analysis, key: headline}
     notebooks:
@@ -33,6 +36,7 @@ from typing import Any, Literal, Optional, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .disclosure import DisclosureOptions
 from .schema import SCENARIOS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -227,11 +231,24 @@ class Params(_Strict):
     title: str
     description: str = ""
     data: DataSpec
-    disclosure_threshold: int = Field(default=5, ge=1)
+    disclosure_threshold: Optional[int] = Field(default=None, ge=3)  # = disclosure.threshold
+    disclosure: DisclosureOptions = Field(default_factory=DisclosureOptions)
     seed: int = 20261123
     headline: Optional[HeadlineSpec] = None
     notebooks: list[NotebookSpec] = Field(min_length=1)
     contract: Optional[dict[str, Any]] = None
+
+    @model_validator(mode="after")
+    def _one_threshold(self):
+        t, d = self.disclosure_threshold, self.disclosure
+        if t is not None and "threshold" in d.model_fields_set and d.threshold != t:
+            raise ValueError(f"disclosure_threshold ({t}) and disclosure.threshold ({d.threshold}) "
+                             "differ: give the threshold once, in the disclosure section")
+        if t is not None and "threshold" not in d.model_fields_set:
+            self.disclosure = DisclosureOptions.model_validate({**d.model_dump(exclude_unset=True),
+                                                                "threshold": t})
+        self.disclosure_threshold = self.disclosure.threshold
+        return self
 
     @model_validator(mode="after")
     def _contract_valid(self):
@@ -253,7 +270,8 @@ class Params(_Strict):
     def notebook_parameters(self, nb: NotebookSpec, output_dir: Path) -> dict[str, Any]:
         """The plain values papermill injects into a notebook's ``parameters`` cell."""
         return {"programme": self.programme, "data_dir": str(self.data_folder),
-                "output_dir": str(output_dir), "disclosure_threshold": self.disclosure_threshold,
+                "output_dir": str(output_dir), "disclosure_threshold": self.disclosure.threshold,
+                "disclosure": self.disclosure.model_dump(),
                 "seed": self.seed, "options": nb.options}
 
 
@@ -292,7 +310,7 @@ def _model_at(loc) -> type[BaseModel] | None:
         if field is None:
             return None
         ann = field.annotation
-        for cand in (DataSpec, NotebookSpec, HeadlineSpec):
+        for cand in (DataSpec, NotebookSpec, HeadlineSpec, DisclosureOptions):
             if ann is cand or cand in getattr(ann, "__args__", ()) or (
                     getattr(ann, "__origin__", None) is list and cand in ann.__args__):
                 model = cand

@@ -1,13 +1,15 @@
-"""Tables, figures and statistical disclosure control for published reports.
+"""Tables, figures and results.json for published reports, through the disclosure gate.
 
-Everything a notebook publishes goes through this module:
+The decisions about what may be published are taken in :mod:`evaluation.disclosure` (the gate);
+this module presents what the gate lets through and re-exports what notebooks use:
 
-* :func:`suppress_counts` applies primary suppression (counts in ``1 .. threshold-1`` are hidden)
-  and secondary suppression (where a row or column total would let a reader recover a hidden
-  cell, the next smallest cell in that row/column is hidden too).
-* :func:`show_table` displays a DataFrame with suppression applied and person ids removed.
+* :class:`Gate` bundles a report's disclosure options: ``gate.table(df, spec)`` shows a table,
+  ``gate.result(res)`` an estimate, ``gate.say(text)`` a note, ``gate.noted(func, ...)`` turns
+  warnings into notes, ``gate.recorder(...)`` records results.json -- all through the gate.
+* :func:`show_table` / :func:`suppress_counts` are the function forms (a count-column list and
+  ``dependent_columns`` are a :class:`~evaluation.disclosure.TableSpec` without declared sums).
 * :class:`Recorder` collects the headline numbers of a notebook into ``results.json``
-  (written atomically).
+  (through :func:`evaluation.disclosure.gate_value`, written atomically).
 * :func:`atomic_write_text` / :func:`atomic_write_bytes` write outputs so that a reader never
   sees a half-written file.
 
@@ -26,10 +28,11 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-#: Column names that may identify a person and must never reach a report.
-ID_COLUMNS = ("person_id", "fnr", "fodselsnummer", "id", "data_id")
-SUPPRESSED = "<5"  # replaced with f"<{threshold}" at run time
-DEFAULT_THRESHOLD = 5
+from . import disclosure as dc
+from .disclosure import (ID_COLUMNS, DEFAULT_THRESHOLD, DisclosureOptions, Sum, TableSpec,  # noqa: F401
+                         drop_ids, escape_html, escape_markdown, gate_text, html_tables,
+                         mask_points, masked_histogram, scan_report)
+
 
 
 # ------------------------------------------------------------------------------------------
@@ -85,123 +88,72 @@ def to_jsonable(obj: Any) -> Any:
 
 
 # ------------------------------------------------------------------------------------------
-# disclosure control
+# disclosure control (function forms; the decisions are in evaluation.disclosure)
 # ------------------------------------------------------------------------------------------
-def _is_small(values: np.ndarray, threshold: int) -> np.ndarray:
-    v = np.asarray(values, dtype=float)
-    return np.isfinite(v) & (v > 0) & (v < threshold)
+def _spec(count_columns, dependent_columns, secondary, df) -> TableSpec | None:
+    if count_columns is None and not dependent_columns:
+        base = dc.infer_spec(drop_ids(df))
+        return TableSpec(counts=base.counts, analysis_n=base.analysis_n, partition=bool(secondary))
+    counts = list(count_columns or [])
+    return TableSpec(counts=counts, stats=dict(dependent_columns or {}), partition=bool(secondary),
+                     analysis_n="n" if "n" in counts else None)
 
 
 def suppression_mask(counts: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD,
                      secondary: bool = True) -> pd.DataFrame:
-    """Cells to hide in a table of counts.
+    """Cells to hide in a grid of counts whose row and column totals are published.
 
-    Primary suppression hides every count ``0 < c < threshold``.  Secondary suppression: in any
-    row or column (of the count columns) with exactly one hidden cell, the smallest other
-    non-zero cell is hidden too, so that a published margin total cannot reveal the hidden
-    count by subtraction.  Repeated until no row or column has a single hidden cell.
-
-    Parameters
-    ----------
-    counts : DataFrame
-        Only count columns.
-    threshold : int
-        Smallest count that may be published.
-    secondary : bool
-        Apply secondary suppression across rows and columns (when there is more than one).
+    Primary suppression hides every count ``0 < c < threshold``; with ``secondary`` the row and
+    column sums are treated as published and complementary cells are hidden until no hidden cell
+    can be narrowed to an interval shorter than ``threshold`` (see :mod:`evaluation.disclosure`).
     """
-    vals = counts.to_numpy(dtype=float)
-    mask = _is_small(vals, threshold)
-    if secondary and mask.any():
-        changed = True
-        while changed:
-            changed = False
-            for axis in (1, 0):
-                if vals.shape[axis] < 2:
-                    continue
-                n_hidden = mask.sum(axis=axis)
-                lines = np.flatnonzero(n_hidden == 1)
-                for i in lines:
-                    line_vals = vals[i, :] if axis == 1 else vals[:, i]
-                    line_mask = mask[i, :] if axis == 1 else mask[:, i]
-                    cand = np.where(~line_mask & np.isfinite(line_vals) & (line_vals > 0),
-                                    line_vals, np.inf)
-                    if np.isfinite(cand).any():
-                        j = int(np.argmin(cand))
-                        if axis == 1:
-                            mask[i, j] = True
-                        else:
-                            mask[j, i] = True
-                        changed = True
-    return pd.DataFrame(mask, index=counts.index, columns=counts.columns)
-
-
-def _has_totals(df: pd.DataFrame) -> bool:
-    labels = [str(x).lower() for x in df.columns]
-    for c in df.columns:
-        if not pd.api.types.is_numeric_dtype(df[c]):
-            labels += [str(x).lower() for x in df[c].unique()[:200]]
-    labels += [str(x).lower() for x in df.index[:200]]
-    return any(lab in ("total", "all", "totalt", "sum") or lab.startswith("total") for lab in labels)
+    grid = counts.reset_index(drop=True)
+    cols = [str(c) for c in grid.columns]
+    grid.columns = cols
+    vals = {c: pd.to_numeric(grid[c], errors="coerce").to_numpy(dtype=float) for c in cols}
+    hidden = {c: np.isfinite(vals[c]) & (vals[c] > 0) & (vals[c] < threshold) for c in cols}
+    if secondary and any(h.any() for h in hidden.values()):
+        rels = [(("value", float(np.nansum(vals[c]))), [(i, c) for i in range(len(grid))])
+                for c in cols]
+        if len(cols) > 1:
+            rels += [(("value", float(sum(np.nan_to_num(vals[c][i]) for c in cols))),
+                      [(i, c) for c in cols]) for i in range(len(grid))]
+        dc._secondary(vals, hidden, rels, [], cols, threshold)
+    return pd.DataFrame({c: hidden[c] for c in cols}, index=counts.index).set_axis(counts.columns, axis=1)
 
 
 def suppress_counts(df: pd.DataFrame, count_columns: Sequence[str] | None = None, *,
                     threshold: int = DEFAULT_THRESHOLD, secondary: bool | None = None,
-                    dependent_columns: dict[str, Sequence[str]] | None = None) -> pd.DataFrame:
-    """Return a copy of ``df`` with small counts replaced by ``"<threshold"``.
+                    dependent_columns: dict[str, Sequence[str]] | None = None,
+                    spec: TableSpec | None = None,
+                    disclosure: DisclosureOptions | dict | None = None) -> pd.DataFrame:
+    """Return a copy of ``df`` after the gate (small counts as ``"<threshold"``).
 
     Parameters
     ----------
     df : DataFrame
         Table to publish.  Not modified.
     count_columns : sequence of str, optional
-        Columns holding person counts.  Defaults to columns named ``n``, ``count`` or starting
-        with ``n_`` / ending in ``_n``.
+        Columns holding person counts.  Defaults to columns named ``n``, ``count``, ``persons`` or
+        starting with ``n_`` / ending in ``_n``.
     threshold : int
         Counts ``1 .. threshold-1`` are suppressed.
     secondary : bool, optional
-        Apply secondary suppression across the count columns and rows.  By default it is applied
-        when the table publishes a total (a row or column labelled ``total``/``all``/``sum``),
-        since only a published margin lets a reader recover a hidden cell by subtraction.
+        The count columns' totals are published elsewhere (the rows partition a known
+        population): complementary cells are hidden.  Structure is never guessed from labels;
+        declare totals and chains with ``spec`` (:class:`~evaluation.disclosure.TableSpec`).
     dependent_columns : dict, optional
-        ``{count_column: [columns]}``: statistics computed from the suppressed cell's persons
-        (e.g. a mean or a share), hidden together with their count.
+        ``{count_column: [columns]}``: statistics of the counted persons, hidden with the count.
+    spec : TableSpec, optional
+        The table's declared structure (overrides the three arguments above).
     """
-    if threshold < 1:
-        raise ValueError(f"disclosure threshold must be >= 1, got {threshold}")
-    out = drop_ids(df)
-    if count_columns is None:
-        count_columns = [c for c in out.columns
-                         if c in ("n", "count", "persons") or str(c).startswith("n_")
-                         or str(c).endswith("_n")]
-    missing = [c for c in count_columns if c not in out.columns]
-    if missing:
-        raise KeyError(f"count column(s) {missing} not in table; columns are {list(out.columns)}")
-    if not count_columns:
-        return out
-    if secondary is None:
-        secondary = _has_totals(out)
-    mask = suppression_mask(out[list(count_columns)].apply(pd.to_numeric, errors="coerce"),
-                            threshold, secondary)
-    label = f"<{threshold}"
-    for c in count_columns:
-        m = mask[c].to_numpy()
-        if m.any():
-            out[c] = out[c].astype(object)
-            out.loc[m, c] = label
-            for dep in (dependent_columns or {}).get(c, ()):
-                out[dep] = out[dep].astype(object)
-                out.loc[m, dep] = label
-    return out
-
-
-def drop_ids(df: pd.DataFrame) -> pd.DataFrame:
-    """Copy of ``df`` without person-identifying columns (index included)."""
-    out = df.copy()
-    if out.index.name in ID_COLUMNS or any(n in ID_COLUMNS for n in (out.index.names or []) if n):
-        out = out.reset_index(drop=True)
-    drop = [c for c in out.columns if str(c).lower() in ID_COLUMNS]
-    return out.drop(columns=drop)
+    opts = dc.options(threshold, disclosure)
+    if spec is None:
+        spec = _spec(count_columns, dependent_columns, secondary, df)
+    try:
+        return dc.suppress(df, spec, opts).frame
+    except dc.DisclosureError as exc:
+        raise KeyError(str(exc)) from None
 
 
 #: Units shown in published column headers (money in Norwegian kroner).
@@ -232,35 +184,58 @@ def publish_frame(df: pd.DataFrame, *, units: dict[str, str] | None = None,
     return out.rename(columns={c: f"{c} ({u[c]})" for c in out.columns if c in u})
 
 
+def _display_html(html: str, plain: str) -> None:
+    try:
+        from IPython.display import display as _display
+        _display({"text/html": html, "text/plain": plain}, raw=True)
+    except ImportError:  # pragma: no cover
+        print(plain)
+
+
+def published_html(pub: "dc.Published", *, caption: str | None = None, precision: int = 3,
+                   units: dict[str, str] | None = None) -> tuple[str, pd.DataFrame]:
+    """HTML of a gated table after presentation (intervals joined, units in headers)."""
+    shown = publish_frame(pub.frame, units=units)
+    u = {**UNITS, **(units or {})}
+    rename = {c: f"{c} ({u[c]})" for c in pub.frame.columns if c in u}
+    hidden = pub.hidden.rename(columns=rename).reindex(columns=shown.columns, fill_value=False)
+    st = dict(pub.structure)
+    ren = lambda c: rename.get(c, c)  # noqa: E731
+    st["counts"] = [ren(c) for c in st["counts"]]
+    st["relations"] = [((t if t[0] == "value" else (t[0], ren(t[1]))), [(i, ren(c)) for i, c in p])
+                       for t, p in st["relations"]]
+    st["amounts"] = [{**a, "column": ren(a["column"]),
+                      "terms": [((x[0], ren(x[1])), q) for x, q in a["terms"]]} for a in st["amounts"]]
+    view = dc.Published(shown, hidden, pub.notes, st, pub.options)
+    return dc.table_html(view, caption=caption, precision=precision), shown
+
+
 def show_table(df: pd.DataFrame, count_columns: Sequence[str] | None = None, *,
                threshold: int = DEFAULT_THRESHOLD, caption: str | None = None,
                secondary: bool | None = None,
                dependent_columns: dict[str, Sequence[str]] | None = None,
                precision: int = 3, units: dict[str, str] | None = None,
-               display: bool = True):
-    """Display a table in a notebook after disclosure control.
+               display: bool = True, spec: TableSpec | None = None,
+               disclosure: DisclosureOptions | dict | None = None):
+    """Display a table in a notebook after the disclosure gate.
 
-    Small counts are suppressed (:func:`suppress_counts`), person-id columns removed, interval
-    columns joined and units added to headers (:func:`publish_frame`), floats rounded to
-    ``precision`` decimals.  Returns the published DataFrame (before presentation changes).
+    Small counts, their statistics and recoverable cells are hidden (:func:`suppress_counts`,
+    :mod:`evaluation.disclosure`), person-id columns removed, interval columns joined and units
+    added to headers (:func:`publish_frame`), every string HTML-escaped, and the gate's notes
+    shown under the table.  Returns the published DataFrame (before presentation changes).
     """
-    pub = suppress_counts(df, count_columns, threshold=threshold, secondary=secondary,
-                          dependent_columns=dependent_columns)
+    opts = dc.options(threshold, disclosure)
+    if spec is None:
+        spec = _spec(count_columns, dependent_columns, secondary, df)
+    try:
+        pub = dc.suppress(df, spec, opts)
+    except dc.DisclosureError as exc:
+        raise KeyError(str(exc)) from None
     if display:
-        try:
-            from IPython.display import display as _display
-            shown = publish_frame(pub, units=units)
-            sty = shown.style.format(precision=precision, na_rep="–", thousands="\u202f")
-            try:
-                sty = sty.hide(axis="index")
-            except Exception:  # pragma: no cover - old pandas
-                pass
-            if caption:
-                sty = sty.set_caption(caption)
-            _display(sty)
-        except ImportError:  # pragma: no cover
-            print(pub.to_string(index=False))
-    return pub
+        html, shown = published_html(pub, caption=caption, precision=precision, units=units)
+        plain = ((caption + "\n") if caption else "") + shown.to_string(index=False)
+        _display_html(html, gate_text(plain, opts.threshold))
+    return pub.frame
 
 
 def format_ci(estimate: float, lo: float, hi: float, digits: int = 3, unit: str = "") -> str:
@@ -288,24 +263,31 @@ class Recorder:
     """
 
     def __init__(self, output_dir: str | os.PathLike, *, notebook: str,
-                 threshold: int = DEFAULT_THRESHOLD):
+                 threshold: int = DEFAULT_THRESHOLD,
+                 disclosure: DisclosureOptions | dict | None = None):
         self.path = Path(output_dir) / "results.json"
         self.notebook = notebook
-        self.threshold = threshold
+        self.options = dc.options(threshold, disclosure)
+        self.threshold = self.options.threshold
         self.entries: dict[str, Any] = {}
         self.headline: dict[str, Any] | None = None
 
     def add(self, key: str, value: Any, *, headline: bool = False,
-            outcome: str | None = None) -> None:
-        """Record ``value`` under ``key`` (returns nothing, so a notebook cell ending in
-        ``rec.add(...)`` does not display the value a second time).
+            outcome: str | None = None, spec: TableSpec | None = None,
+            amounts: dict[str, float] | None = None) -> None:
+        """Record ``value`` under ``key`` through the gate (returns nothing, so a notebook cell
+        ending in ``rec.add(...)`` does not display the value a second time).
 
-        ``outcome`` labels an estimate with what it measures (e.g. "employed_50 at month 24"),
-        shown in the report's headline line and the comparison table of reports/index.html.
+        Tables pass :func:`evaluation.disclosure.suppress` (with ``spec``, else the count columns
+        named as counts); every value then passes :func:`evaluation.disclosure.gate_value`: small
+        counts, estimates of fewer than ``min_analysis_n`` persons (withheld with the reason),
+        amounts ``{key: price}`` rounded, counts in text.  ``outcome`` labels an estimate with
+        what it measures (e.g. "employed_50 at month 24"), shown in the report's headline line
+        and the comparison table of reports/index.html.
         """
         if isinstance(value, pd.DataFrame):
-            value = suppress_counts(value, threshold=self.threshold)
-        self.entries[key] = to_jsonable(value)
+            value = dc.suppress(value, spec, self.options).frame
+        self.entries[key] = dc.gate_value(to_jsonable(value), self.options, amounts=amounts)
         if outcome is not None and isinstance(self.entries[key], dict):
             self.entries[key]["outcome"] = outcome
         if headline:
@@ -336,6 +318,7 @@ class Recorder:
             except json.JSONDecodeError:
                 data = {}
         data.setdefault("notebooks", {})[self.notebook] = self.entries
+        data["disclosure"] = self.options.model_dump()
         if self.headline is not None:
             data.setdefault("headline", {})[self.notebook] = self.headline
         atomic_write_text(self.path, json.dumps(data, indent=2, sort_keys=True, allow_nan=False))
@@ -362,113 +345,9 @@ def notebook_setup(style: str = "whitegrid") -> None:
         pass
 
 
-# ------------------------------------------------------------------------------------------
-# disclosure scan of rendered reports
-# ------------------------------------------------------------------------------------------
-COUNT_HEADERS = ("n", "count", "persons", "person_months", "participants", "n_treated",
-                 "n_control", "n_persons")
-
-
-def _is_count_header(h: str) -> bool:
-    h = h.strip().lower()
-    return h in COUNT_HEADERS or h.startswith("n_") or h.endswith("_n") or h.startswith("n (")
-
-
-def html_tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
-    """Headers and body rows of every ``<table>`` in an HTML page (stdlib parser)."""
-    from html.parser import HTMLParser
-
-    class _P(HTMLParser):
-        def __init__(self):
-            super().__init__()
-            self.tables, self.cur, self.row, self.cell, self.in_cell = [], None, None, [], False
-
-        def handle_starttag(self, tag, attrs):
-            if tag == "table":
-                self.cur = {"head": [], "rows": []}
-            elif tag == "tr" and self.cur is not None:
-                self.row = []
-            elif tag in ("td", "th") and self.row is not None:
-                self.in_cell, self.cell = True, []
-
-        def handle_endtag(self, tag):
-            if tag in ("td", "th") and self.in_cell:
-                self.row.append("".join(self.cell).strip())
-                self.in_cell = False
-            elif tag == "tr" and self.cur is not None and self.row is not None:
-                (self.cur["rows"]).append(self.row)
-                self.row = None
-            elif tag == "table" and self.cur is not None:
-                rows = self.cur["rows"]
-                head = rows[0] if rows else []
-                self.tables.append((head, rows[1:]))
-                self.cur = None
-
-        def handle_data(self, data):
-            if self.in_cell:
-                self.cell.append(data)
-
-    p = _P()
-    p.feed(text)
-    return p.tables
-
-
-def _small_number(v, threshold: int) -> bool:
-    try:
-        x = float(str(v).replace(",", "").replace("\u202f", "").strip())
-    except ValueError:
-        return False
-    return x.is_integer() and 0 < x < threshold
-
-
-def scan_report(report_dir: str | os.PathLike, *, threshold: int = DEFAULT_THRESHOLD,
-                person_ids: Iterable[str] = ()) -> list[str]:
-    """Find person ids and unsuppressed small counts in a rendered report.
-
-    Looks at every ``*.html`` (tables: columns whose header names a count) and ``results.json``
-    (values under count-like keys).  Returns a list of findings (empty = clean).
-    """
-    import re
-
-    report_dir = Path(report_dir)
-    ids = set(map(str, person_ids))
-    findings: list[str] = []
-    token = re.compile(r"[A-Za-z_]*\d+")
-    files = sorted(report_dir.glob("*.html")) + sorted(report_dir.glob("results.json"))
-    for f in files:
-        text = f.read_text(encoding="utf-8", errors="replace")
-        if ids:
-            hits = ids.intersection(token.findall(text))
-            if hits:
-                findings.append(f"{f.name}: {len(hits)} person id(s), e.g. {sorted(hits)[:3]}")
-        if f.suffix == ".html":
-            for i, (head, rows) in enumerate(html_tables(text)):
-                cols = [j for j, h in enumerate(head) if _is_count_header(h)]
-                for r in rows:
-                    # pandas tables: the first cells of a row may be index headers (<th>)
-                    offset = len(r) - len(head) if len(r) > len(head) else 0
-                    for j in cols:
-                        k = j + offset
-                        if k < len(r) and _small_number(r[k], threshold):
-                            findings.append(f"{f.name}: table {i + 1}, column {head[j]!r}: "
-                                            f"count {r[k]} below {threshold}")
-        else:
-            def walk(obj, path):
-                if isinstance(obj, dict):
-                    for k, v in obj.items():
-                        if _is_count_header(str(k)) and not isinstance(v, (dict, list)) \
-                                and not isinstance(v, bool) and _small_number(v, threshold):
-                            findings.append(f"{f.name}: {path}.{k} = {v} below {threshold}")
-                        walk(v, f"{path}.{k}")
-                elif isinstance(obj, list):
-                    for j, v in enumerate(obj):
-                        walk(v, f"{path}[{j}]")
-            walk(json.loads(text), "")
-    return findings
-
-
-def noted(func, *args, **kwargs):
-    """Call ``func(*args, **kwargs)`` and print the warnings it raised as ``Note:`` lines.
+def noted(func, *args, _threshold: int = DEFAULT_THRESHOLD, **kwargs):
+    """Call ``func(*args, **kwargs)`` and print the warnings it raised as ``Note:`` lines,
+    through the gate (counts of persons inside them below the threshold are suppressed).
 
     Estimators warn when they drop or adjust data (units treated in the first period, rows with
     missing values, few clusters); in a report these belong in the text, not in stderr.
@@ -482,5 +361,64 @@ def noted(func, *args, **kwargs):
         msg = str(w.message)
         if issubclass(w.category, (UserWarning, RuntimeWarning)) and msg not in seen:
             seen.add(msg)
-            print("Note:", msg)
+            print("Note:", gate_text(msg, _threshold))
     return out
+
+
+# ------------------------------------------------------------------------------------------
+# the gate as notebooks use it
+# ------------------------------------------------------------------------------------------
+class Gate:
+    """A report's disclosure options and every way a notebook publishes through them.
+
+    >>> gate = Gate(disclosure_threshold, disclosure)                    # doctest: +SKIP
+    >>> gate.table(panel.flow, TableSpec(counts=["persons"], sums=[Sum(0, [1, 2, 3, 4, 5])]))
+    ...                                                                  # doctest: +SKIP
+    """
+
+    def __init__(self, threshold: int | None = None, disclosure: DisclosureOptions | dict | None = None):
+        self.options = dc.options(threshold, disclosure)
+
+    @property
+    def threshold(self) -> int:
+        return self.options.threshold
+
+    def table(self, df: pd.DataFrame, spec: TableSpec | Sequence[str] | None = None, *,
+              caption: str | None = None, precision: int = 3, units: dict[str, str] | None = None,
+              display: bool = True) -> pd.DataFrame:
+        """Show ``df`` through the gate (``spec``: a TableSpec or a list of count columns)."""
+        if spec is not None and not isinstance(spec, TableSpec):
+            counts = list(spec)
+            spec = TableSpec(counts=counts, analysis_n="n" if "n" in counts else None)
+        return show_table(df, spec=spec if spec is not None else dc.infer_spec(drop_ids(df)),
+                          caption=caption, precision=precision, units=units, display=display,
+                          disclosure=self.options)
+
+    def result(self, res, *, caption: str | None = None, precision: int = 4) -> pd.DataFrame:
+        """Show an estimate (anything with ``tidy()``) through the gate: its ``n`` is a count,
+        and estimates of fewer than ``min_analysis_n`` persons are withheld."""
+        tidy = res.tidy() if hasattr(res, "tidy") else pd.DataFrame([res])
+        counts = [c for c in tidy.columns if c == "n"]
+        cap = caption or getattr(res, "method", None) or None
+        return self.table(tidy, TableSpec(counts=counts, analysis_n="n" if counts else None),
+                          caption=cap, precision=precision)
+
+    def say(self, *parts: Any) -> None:
+        """Print a note (counts of persons in it below the threshold are suppressed)."""
+        print(gate_text(" ".join(str(p) for p in parts), self.threshold))
+
+    def count(self, n: Any) -> str:
+        """A count as published text: ``"<5"`` below the threshold, else ``"1 234"``."""
+        v = dc.gate_count(n, self.options)
+        return v if isinstance(v, str) else dc.format_cell(int(v))
+
+    def noted(self, func, *args, **kwargs):
+        """:func:`noted` with this report's threshold."""
+        return noted(func, *args, _threshold=self.threshold, **kwargs)
+
+    def mask(self, df: pd.DataFrame, n: str = "n") -> pd.DataFrame:
+        """Figure data without points resting on fewer than ``threshold`` persons."""
+        return mask_points(df, n, self.threshold)
+
+    def recorder(self, output_dir: str | os.PathLike, *, notebook: str) -> "Recorder":
+        return Recorder(output_dir, notebook=notebook, disclosure=self.options)

@@ -30,6 +30,7 @@ def _count(n, threshold: int):
 
 
 def to_indigo(res: ContractResult, *, disclosure_threshold: int = 5,
+              rounding_base: Optional[int] = None,
               data_source: str = "Administrative register data (NAV, a-ordningen)",
               result_type: str = "Final") -> dict:
     """The contract and its results as an INDIGO project record (a JSON-ready dict)."""
@@ -41,6 +42,11 @@ def to_indigo(res: ContractResult, *, disclosure_threshold: int = 5,
     n_part = res.n_participants
     ev_rates = res.events
     metrics, pricings, results, payments = [], [], [], []
+    from ..disclosure import round_amount
+    step = (rounding_base or disclosure_threshold) * _largest_unit_price(res)
+
+    def paid_amount(x):  # amounts paid are counts x prices: rounded (disclosure gate)
+        return None if x is None else round_amount(float(x), step)
 
     def achieved(event):
         if ev_rates is None or ev_rates.empty:
@@ -71,7 +77,7 @@ def to_indigo(res: ContractResult, *, disclosure_threshold: int = 5,
                             "number_engaged_in_impact_bond": _v(_count(n_part, disclosure_threshold)),
                             "number_with_positive_social_outcomes": _v(_count(achieved(event), disclosure_threshold))})
             payments.append({"outcome_metric_id": _v(label), "type": _v("Actual"),
-                             "money": {"currency": _v(cur), "amount": _v(float(paid.get(label, 0.0)))}})
+                             "money": {"currency": _v(cur), "amount": _v(paid_amount(paid.get(label, 0.0)))}})
     elif isinstance(p, ThresholdPayment):
         mid = p.outcome
         metrics.append({"id": mid, "definition": _v(
@@ -98,7 +104,7 @@ def to_indigo(res: ContractResult, *, disclosure_threshold: int = 5,
                             f"participants {diff['participants']:.3f} vs counterfactual "
                             f"{diff['counterfactual']:.3f} per person ({res.counterfactual})")})
         payments.append({"outcome_metric_id": _v(mid), "type": _v("Actual"),
-                         "money": {"currency": _v(cur), "amount": _v(res.payment)}})
+                         "money": {"currency": _v(cur), "amount": _v(paid_amount(res.payment))}})
     elif isinstance(p, SharedSavings):
         metrics.append({"id": "completion", "definition": _v(events[p.completion_event].description
                                                              if p.completion_event in events else p.completion_event),
@@ -114,7 +120,7 @@ def to_indigo(res: ContractResult, *, disclosure_threshold: int = 5,
         pricings.append({"outcome_metric_id": _v("savings"), "currency": _v(cur),
                          "price_description": _v("share of savings and tax gains")})
         payments.append({"outcome_metric_id": _v("all"), "type": _v("Actual"),
-                         "money": {"currency": _v(cur), "amount": _v(res.payment)}})
+                         "money": {"currency": _v(cur), "amount": _v(paid_amount(res.payment))}})
     out = {
         "name": _v(spec.name),
         "service_and_beneficiaries": {
@@ -124,7 +130,7 @@ def to_indigo(res: ContractResult, *, disclosure_threshold: int = 5,
         "overall_project_finance": {
             "maximum_potential_outcome_payment_v2": {"currency": _v(cur),
                                                      "amount": _v(res.totals.get("max_potential_payment"))},
-            "total_outcome_payments_made": {"currency": _v(cur), "amount": _v(res.payment)}},
+            "total_outcome_payments_made": {"currency": _v(cur), "amount": _v(paid_amount(res.payment))}},
         "outcome_metrics": metrics,
         "outcome_pricings": pricings,
         "results": results,
@@ -149,10 +155,37 @@ def to_indigo(res: ContractResult, *, disclosure_threshold: int = 5,
     return out
 
 
-def to_indigo_json(res: ContractResult, path: Optional[str] = None, **kw) -> str:
-    """JSON text of :func:`to_indigo`; written to ``path`` if given."""
+def _largest_unit_price(res: ContractResult) -> float:
+    """The largest price paid for one person's outcome under the rule (amounts are rounded to a
+    multiple of ``rounding_base`` times it)."""
+    p = res.spec.payment
+    if isinstance(p, StagedPayment):
+        prices = [price for _, _, price in p.items()]
+    elif isinstance(p, RateCard):
+        prices = [price for _, _, price in p.items_list()]
+    elif isinstance(p, ThresholdPayment):
+        prices = [p.price_per_event]
+    elif isinstance(p, SharedSavings):
+        prices = [p.fee_per_completion or 0.0]
+    else:  # pragma: no cover
+        prices = []
+    prices = [float(x) for x in prices if x]
+    return max(prices) if prices else 1.0
+
+
+def to_indigo_json(res: ContractResult, path: Optional[str] = None, *, disclosure=None, **kw) -> str:
+    """JSON text of :func:`to_indigo` after the disclosure gate; written to ``path`` if given.
+
+    Counts pass the gate (``1 .. threshold-1`` not published) and amounts paid, which are counts
+    times prices, are rounded to ``rounding_base x`` the largest unit price of the rule
+    (:func:`evaluation.disclosure.gate_value`).
+    """
+    from .. import disclosure as dc
     from ..report import atomic_write_text, to_jsonable
-    text = json.dumps(to_jsonable(to_indigo(res, **kw)), indent=2, ensure_ascii=False)
+    opts = dc.options(kw.pop("disclosure_threshold", None), disclosure)
+    record = dc.gate_value(to_jsonable(to_indigo(res, disclosure_threshold=opts.threshold,
+                                                 rounding_base=opts.base, **kw)), opts)
+    text = json.dumps(record, indent=2, ensure_ascii=False)
     if path is not None:
         atomic_write_text(path, text)
     return text

@@ -402,13 +402,13 @@ class WeightedSample:
         from ._plots import love_plot
         return love_plot(self.balance(), ax=ax, abs_smd=abs_smd, thresholds=thresholds)
 
-    def overlap_plot(self, ax=None, *, score: str = "ps"):
+    def overlap_plot(self, ax=None, *, score: str = "ps", threshold: int = 5):
         """Distribution of the propensity score by group, before and after (seaborn)."""
         from ._plots import overlap_plot
         if self.ps is None and self.distance is None:
             raise ValueError("no propensity score to plot")
         s = self.ps.score if self.ps is not None else self.distance
-        return overlap_plot(s, self.treat, self.weights, ax=ax)
+        return overlap_plot(s, self.treat, self.weights, ax=ax, threshold=threshold)
 
 
 MatchedSample = WeightedSample

@@ -29,25 +29,43 @@ def love_plot(balance: pd.DataFrame, ax=None, *, abs_smd: bool = True, threshold
     return ax
 
 
-def overlap_plot(score: np.ndarray, treat: np.ndarray, weights: np.ndarray | None = None, ax=None):
+def _stairs(ax, score, groups, weights, threshold, bins=40):
+    """Density of ``score`` by group as steps; bins with fewer than ``threshold`` persons of a
+    group are left out (disclosure gate), and the figure says how many."""
+    from ..disclosure import masked_histogram, note_hidden
+    edges = np.histogram_bin_edges(score[np.isfinite(score)], bins=bins)
+    hidden = 0
+    for name, colour in (("participants", "#1b9e77"), ("comparison", "#d95f02")):
+        sel = groups == name
+        w = None if weights is None else weights[sel]
+        e, h, k = masked_histogram(score[sel], edges, threshold=threshold, weights=w)
+        hidden += k
+        ax.stairs(h, e, label=name, color=colour)
+    ax.legend(title="group")
+    ax.set_ylabel("density")
+    note_hidden(ax, hidden, threshold, "bin(s)")
+
+
+def overlap_plot(score: np.ndarray, treat: np.ndarray, weights: np.ndarray | None = None, ax=None,
+                 *, threshold: int = 5):
+    """Propensity-score densities of participants and comparison pool, before (and after)
+    matching/weighting; no bin of fewer than ``threshold`` persons is drawn."""
     import matplotlib.pyplot as plt
-    import seaborn as sns
-    df = pd.DataFrame({"score": score, "group": np.where(treat == 1, "participants", "comparison")})
+    score = np.asarray(score, dtype=float)
+    groups = np.where(np.asarray(treat) == 1, "participants", "comparison")
     if weights is None:
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 3.5))
-        sns.histplot(df, x="score", hue="group", stat="density", common_norm=False, element="step",
-                     bins=40, ax=ax)
+        _stairs(ax, score, groups, None, threshold)
         ax.set_xlabel("propensity score")
         return ax
     if ax is None:
         _, ax = plt.subplots(1, 2, figsize=(10, 3.5), sharex=True)
-    sns.histplot(df, x="score", hue="group", stat="density", common_norm=False, element="step",
-                 bins=40, ax=ax[0])
+    _stairs(ax[0], score, groups, None, threshold)
     ax[0].set_title("before")
-    keep = weights > 0
-    sns.histplot(df.loc[keep], x="score", hue="group", weights=weights[keep], stat="density",
-                 common_norm=False, element="step", bins=40, ax=ax[1])
+    w = np.asarray(weights, dtype=float)
+    keep = w > 0
+    _stairs(ax[1], score[keep], groups[keep], w[keep], threshold)
     ax[1].set_title("after matching/weighting")
     for a in ax:
         a.set_xlabel("propensity score")
