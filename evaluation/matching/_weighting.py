@@ -13,9 +13,9 @@ from ._design import build_design, referenced_columns
 def _setup(data, treatment, covariates, estimand, missing, min_participants):
     """Common first steps of the weighting estimators: check the estimand, prepare the rows
     (missing covariates per ``missing``), check the minimum participants, build the design."""
-    estimand = estimand.upper()
-    if estimand not in ("ATT", "ATE"):
-        raise ValueError("estimand must be 'ATT' or 'ATE'")
+    estimand = str(estimand).upper()
+    if estimand not in ("ATT", "ATC", "ATE"):
+        raise ValueError(f"estimand must be 'ATT', 'ATC' or 'ATE'; got {estimand!r}")
     cols = referenced_columns(data, covariates)
     data, t, flow, miss = _prepare(data, treatment, cols, missing)
     if min_participants is not None:
@@ -31,8 +31,8 @@ def ipw(data: pd.DataFrame, *, treatment: str, covariates, estimand: str = "ATT"
     Parameters
     ----------
     data, treatment, covariates, link, missing : as :func:`nearest_neighbor`.
-    estimand : "ATT" (participants 1, comparison units ``e/(1-e)``) or "ATE"
-        (``1/e`` and ``1/(1-e)``).
+    estimand : "ATT" (participants 1, comparison units ``e/(1-e)``), "ATC" (participants
+        ``(1-e)/e``, comparison units 1) or "ATE" (``1/e`` and ``1/(1-e)``), as WeightIt.
     trim : exclude units with a propensity score outside ``[trim, 1 - trim]`` (common-support
         trimming, e.g. 0.01 or 0.05); exclusions are counted in ``flow``.
 
@@ -61,6 +61,8 @@ def ipw(data: pd.DataFrame, *, treatment: str, covariates, estimand: str = "ATT"
             raise NoOverlapError(f"trimming at {trim} leaves no treated or no comparison units")
     if estimand == "ATT":
         w = np.where(t == 1, 1.0, e / (1 - e))
+    elif estimand == "ATC":
+        w = np.where(t == 1, (1 - e) / e, 1.0)
     else:
         w = np.where(t == 1, 1 / e, 1 / (1 - e))
     w = np.where(keep, w, 0.0)
@@ -124,8 +126,9 @@ def entropy_balance(data: pd.DataFrame, *, treatment: str, covariates, estimand:
 
     Parameters
     ----------
-    estimand : "ATT" reweights comparison units to the participants' moments; "ATE" reweights
-        both groups to the whole-sample moments.
+    estimand : "ATT" reweights comparison units to the participants' moments, "ATC"
+        participants to the comparison units' moments; "ATE" reweights both groups to the
+        whole-sample moments.
     moments : 1 (means) or 2 (means and squares of non-binary covariates).
     base_weights : optional base weights ``q`` (column name or array) for the comparison units.
     tol : convergence tolerance on the largest standardised imbalance.
@@ -154,7 +157,8 @@ def entropy_balance(data: pd.DataFrame, *, treatment: str, covariates, estimand:
              else np.asarray(base_weights, dtype=float))
     w = np.ones(t.size)
     info = {}
-    groups = [(0, C[t == 1].mean(axis=0))] if estimand == "ATT" else [(0, C.mean(axis=0)), (1, C.mean(axis=0))]
+    groups = {"ATT": [(0, C[t == 1].mean(axis=0))], "ATC": [(1, C[t == 0].mean(axis=0))],
+              "ATE": [(0, C.mean(axis=0)), (1, C.mean(axis=0))]}[estimand]
     for g, target in groups:
         idx = t == g
         Cg = C[idx]
@@ -169,6 +173,8 @@ def entropy_balance(data: pd.DataFrame, *, treatment: str, covariates, estimand:
         info[f"iterations_{g}"] = it
     if estimand == "ATT":
         w[t == 1] = 1.0
+    elif estimand == "ATC":
+        w[t == 0] = 1.0
     flow.append({"step": "weighted sample", "treated": int(t.sum()), "control": int((t == 0).sum()),
                  "excluded_treated": 0, "excluded_control": 0})
     return WeightedSample(data=data, treatment=treatment, treat=t, weights=w, design=design,
@@ -192,24 +198,34 @@ def _independent_columns(C: np.ndarray) -> np.ndarray:
     return np.array(keep, dtype=int)
 
 
-def _coarsen(x: pd.Series, cut, n: int) -> np.ndarray:
-    """Bin codes of ``x``: categorical/binary kept; numeric cut into right-closed intervals."""
+def _coarsen(x: pd.Series, cut, n: int, name: str) -> np.ndarray:
+    """Bin codes of ``x`` as MatchIt's ``cem_matchit``: categorical/binary kept as they are;
+    numeric values binned with R ``findInterval`` on the breaks, i.e. half-open bins [a, b): a
+    value exactly on a cut point falls into the upper bin."""
     if x.dtype == object or isinstance(x.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(x.dtype):
         return pd.factorize(x.astype(str), sort=True)[0]
     v = x.to_numpy(dtype=float)
+    if isinstance(cut, str):
+        if cut.lower() != "sturges":
+            raise ValueError(f"cutpoints[{name!r}] = {cut!r}: use 'sturges', a number of bins, a list "
+                             "of cut points, or 0 for no coarsening")
+        cut = None
+    if cut is not None and np.isscalar(cut) and float(cut) == 0:
+        return pd.factorize(v, sort=True)[0]                  # MatchIt: 0 = not binned
     u = np.unique(v)
     if cut is None and u.size <= 2:
         return np.searchsorted(u, v)
-    lo, hi = v.min(), v.max()
-    if cut is None:
-        k = int(np.ceil(np.log2(n) + 1))                      # Sturges' rule (MatchIt/cem default)
-        edges = np.linspace(lo, hi, k + 1)
-    elif np.isscalar(cut):
-        edges = np.linspace(lo, hi, int(cut) + 1)
-    else:                                                      # given cut points: (-inf, c1], ..., (ck, inf)
-        return np.searchsorted(np.unique(np.asarray(cut, dtype=float)), v, side="left")
-    inner = edges[1:-1]
-    return np.searchsorted(inner, v, side="left")             # (a, b] intervals, lowest included
+    if cut is None or np.isscalar(cut):
+        k = int(np.ceil(np.log2(n) + 1)) if cut is None else int(cut)   # Sturges (nclass.Sturges)
+        if cut is not None and (k != float(cut) or k < 1):
+            raise ValueError(f"cutpoints[{name!r}] = {cut!r}: a number of bins must be a positive "
+                             "integer")
+        inner = np.linspace(v.min(), v.max(), k + 1)[1:-1]    # R seq(min, max, length = k + 1)
+    else:
+        inner = np.unique(np.asarray(cut, dtype=float))       # breaks c(-Inf, cuts, Inf)
+        if not np.all(np.isfinite(inner)):
+            raise ValueError(f"cutpoints[{name!r}] must be finite numbers")
+    return np.searchsorted(inner, v, side="right")            # findInterval: [a, b)
 
 
 def cem(data: pd.DataFrame, *, treatment: str, covariates, cutpoints: dict | None = None,
@@ -217,19 +233,22 @@ def cem(data: pd.DataFrame, *, treatment: str, covariates, cutpoints: dict | Non
         min_participants: int | None = None) -> WeightedSample:
     """Coarsened exact matching (Iacus, King & Porro 2012).
 
-    Numeric covariates are cut into bins (``cutpoints[col]``: a number of equal-width bins or a
-    list of cut points; default Sturges' rule ``ceil(log2 n + 1)`` equal-width bins; intervals are
-    right-closed as R ``cut``); categorical and binary covariates are used as they are.  Strata
-    (subclasses) are the cells of the cross-classification that hold both participants and
-    comparison units; units in other cells are unmatched (counted in ``flow``).
+    Numeric covariates are cut into bins as MatchIt's ``cem_matchit`` (``cutpoints[col]``: a
+    number of equal-width bins between the minimum and maximum, a list of cut points, or 0 for no
+    coarsening; default Sturges' rule ``ceil(log2 n + 1)`` equal-width bins).  Bins are half-open
+    ``[a, b)`` as R ``findInterval``: a value exactly on a cut point falls into the upper bin.
+    Categorical and binary covariates are used as they are.  Strata (subclasses) are the cells of
+    the cross-classification that hold both participants and comparison units; units in other
+    cells are unmatched (counted in ``flow``).
 
-    Weights (MatchIt's subclass weights): ATT — participants 1, comparison units
-    ``n1_s / n0_s`` rescaled to sum to the number of matched comparison units; ATE — each
-    group ``n_s / n_g,s`` rescaled to its matched count.  Effects cluster on the stratum.
+    Weights (MatchIt's ``get_weights_from_subclass``, then normalised to sum to the matched count
+    of each group): ATT — participants 1, comparison units ``n1_s / n0_s``; ATC — comparison
+    units 1, participants ``n0_s / n1_s``; ATE — ``1 + n0_s / n1_s`` and ``1 + n1_s / n0_s``.
+    Effects cluster on the stratum.
     """
-    estimand = estimand.upper()
-    if estimand not in ("ATT", "ATE"):
-        raise ValueError("estimand must be 'ATT' or 'ATE'")
+    estimand = str(estimand).upper()
+    if estimand not in ("ATT", "ATC", "ATE"):
+        raise ValueError(f"cem estimand must be 'ATT', 'ATC' or 'ATE' (MatchIt); got {estimand!r}")
     if isinstance(covariates, str):
         raise ValueError("cem takes a list of columns (coarsening is per column), not a formula")
     cols = referenced_columns(data, covariates)
@@ -237,8 +256,12 @@ def cem(data: pd.DataFrame, *, treatment: str, covariates, cutpoints: dict | Non
     if min_participants is not None:
         check_min_participants(int(t.sum()), minimum=min_participants)
     cutpoints = cutpoints or {}
+    unknown = sorted(set(cutpoints) - set(cols))
+    if unknown:
+        raise ValueError(f"cutpoints name column(s) {unknown} that are not among the covariates "
+                         f"{cols}")
     n = t.size
-    codes = np.column_stack([_coarsen(data[c], cutpoints.get(c), n) for c in cols])
+    codes = np.column_stack([_coarsen(data[c], cutpoints.get(c), n, c) for c in cols])
     stratum = pd.factorize(pd.MultiIndex.from_arrays(codes.T))[0] if codes.shape[1] > 1 else codes[:, 0]
     stratum = np.asarray(stratum, dtype=np.int64)
     k = stratum.max() + 1
@@ -250,17 +273,16 @@ def cem(data: pd.DataFrame, *, treatment: str, covariates, cutpoints: dict | Non
         raise NoOverlapError(f"coarsened exact matching found no stratum with both groups "
                              f"({k} strata); coarsen more (fewer bins) or use fewer covariates")
     w = np.zeros(n)
+    tm, c = (t == 1) & matched, (t == 0) & matched
+    r01 = n0s[stratum] / np.where(n1s[stratum] > 0, n1s[stratum], 1)   # n0_s / n1_s
+    r10 = n1s[stratum] / np.where(n0s[stratum] > 0, n0s[stratum], 1)   # n1_s / n0_s
     if estimand == "ATT":
-        w[(t == 1) & matched] = 1.0
-        c = (t == 0) & matched
-        w[c] = n1s[stratum[c]] / n0s[stratum[c]]
+        w[tm], w[c] = 1.0, r10[c]
+    elif estimand == "ATC":
+        w[tm], w[c] = r01[tm], 1.0
     else:
-        ns = n1s + n0s
-        tm = (t == 1) & matched
-        c = (t == 0) & matched
-        w[tm] = ns[stratum[tm]] / n1s[stratum[tm]]
-        w[c] = ns[stratum[c]] / n0s[stratum[c]]
-        w[tm] *= tm.sum() / w[tm].sum()
+        w[tm], w[c] = 1 + r01[tm], 1 + r10[c]
+    w[tm] *= tm.sum() / w[tm].sum()                               # MatchIt .make_sum_to_n
     w[c] *= c.sum() / w[c].sum()
     sub = np.where(matched, stratum.astype(float), np.nan)
     # renumber subclasses 1..S in order of appearance
