@@ -30,3 +30,6 @@ from .wild import WildResult, wild_att_gt, wild_cluster_test, wild_did_2x2, wild
 
 __all__ += ["wild_cluster_test", "wild_did_2x2", "wild_twfe", "wild_event_study", "wild_att_gt", "WildResult",
             "randomization_inference", "ri_cluster_trial", "RIResult"]
+from .honest import EventStudyCoefficients, HonestDiDResult, event_study_coefficients, honest_did
+
+__all__ += ["honest_did", "HonestDiDResult", "event_study_coefficients", "EventStudyCoefficients"]
