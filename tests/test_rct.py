@@ -238,6 +238,57 @@ def test_weighted_hc2_cr2_equal_direct_matrix_computation():
         np.testing.assert_allclose(fc.df, df3, rtol=1e-8)
 
 
+# Thornton (2008): persons randomised to cash incentives, clustered by village (arm varies within
+# villages), the case estimatr's lm_robust accepts and difference_in_means refuses.
+THORNTON = json.loads((DATA / "thornton_hiv_reference.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def thornton():
+    return pd.read_csv(DATA / "thornton_hiv.csv")
+
+
+@pytest.mark.parametrize("method,covs", [("unadjusted", []), ("ancova", ["age", "distvct"]),
+                                         ("lin", ["age", "distvct"])])
+def test_itt_clusters_not_the_randomisation_unit_thornton(thornton, method, covs):
+    # Source: tests/data/thornton_hiv_reference.json (clubSandwich 0.5.8 CR2 + Satterthwaite df,
+    # sandwich vcovCL HC1 = estimatr "stata"; see the file for why these equal lm_robust); 1e-6.
+    ref = THORNTON["models"][method]
+    d = thornton.dropna(subset=["got", "any", "villnum"] + covs)
+    kw = dict(outcome="got", treatment="any", covariates=covs, clusters="villnum",
+              method="lin" if method == "lin" else "ancova")
+    with pytest.warns(rct.ClusteringNote, match="not the unit of randomisation"):
+        r2 = rct.itt(d, **kw)                                 # CR2 is the default with clusters
+    with pytest.warns(rct.ClusteringNote):
+        r1 = rct.itt(d, **kw, se_type="stata")
+    assert r2.n == ref["n"] and r2.extra["n_clusters"] == ref["n_clusters"]
+    assert r2.extra["se_type"] == "CR2" and r1.extra["se_type"] == "CR1"
+    # coefficient order: R (Intercept), any, then covariates (lin: centred, then interactions)
+    np.testing.assert_allclose(r2.coefficients["estimate"], ref["coef"], rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(r2.coefficients["se"], ref["CR2_se"], rtol=1e-6)
+    assert r2.df == pytest.approx(ref["CR2_df"][1], rel=1e-6)      # Bell-McCaffrey df of the ITT
+    np.testing.assert_allclose(r1.coefficients["se"], ref["CR1_se"], rtol=1e-6)
+    # the df of every coefficient, from the same least-squares routine
+    X = np.column_stack([np.ones(len(d)), d["any"]] + [d[c] for c in covs])
+    if method == "lin":
+        Xc = X[:, 2:] - X[:, 2:].mean(axis=0)
+        X = np.column_stack([X[:, :2], Xc, X[:, [1]] * Xc])
+    fit = ols(X, d.got.to_numpy(), se_type="CR2", clusters=pd.factorize(d.villnum)[0])
+    np.testing.assert_allclose(fit.df, ref["CR2_df"], rtol=1e-6)
+    assert r1.df == ref["n_clusters"] - 1
+    lo, hi = r2.ci()
+    q = stats.t.ppf(0.975, ref["CR2_df"][1])
+    assert lo == pytest.approx(ref["coef"][1] - q * ref["CR2_se"][1], rel=1e-6)
+
+
+def test_clusters_not_randomised_refused_by_difference_in_means_and_single_cluster(thornton):
+    d = thornton.dropna(subset=["got", "any", "villnum"])
+    with pytest.raises(ValueError, match="treatment varies within .* use itt\\(\\.\\.\\., clusters='villnum'\\)"):
+        rct.difference_in_means(d, outcome="got", treatment="any", clusters="villnum")
+    with pytest.raises(ValueError, match="clusters column 'villnum' has 1 distinct value"):
+        rct.itt(d[d.villnum == 2], outcome="got", treatment="any", clusters="villnum")
+
+
 # -------------------------------------------------------------------------------------------
 # 3. Blocked designs against hand computations (estimatr's formulas, Gerber & Green 2012)
 # -------------------------------------------------------------------------------------------
@@ -624,9 +675,11 @@ def test_error_arm_empty():
 def test_error_clusters_nested_wrongly():
     d = _small()
     d["g_bad"] = np.arange(len(d)) % 5           # treatment varies within these clusters
-    for f in (rct.difference_in_means, rct.itt):
-        with pytest.raises(ValueError, match="treatment varies within"):
-            f(d, outcome="y", treatment="z", clusters="g_bad")
+    with pytest.raises(ValueError, match="treatment varies within"):
+        rct.difference_in_means(d, outcome="y", treatment="z", clusters="g_bad")
+    # itt accepts them as estimatr's lm_robust does, with a note (issue 13, item 5)
+    with pytest.warns(rct.ClusteringNote, match="treatment varies within 5 of 5 clusters"):
+        rct.itt(d, outcome="y", treatment="z", clusters="g_bad")
     d["g2"] = np.arange(len(d)) % 2 + 2 * (np.arange(len(d)) % 4 >= 2)   # constant z, spans both blocks
     d["z2"] = d.g2 % 2
     with pytest.raises(ValueError, match="span more than one block"):

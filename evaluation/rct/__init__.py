@@ -25,7 +25,7 @@ Missing values: rows with a missing value in a used column are dropped with a
 :class:`MissingDataWarning` that counts them; the count is in ``extra["n_missing_dropped"]`` and
 ``n`` is the number of rows used.
 """
-from ._prep import MissingDataWarning
+from ._prep import ClusteringNote, MissingDataWarning
 from .checks import BalanceResult, assignment_check, attrition, balance_table, compliance_table, persons
 from .dynamics import (MonthlyEffects, at_month, cumulative_effects, effects_by_month, person_level,
                        sup_t_critical_value)
@@ -36,7 +36,7 @@ from .summaries import planning_summary, robustness_table
 from .power import mde, power, power_table, r_squared, required_n, standard_error
 
 __all__ = [
-    "MissingDataWarning", "difference_in_means", "itt", "late", "randomization_inference",
+    "MissingDataWarning", "ClusteringNote", "difference_in_means", "itt", "late", "randomization_inference",
     "effects_by_month", "cumulative_effects", "person_level", "at_month", "MonthlyEffects",
     "sup_t_critical_value", "subgroup_effects", "multiple_outcomes", "holm", "romano_wolf",
     "balance_table", "BalanceResult", "attrition", "assignment_check", "compliance_table", "persons",

@@ -154,14 +154,37 @@ def _group_min_varying(values: np.ndarray, groups: np.ndarray, n_groups: int):
     return lo, np.flatnonzero(lo != hi)
 
 
-def check_cluster_treatment(arm_codes: np.ndarray, cl_codes: np.ndarray, n_cl: int, cl_uniques) -> None:
+def check_cluster_treatment(arm_codes: np.ndarray, cl_codes: np.ndarray, n_cl: int, cl_uniques,
+                            hint: str = "") -> None:
     """Treatment must be constant within each cluster (the unit of randomisation)."""
     _, bad = _group_min_varying(arm_codes, cl_codes, n_cl)
     if bad.size:
         shown = _show(cl_uniques[i] for i in bad[:5])
         raise ValueError(f"clusters nested wrongly: treatment varies within {bad.size} cluster(s), e.g. "
                          f"{shown}; in a cluster-randomised design every member of a cluster has the same "
-                         "arm — check the cluster column (or do not pass clusters= for an individual design)")
+                         "arm — check the cluster column (or do not pass clusters= for an individual design)"
+                         + hint)
+
+
+class ClusteringNote(UserWarning):
+    """The clusters given are not the unit of randomisation (treatment varies within clusters)."""
+
+
+def note_clusters_not_randomised(arm_codes: np.ndarray, cl_codes: np.ndarray, n_cl: int,
+                                 column: str) -> bool:
+    """Warn (a :class:`ClusteringNote`) when treatment varies within clusters; return whether it does.
+
+    Clustering then accounts for the sampling design or for outcomes correlated within an office,
+    provider or village, not for the assignment (Abadie, Athey, Imbens & Wooldridge 2023, QJE 138).
+    """
+    _, bad = _group_min_varying(arm_codes, cl_codes, n_cl)
+    if bad.size:
+        warnings.warn(f"clusters '{column}' are not the unit of randomisation: treatment varies within "
+                      f"{bad.size} of {n_cl} clusters. Standard errors are clustered for the sampling "
+                      "design or for outcomes correlated within clusters, not for the assignment "
+                      "(Abadie, Athey, Imbens & Wooldridge 2023); if persons were randomised and "
+                      "sampled independently, clustering is not needed", ClusteringNote, stacklevel=4)
+    return bool(bad.size)
 
 
 def check_clusters_in_blocks(cl_codes: np.ndarray, n_cl: int, bl_codes: np.ndarray, cl_uniques) -> np.ndarray:

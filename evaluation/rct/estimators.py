@@ -13,6 +13,7 @@ import pandas as pd
 
 from ._linalg import normalise_se_type, ols, robust_vcov
 from ._prep import (check_cluster_treatment, check_clusters_in_blocks, check_strata_arms,
+                    note_clusters_not_randomised,
                     code_treatment, covariate_matrix, drop_missing, factorize, require_columns,
                     strata_dummies)
 from ._results import RandomizationResult, TrialResult
@@ -91,7 +92,12 @@ def difference_in_means(data: pd.DataFrame, *, outcome: str, treatment: str, blo
     bl_u = factorize(d[blocks])[1] if blocks is not None else None
     cl, cl_u = factorize(d[clusters]) if clusters is not None else (None, None)
     if cl is not None:
-        check_cluster_treatment(arms.codes, cl, len(cl_u), cl_u)
+        # estimatr's difference_in_means refuses these too: its designs take the clusters as the
+        # unit of randomisation
+        check_cluster_treatment(arms.codes, cl, len(cl_u), cl_u,
+                                hint=f". For clusters that are not the unit of randomisation (offices, "
+                                     f"villages, providers) use itt(..., clusters='{clusters}'), which "
+                                     "clusters as estimatr's lm_robust")
         if bl is not None:
             check_clusters_in_blocks(cl, len(cl_u), bl, cl_u)
     rows, design = [], ""
@@ -247,9 +253,16 @@ def _build_design(data, *, outcome, treatment, covariates, method, se_type, clus
     n = len(d)
     y = d[outcome].to_numpy(dtype=float)
     cl = None
+    cl_randomised = True
     if clusters is not None:
         cl, cl_u = factorize(d[clusters])
-        check_cluster_treatment(arms.codes, cl, len(cl_u), cl_u)
+        if len(cl_u) < 2:
+            raise ValueError(f"clusters column '{clusters}' has {len(cl_u)} distinct value(s) among the "
+                             f"{n} rows used; cluster-robust standard errors need at least two clusters "
+                             "(and are unreliable with few: see evaluation's wild cluster bootstrap) — "
+                             "check the column or drop clusters=")
+        # as estimatr lm_robust: clusters inside which the arm varies are accepted, with a note
+        cl_randomised = not note_clusters_not_randomised(arms.codes, cl, len(cl_u), clusters)
         if se_type == "HC2":          # estimatr's default with clusters
             se_type = "CR2"
     se_type = normalise_se_type(se_type, cl)
@@ -259,7 +272,7 @@ def _build_design(data, *, outcome, treatment, covariates, method, se_type, clus
     if strata is not None:
         st, st_u = factorize(d[strata])
         check_strata_arms(arms.codes, st, st_u, arms.n_arms)
-        if cl is not None:
+        if cl is not None and cl_randomised:
             check_clusters_in_blocks(cl, len(cl_u), st, cl_u)
         S = strata_dummies(st, len(st_u))
         Xc = np.hstack([Xc, S])
@@ -293,7 +306,12 @@ def itt(data: pd.DataFrame, *, outcome: str, treatment: str, covariates: Sequenc
     se_type : ``HC0``, ``HC1``, ``HC2`` (default), ``HC3``, ``classical``, or with clusters ``CR0``,
         ``CR1`` (= estimatr/Stata ``"stata"``), ``CR2`` (Bell–McCaffrey, with Satterthwaite df).
         With ``clusters`` and the default ``HC2``, CR2 is used (estimatr's default with clusters).
-    clusters : unit of randomisation (treatment must be constant within clusters).
+    clusters : cluster variable for CR0/CR1/CR2 standard errors.  Usually the unit of
+        randomisation; clusters inside which the arm varies (sampling clusters, or outcomes
+        correlated within an office, provider or village) are accepted as by estimatr's
+        ``lm_robust`` and a :class:`ClusteringNote` warning says that they are not the unit of
+        randomisation (Abadie, Athey, Imbens & Wooldridge 2023).  Only clusters that are the unit
+        of randomisation must nest in ``strata``.  At least two clusters are needed.
     strata : randomisation strata, entered as fixed effects (ANCOVA: additive dummies; Lin: centred
         dummies interacted with treatment, which reproduces the blocked difference in means when there
         are no other covariates).  Every stratum must contain every arm.
@@ -307,7 +325,12 @@ def itt(data: pd.DataFrame, *, outcome: str, treatment: str, covariates: Sequenc
     Notes
     -----
     ``β = (X'X)^{-1}X'y``; variances as in estimatr ``lm_robust`` (see :mod:`evaluation.rct._linalg`).
-    df is ``N − K`` for HC types, ``S − 1`` for CR0/CR1, Bell–McCaffrey for CR2.  References: Lin
+    df is ``N − K`` for HC types, ``S − 1`` for CR0/CR1, Bell–McCaffrey for CR2.  CR1 is estimatr's
+    ``"stata"``: ``S/(S−1) · (N−1)/(N−K)`` times CR0.  CR2 is estimatr's (src/lm_robust_helper.cpp):
+    ``A_s = (I − H_ss)^{-1/2}`` (symmetric square root, eigenvalues below 1e-12 set to 0) and
+    Bell–McCaffrey df ``(tr P)²/||P||²_F`` per coefficient; with clusters in which the arm varies
+    checked against clubSandwich 0.5.8 (``vcovCR(type = "CR2")``, Satterthwaite df, equal to
+    estimatr's for unweighted OLS) and sandwich ``vcovCL(type = "HC1")`` on Thornton (2008).  References: Lin
     (2013) *Ann. Appl. Stat.* 7:295–318; Bell & McCaffrey (2002); Pustejovsky & Tipton (2018).
     Missing values: dropped with a warning and counted (``extra["n_missing_dropped"]``).
     """
