@@ -1,4 +1,4 @@
-"""Command line: ``python -m evaluation {render,check,index,generate}``."""
+"""Command line: ``python -m evaluation {render,check,index,scan,notebooks,generate,options}``."""
 from __future__ import annotations
 
 import argparse
@@ -21,6 +21,8 @@ def main(argv=None) -> int:
     c.add_argument("report", help="reports/<programme> folder")
     c.add_argument("--params", default=None, help="parameter file (default: the one recorded)")
     c.add_argument("--rtol", type=float, default=1e-6)
+    c.add_argument("--strict", action="store_true",
+                   help="also fail when the git commit or package version differs from the report's")
 
     i = sub.add_parser("index", help="rebuild reports/index.html from every results.json")
     i.add_argument("-o", "--out", default=None)
@@ -39,6 +41,10 @@ def main(argv=None) -> int:
     g.add_argument("params", nargs="+")
     g.add_argument("--force", action="store_true", help="regenerate even if data exist")
 
+    o = sub.add_parser("options", help="print every notebook's options (type, default, allowed "
+                                       "values, meaning), as in the README")
+    o.add_argument("--write", action="store_true", help="rewrite the README's options section")
+
     a = p.parse_args(argv)
     from . import render as rd
     from .params import ParamsError
@@ -50,7 +56,7 @@ def main(argv=None) -> int:
                 print(f"{x.programme}: {len(x.notebooks)} notebook(s) -> {x.output_dir}")
             return 0
         if a.cmd == "check":
-            res = rd.check(a.report, params_path=a.params, rtol=a.rtol)
+            res = rd.check(a.report, params_path=a.params, rtol=a.rtol, strict=a.strict)
             print(res)
             return 0 if res.ok else 1
         if a.cmd == "index":
@@ -77,11 +83,23 @@ def main(argv=None) -> int:
             for f in rd.refresh_notebooks(a.names or None):
                 print(f)
             return 0
+        if a.cmd == "options":
+            from .params import README, options_reference, readme_with_options
+            if a.write:
+                from .report import atomic_write_text
+                atomic_write_text(README, readme_with_options(README.read_text(encoding="utf-8")))
+                print(README)
+            else:
+                print(options_reference())
+            return 0
         if a.cmd == "generate":
             from .params import load_params
             for f in rd.expand(a.params):
                 print(rd.ensure_data(load_params(f), force=a.force))
             return 0
+    except rd.RenderInterrupted as exc:
+        print(f"interrupted: {exc}", file=sys.stderr)
+        return 130
     except (rd.RenderError, ParamsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -2,14 +2,28 @@
 
 For each ``params/<programme>.yaml``:
 
-1. validate the file (:func:`evaluation.params.load_params`),
-2. generate the synthetic extracts if the data folder is empty (``data.source: synthetic``),
-3. execute every notebook the file lists with papermill (``notebooks/<name>.py``, a jupytext
+1. validate the file (:func:`evaluation.params.load_params`): keys, values, column names,
+   cross-field rules, before anything runs,
+2. generate the synthetic extracts if the data folder is empty (``data.source: synthetic``;
+   ``source: extracts`` never generates),
+3. take the programme's lock (``reports/.locks/<programme>.lock``): a second render of the same
+   programme stops with a message instead of writing at the same time,
+4. execute every notebook the file lists with papermill (``notebooks/<name>.py``, a jupytext
    "percent" script, is the source) with the programme's parameters, cwd = repository root,
-4. write ``reports/<programme>/<notebook>.ipynb`` (executed) and ``.html`` (code hidden unless
-   ``show_code``; provenance and a table of contents first; figures embedded), and
-   ``results.json`` with the headline numbers and the provenance,
-5. collect every ``results.json`` under ``reports/`` into ``reports/index.html``.
+   into a **staging folder** ``reports/.staging/<programme>-…`` (outside the published folder),
+5. write there ``<notebook>.ipynb`` (executed) and ``.html`` (code hidden unless ``show_code``;
+   provenance and a table of contents first; figures embedded), and ``results.json`` with the
+   headline numbers and the provenance,
+6. scan the staged report with the disclosure gate (:func:`evaluation.report.scan_report`: person
+   ids, small counts); it fails closed,
+7. swap the staging folder into ``reports/<programme>/`` in one step (files of notebooks no longer
+   in the plan go with the old folder),
+8. collect every ``results.json`` under ``reports/`` into ``reports/index.html`` (atomically).
+
+A failed, interrupted (SIGINT/SIGTERM) or refused render leaves the previous complete report
+untouched; the error names the notebook, the cell and where the failed notebook was kept: a
+private folder outside the reports (:data:`FAILED_ROOT`), since its outputs have not passed the
+disclosure gate.  Staging folders and kernels are cleaned up.
 
 Kernels are started with ZeroMQ's ``ipc`` transport on private socket paths, so renders running
 in parallel never race for TCP ports (papermill kernels started at the same moment are known to
@@ -17,31 +31,45 @@ collide on ports: nteract/papermill#511).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import errno
 import html
 import json
 import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from . import __version__
 from .params import ROOT, Params, file_hash, load_params, notebook_source
 from .report import atomic_write_text, to_jsonable
+from .schema import EXTRACTS
 
 KERNEL_NAME = "evaluation"
 REPORTS = ROOT / "reports"
+#: Where the executed notebook of a failed render is kept: a private folder (mode 0700) outside
+#: the reports, because its outputs have not passed the disclosure gate.
+FAILED_ROOT = Path(tempfile.gettempdir()) / f"evaluation-failed-{os.getuid()}"
+STAGING = ".staging"
+LOCKS = ".locks"
 
 
 class RenderError(RuntimeError):
     """A notebook failed: the message names the parameter file, the notebook, the cell and the error."""
+
+
+class RenderInterrupted(RenderError):
+    """The render was interrupted (SIGINT/SIGTERM); the previous report is untouched."""
 
 
 # ------------------------------------------------------------------------------------------
@@ -88,11 +116,21 @@ def git_commit() -> str:
         return "unknown"
 
 
+_EXTRACT_FILE = re.compile(r"^(?P<name>[a-z_]+)\.(parquet|csv|csv\.gz)$")
+
+
 def data_hashes(folder: Path) -> dict[str, str]:
-    if not folder.exists():
+    """sha256 of the register extracts in ``folder`` (``<extract>.parquet|.csv|.csv.gz`` for the
+    extracts of :data:`evaluation.schema.EXTRACTS`); other files there are not read."""
+    folder = Path(folder)
+    if not folder.is_dir():
         return {}
-    return {p.name: file_hash(p) for p in sorted(folder.iterdir())
-            if p.is_file() and not p.name.startswith(".")}
+    out = {}
+    for p in sorted(folder.iterdir()):
+        m = _EXTRACT_FILE.match(p.name)
+        if m and m.group("name") in EXTRACTS and p.is_file():
+            out[p.name] = file_hash(p)
+    return out
 
 
 def provenance(params_path: Path, params: Params) -> dict:
@@ -133,8 +171,11 @@ def ensure_data(params: Params, *, force: bool = False) -> Path:
     kw = {"seed": params.data.seed, "effect_scale": params.data.effect_scale}
     if params.data.n_persons:
         kw["n_persons"] = params.data.n_persons
-    data = synthetic.generate(params.data.scenario, **kw)
-    data.write(folder, overwrite=True)
+    try:
+        data = synthetic.generate(params.data.scenario, **kw)
+        data.write(folder, overwrite=True)
+    except (ValueError, OSError) as exc:      # e.g. the generator refuses a folder it did not create
+        raise RenderError(f"cannot write the synthetic extracts into {folder}: {exc}") from None
     return folder
 
 
@@ -153,8 +194,36 @@ def load_notebook(name: str):
     return nb
 
 
-def execute(nb, out_path: Path, parameters: dict, *, label: str) -> object:
-    """Execute ``nb`` with papermill; raise :class:`RenderError` naming the failing cell."""
+def _private_failed_copy(tmp_out: Path, failed_dir: Path | None, name: str) -> Path | None:
+    """Keep the executed notebook of a failed run in a private folder (never in a report)."""
+    if failed_dir is None or not tmp_out.exists():
+        return None
+    failed_dir.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(failed_dir.parent, 0o700)
+    failed_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    dest = failed_dir / f"{name}.failed.ipynb"
+    shutil.copyfile(tmp_out, dest)
+    os.chmod(dest, 0o600)
+    (failed_dir / "NOT-FOR-PUBLICATION.txt").write_text(
+        "These notebooks failed during a render. Their outputs did not pass the disclosure gate\n"
+        "and may show person-level data: read them to find the error, never publish or share them.\n")
+    return dest
+
+
+def _short(text: str, limit: int = 300) -> str:
+    """An error message cut to ``limit`` characters: the full text (which may quote data) stays
+    in the private failed notebook."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit} more characters)"
+
+
+def execute(nb, out_path: Path, parameters: dict, *, label: str,
+            failed_dir: Path | None = None) -> object:
+    """Execute ``nb`` with papermill; raise :class:`RenderError` naming the failing cell.
+
+    The executed notebook of a failed run is copied to ``failed_dir`` (a private folder outside
+    the reports), never next to ``out_path``.
+    """
     import nbformat
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
@@ -169,8 +238,7 @@ def execute(nb, out_path: Path, parameters: dict, *, label: str) -> object:
                                 kernel_name=kernel_name(), cwd=str(ROOT), progress_bar=False,
                                 log_output=False, kernel_manager_class=_kernel_manager_class())
         except PapermillExecutionError as exc:
-            if tmp_out.exists():
-                shutil.copyfile(tmp_out, out_path.with_suffix(".failed.ipynb"))
+            kept = _private_failed_copy(tmp_out, failed_dir, out_path.stem)
             src_lines = ""
             try:
                 executed = nbformat.read(tmp_out, as_version=4)
@@ -181,13 +249,30 @@ def execute(nb, out_path: Path, parameters: dict, *, label: str) -> object:
                 src_lines = "\n      ".join(src_lines)
             except Exception:  # pragma: no cover - best effort
                 pass
+            where = (f"    executed notebook kept at {kept} (private: it may show person-level "
+                     "output; do not publish it)" if kept else "")
             raise RenderError(
                 f"{label}: cell {exc.exec_count} (index {exc.cell_index}) failed with "
-                f"{exc.ename}: {exc.evalue}\n    cell source:\n      {src_lines}\n"
-                f"    executed notebook kept at {out_path.with_suffix('.failed.ipynb')}") from None
+                f"{exc.ename}: {_short(exc.evalue)}\n    cell source:\n      {src_lines}\n{where}") from None
         executed = nbformat.read(tmp_out, as_version=4)
     atomic_write_text(out_path, nbformat.writes(executed))
     return executed
+
+
+_MD_SPECIAL = str.maketrans({c: f"&#{ord(c)};" for c in "\\`*[]()!|<>&\"'"})
+
+
+def md_text(value) -> str:
+    """``value`` as literal text inside Markdown: HTML and Markdown syntax (links, images,
+    emphasis, raw tags) are written as character references, so a string from a parameter file
+    or from the data is shown, never interpreted."""
+    return str(value).translate(_MD_SPECIAL)
+
+
+def _code(value) -> str:
+    """``value`` in a Markdown code span (shown literally); backticks cannot end it early."""
+    text = str(value).replace("`", "'")
+    return f"`{text}`"
 
 
 def _anchor(text: str) -> str:
@@ -198,22 +283,22 @@ def headline_text(headline: dict | None) -> str:
     """One-line statement of the pre-specified headline result, as the Data Lab reports open."""
     if not headline or headline.get("estimate") is None:
         return ""
-    what = headline.get("outcome") or headline.get("term") or headline["key"]
+    what = md_text(headline.get("outcome") or headline.get("term") or headline["key"])
     ci = ""
     level = int(round(100 * float(headline.get("level", 0.95))))
     if headline.get("ci_low") is not None and headline.get("ci_high") is not None:
         ci = f", {level} % CI {headline['ci_low']:.4g} to {headline['ci_high']:.4g}"
     n = f", n = {headline['n']}" if isinstance(headline.get("n"), int) else ""
-    method = f" — {headline['method']}" if headline.get("method") else ""
+    method = f" — {md_text(headline['method'])}" if headline.get("method") else ""
     arms = ""
     if isinstance(headline.get("arms"), list) and len(headline["arms"]) > 1:
-        arms = "".join(f"  \n&nbsp;&nbsp;{a.get('term')}: **{a['estimate']:.4g}**, "
+        arms = "".join(f"  \n&nbsp;&nbsp;{md_text(a.get('term'))}: **{a['estimate']:.4g}**, "
                        f"{level} % CI {a['ci_low']:.4g} to {a['ci_high']:.4g}"
                        for a in headline["arms"])
         return (f"**Headline (pre-specified):** {what}, each arm against control{method}{arms}"
-                f"  \n(notebook `{headline['notebook']}`, result `{headline['key']}`)")
+                f"  \n(notebook {_code(headline['notebook'])}, result {_code(headline['key'])})")
     return (f"**Headline (pre-specified):** {what}: **{headline['estimate']:.4g}**"
-            f"{ci}{n}{method}  \n(notebook `{headline['notebook']}`, result `{headline['key']}`)")
+            f"{ci}{n}{method}  \n(notebook {_code(headline['notebook'])}, result {_code(headline['key'])})")
 
 
 def _front_matter(nb, prov: dict, title: str, show_code: bool, headline: dict | None = None,
@@ -232,11 +317,11 @@ def _front_matter(nb, prov: dict, title: str, show_code: bool, headline: dict | 
     data = "<br>".join(f"{html.escape(k)} <code>{html.escape(v[:16])}…</code>"
                        for k, v in prov["data_sha256"].items()) or "–"
     lines = [
-        f"# {title}", "", description.strip(), "", headline_text(headline), "",
+        f"# {md_text(title)}", "", md_text(description.strip()), "", headline_text(headline), "",
         "<details open><summary><b>Provenance</b> — the pre-specified plan this report follows</summary>",
         "", "| | |", "|---|---|",
-        f"| parameter file | `{prov['params_file']}` (sha256 `{prov['params_sha256'][:16]}…`) |",
-        f"| data | `{prov['data_folder']}`<br>{data} |",
+        f"| parameter file | {_code(prov['params_file'])} (sha256 `{prov['params_sha256'][:16]}…`) |",
+        f"| data | {_code(prov['data_folder'])}<br>{data} |",
         f"| package | evaluation {prov['package_version']}, Python {prov['python']} |",
         f"| git commit | `{prov['git_commit']}` |",
         f"| rendered | {prov['rendered_at']} |", "", "</details>", "",
@@ -304,25 +389,53 @@ class RenderResult:
 
 def render_one(params_path: str | Path, *, out_root: str | Path | None = None,
                show_code: bool = False, progress=None) -> RenderResult:
-    """Render one parameter file into ``<out_root>/<programme>/``."""
+    """Render one parameter file into ``<out_root>/<programme>/``, staged and swapped in whole.
+
+    Holds the programme's lock, renders into a staging folder, scans it with the disclosure
+    gate and swaps it into place only when every notebook succeeded and the scan is clean.  On
+    any failure or interruption the previous report stays as it was and :class:`RenderError`
+    says what failed and where the failed notebook is.
+    """
     params_path = Path(params_path).resolve()
     params = load_params(params_path)
-    out_dir = Path(out_root or REPORTS).resolve() / params.programme
+    out_root = Path(out_root or REPORTS).resolve()
+    out_dir = out_root / params.programme
+    label = _rel(params_path)
+    with programme_lock(out_root, params.programme), _signals_raise(), \
+            _staging(out_root, params.programme) as stage, _kernels_cleaned():
+        try:
+            res = _render_into(stage, params_path, params, show_code=show_code, progress=progress)
+            _gate(stage, params, label)
+            _swap(stage, out_dir)
+        except RenderInterrupted as exc:
+            raise RenderInterrupted(f"{label}: {exc}; the previous report in {out_dir} is "
+                                    "untouched") from None
+        except RenderError as exc:
+            raise RenderError(f"{exc}\n    the previous report in {out_dir} is untouched "
+                              f"({'kept' if out_dir.exists() else 'there was none'})") from None
+    res.output_dir = str(out_dir)
+    res.results = str(out_dir / "results.json")
+    return res
+
+
+def _render_into(stage: Path, params_path: Path, params: Params, *, show_code: bool,
+                 progress=None) -> RenderResult:
+    """Execute every notebook of the plan into ``stage`` and write results.json and the HTML."""
     ensure_data(params)
     prov = provenance(params_path, params)
-    # start from a clean results.json: notebooks add their sections to it
-    out_dir.mkdir(parents=True, exist_ok=True)
-    results_path = out_dir / "results.json"
+    results_path = stage / "results.json"
     atomic_write_text(results_path, json.dumps({"programme": params.programme,
                                                 "title": params.title,
                                                 "provenance": prov}, indent=2))
-    res = RenderResult(str(params_path), params.programme, str(out_dir), results=str(results_path))
+    res = RenderResult(str(params_path), params.programme, str(stage), results=str(results_path))
+    failed_dir = FAILED_ROOT / f"{params.programme}-{_dt.datetime.now():%Y%m%dT%H%M%S}-{os.getpid()}"
     executed = {}
     for spec in params.notebooks:
         nb = load_notebook(spec.name)
         label = f"{_rel(params_path)} → notebooks/{spec.name}"
-        executed[spec.name] = execute(nb, out_dir / f"{spec.name}.ipynb",
-                                      params.notebook_parameters(spec, out_dir), label=label)
+        executed[spec.name] = execute(nb, stage / f"{spec.name}.ipynb",
+                                      params.notebook_parameters(spec, stage), label=label,
+                                      failed_dir=failed_dir)
         res.notebooks.append(spec.name)
         if progress is not None:
             progress(1)
@@ -343,9 +456,186 @@ def render_one(params_path: str | Path, *, out_root: str | Path | None = None,
     atomic_write_text(results_path, json.dumps(to_jsonable(data), indent=2, sort_keys=True))
     # HTML last, so that every page opens with the pre-specified headline
     for name, nb in executed.items():
-        export_html(nb, out_dir / f"{name}.html", prov=prov, title=f"{params.title} — {name}",
+        export_html(nb, stage / f"{name}.html", prov=prov, title=f"{params.title} — {name}",
                     show_code=show_code, headline=headline, description=params.description)
     return res
+
+
+# ------------------------------------------------------------------------------------------
+# staging, lock, gate, swap, interruption
+# ------------------------------------------------------------------------------------------
+def _threshold(params: Params) -> int:
+    disc = getattr(params, "disclosure", None)
+    return int(getattr(disc, "threshold", None) or params.disclosure_threshold)
+
+
+def report_person_ids(params: Params) -> list[str]:
+    """Person ids of the data a report is rendered from; :class:`RenderError` if unreadable."""
+    from .panel import read_extracts
+    try:
+        persons = read_extracts(params.data_folder, names=["persons"])["persons"]
+        return persons["person_id"].astype(str).tolist()
+    except Exception as exc:  # noqa: BLE001 - any failure means the scan cannot be done
+        raise RenderError(f"cannot check the report for person ids: the persons extract in "
+                          f"{params.data_folder} could not be read ({exc})") from None
+
+
+def _gate(stage: Path, params: Params, label: str) -> None:
+    """Fail closed: publish nothing the disclosure scan finds a problem in, or cannot check."""
+    from .report import scan_report
+    ids = report_person_ids(params)
+    try:
+        found = scan_report(stage, threshold=_threshold(params), person_ids=ids,
+                            min_analysis_n=getattr(getattr(params, "disclosure", None),
+                                                   "min_analysis_n", None))
+    except Exception as exc:  # noqa: BLE001
+        raise RenderError(f"{label}: the disclosure scan could not check the report ({exc}); "
+                          "nothing was published") from None
+    if found:
+        raise RenderError(f"{label}: the disclosure scan refused the report ({len(found)} "
+                          "finding(s)); nothing was published:\n    " + "\n    ".join(found[:20]))
+
+
+@contextlib.contextmanager
+def programme_lock(out_root: Path, programme: str, *, blocking: bool = False) -> Iterator[Path]:
+    """Hold ``<out_root>/.locks/<programme>.lock`` (an flock, released if the process dies)."""
+    import fcntl
+    lock_dir = Path(out_root) / LOCKS
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    path = lock_dir / f"{programme}.lock"
+    fh = open(path, "a+")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise RenderError(f"another render of {programme!r} is writing {Path(out_root) / programme} "
+                              f"({holder}; lock {path}); wait for it to finish, then render again") \
+                from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} since {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}")
+        fh.flush()
+        try:
+            yield path
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    finally:
+        fh.close()
+
+
+@contextlib.contextmanager
+def _staging(out_root: Path, programme: str) -> Iterator[Path]:
+    """A fresh staging folder ``<out_root>/.staging/<programme>-…``, removed afterwards.
+
+    Called under the programme's lock: leftovers of a killed render of this programme are
+    removed first, and a report left half-swapped by a crash is restored.
+    """
+    base = Path(out_root) / STAGING
+    base.mkdir(parents=True, exist_ok=True)
+    _recover(Path(out_root), programme)
+    for old in base.glob(f"{programme}-*"):
+        shutil.rmtree(old, ignore_errors=True)
+    stage = Path(tempfile.mkdtemp(prefix=f"{programme}-", dir=base))
+    os.chmod(stage, 0o755)
+    try:
+        yield stage
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            base.rmdir()          # only if empty
+
+
+def _recover(out_root: Path, programme: str) -> None:
+    previous = out_root / STAGING / f"{programme}.previous"
+    if previous.is_dir():
+        if not (out_root / programme).exists():
+            os.rename(previous, out_root / programme)
+        else:
+            shutil.rmtree(previous, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically exchange two paths (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+    import ctypes
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    r = fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    if r == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _swap(stage: Path, out_dir: Path) -> None:
+    """Put the complete staged report in place of ``out_dir`` in one step."""
+    if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
+        raise RenderError(f"{out_dir} is not a folder; move it away, then render again")
+    if not out_dir.exists():
+        os.rename(stage, out_dir)
+        stage.mkdir()                     # so that the staging clean-up finds a folder
+        return
+    if _exchange(stage, out_dir):
+        return                            # stage now holds the previous report; removed after
+    previous = stage.parent / f"{out_dir.name}.previous"
+    os.rename(out_dir, previous)          # a crash here is repaired by _recover on the next render
+    os.rename(stage, out_dir)
+    shutil.rmtree(previous, ignore_errors=True)
+    stage.mkdir()
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    """Turn SIGTERM (and SIGINT) into :class:`RenderInterrupted` so that clean-up runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise RenderInterrupted(f"render interrupted by {signal.Signals(signum).name}")
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+@contextlib.contextmanager
+def _kernels_cleaned() -> Iterator[None]:
+    """After the render, stop any kernel this process started that is still running."""
+    try:
+        yield
+    finally:
+        _stop_own_kernels()
+
+
+def _stop_own_kernels() -> None:
+    try:
+        import psutil
+        kids = psutil.Process().children(recursive=True)
+    except Exception:  # noqa: BLE001 - psutil missing or process gone
+        kids = []
+    for k in kids:
+        try:
+            if any("ipykernel" in part for part in k.cmdline()):
+                k.kill()
+        except Exception:  # noqa: BLE001
+            continue
+    base = Path(tempfile.gettempdir()) / "evaluation-kernels"
+    for f in base.glob(f"k-{os.getpid()}-*"):
+        with contextlib.suppress(OSError):
+            f.unlink()
 
 
 def _as_dict(v):
@@ -416,12 +706,19 @@ def render(paths: Sequence[str | Path], *, out_root: str | Path | None = None, j
 # ------------------------------------------------------------------------------------------
 # index and check
 # ------------------------------------------------------------------------------------------
+def report_results(out_root: str | Path | None = None) -> list[Path]:
+    """``results.json`` of every published report under ``out_root`` (staging folders and other
+    hidden folders are not reports)."""
+    out_root = Path(out_root or REPORTS)
+    return sorted(p for p in out_root.glob("*/results.json") if not p.parent.name.startswith("."))
+
+
 def collect_results(out_root: str | Path | None = None):
     """One row per recorded estimate across all reports: programme × notebook × key."""
     import pandas as pd
     out_root = Path(out_root or REPORTS)
     rows = []
-    for path in sorted(out_root.glob("*/results.json")):
+    for path in report_results(out_root):
         data = json.loads(path.read_text())
         head = data.get("headline_result", {})
         for nb, entries in data.get("notebooks", {}).items():
@@ -444,11 +741,19 @@ def collect_results(out_root: str | Path | None = None):
 
 
 def write_index(out_root: str | Path | None = None) -> Path:
-    """``reports/index.html``: links to every report and the comparison table."""
+    """``reports/index.html``: links to every report and the comparison table.
+
+    Built under the index lock and written atomically (a reader sees the old or the new page).
+    """
     out_root = Path(out_root or REPORTS)
+    with programme_lock(out_root, ".index", blocking=True):
+        return _write_index(out_root)
+
+
+def _write_index(out_root: Path) -> Path:
     table = collect_results(out_root)
     links = []
-    for path in sorted(out_root.glob("*/results.json")):
+    for path in report_results(out_root):
         data = json.loads(path.read_text())
         prog = data.get("programme", path.parent.name)
         nbs = " · ".join(f'<a href="{html.escape(prog)}/{html.escape(nb)}.html">{html.escape(nb)}</a>'
@@ -493,61 +798,262 @@ def _numbers(obj, prefix=""):
     return out
 
 
+def _leaves(obj, prefix=""):
+    """Flatten every leaf (numbers, text, booleans, null) of a results.json into {path: value}."""
+    out = {}
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out.update(_leaves(v, f"{prefix}.{k}" if prefix else str(k)))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            out.update(_leaves(v, f"{prefix}[{i}]"))
+    else:
+        out[prefix] = obj
+    return out
+
+
+def _same(x, y, rtol: float, atol: float) -> bool:
+    num = (int, float)
+    if isinstance(x, num) and isinstance(y, num) and not isinstance(x, bool) and not isinstance(y, bool):
+        if x != x and y != y:            # both NaN
+            return True
+        return abs(x - y) <= atol + rtol * abs(x)
+    return x == y
+
+
+# -- the visible text of a report page -----------------------------------------------------
+_NUMBER = re.compile(r"[-−+]?\d+(?:[.,]\d+)*(?:[eE][-+]?\d+)?")
+
+
+class _PageText:
+    """Visible text of an exported notebook page, piece by piece, with where each piece is.
+
+    Text in ``<script>``/``<style>`` is skipped; the provenance block (``<details>``) is kept
+    apart; each piece carries the nearest heading, table caption and row label, so that a
+    difference can be named ("section 'Balance', table 'Balance of baseline covariates', row
+    'age'").
+    """
+
+    def __init__(self, text: str):
+        from html.parser import HTMLParser
+        self.pieces: list[tuple[str, str]] = []
+        self.provenance = ""
+        self.figures = 0
+        page = self
+
+        class P(HTMLParser):
+            def __init__(self):
+                super().__init__(convert_charrefs=True)
+                self.skip = 0
+                self.details = 0
+                self.heading = ""
+                self.in_heading = False
+                self.caption = ""
+                self.in_caption = False
+                self.row: list[str] = []
+                self.in_row = False
+
+            def handle_starttag(self, tag, attrs):
+                if tag in ("script", "style"):
+                    self.skip += 1
+                elif tag == "details":
+                    self.details += 1
+                elif tag in ("h1", "h2", "h3", "h4"):
+                    self.in_heading, self.heading = True, ""
+                elif tag == "caption":
+                    self.in_caption, self.caption = True, ""
+                elif tag == "table":
+                    self.caption = ""
+                elif tag == "tr":
+                    self.in_row, self.row = True, []
+                elif tag == "img":
+                    page.figures += 1
+
+            def handle_endtag(self, tag):
+                if tag in ("script", "style"):
+                    self.skip = max(0, self.skip - 1)
+                elif tag == "details":
+                    self.details = max(0, self.details - 1)
+                elif tag in ("h1", "h2", "h3", "h4"):
+                    self.in_heading = False
+                elif tag == "caption":
+                    self.in_caption = False
+                elif tag == "tr":
+                    self.in_row = False
+
+            def handle_data(self, data):
+                if self.skip:
+                    return
+                text = " ".join(data.split())
+                if not text or text == "¶":
+                    return
+                if self.details:
+                    page.provenance += " " + text
+                    return
+                if self.in_heading:
+                    self.heading = (self.heading + " " + text).strip().rstrip("¶").strip()
+                if self.in_caption:
+                    self.caption = (self.caption + " " + text).strip()
+                where = f"section {self.heading!r}" if self.heading else "page top"
+                if self.caption:
+                    where += f", table {self.caption!r}"
+                if self.in_row:
+                    if self.row:
+                        where += f", row {self.row[0]!r}"
+                    self.row.append(text)
+                page.pieces.append((where, text))
+
+        P().feed(text)
+
+
+def _same_text(a: str, b: str, rtol: float, atol: float) -> bool:
+    if a == b:
+        return True
+    if _NUMBER.sub("#", a) != _NUMBER.sub("#", b):
+        return False
+    for x, y in zip(_NUMBER.findall(a), _NUMBER.findall(b)):
+        try:
+            fx = float(x.replace("−", "-").replace(",", ""))
+            fy = float(y.replace("−", "-").replace(",", ""))
+        except ValueError:
+            return False
+        if not abs(fx - fy) <= atol + rtol * abs(fx):
+            return False
+    return True
+
+
+def compare_pages(stored: str, fresh: str, *, page: str, rtol: float = 1e-6,
+                  atol: float = 1e-9) -> list[str]:
+    """What differs between the visible text of two renders of one page (numbers, labels)."""
+    import difflib
+    a, b = _PageText(stored), _PageText(fresh)
+    out = []
+    sm = difflib.SequenceMatcher(a=[t for _, t in a.pieces], b=[t for _, t in b.pieces],
+                                 autojunk=False)
+    for op, i1, i2, j1, j2 in sm.get_opcodes():
+        if op == "equal":
+            continue
+        if op == "replace" and i2 - i1 == j2 - j1:
+            for (wa, ta), (_, tb) in zip(a.pieces[i1:i2], b.pieces[j1:j2]):
+                if not _same_text(ta, tb, rtol, atol):
+                    out.append(f"{page}, {wa}: shown {ta!r}, re-run gives {tb!r}")
+            continue
+        for w, t in a.pieces[i1:i2]:
+            out.append(f"{page}, {w}: shown {t!r}, missing in the re-run")
+        for w, t in b.pieces[j1:j2]:
+            out.append(f"{page}, {w}: re-run shows {t!r}, missing in the published page")
+    if a.figures != b.figures:
+        out.append(f"{page}: {a.figures} figure(s) shown, the re-run has {b.figures}")
+    return out
+
+
+def _provenance_stated(page_text: str, prov: dict) -> list[str]:
+    """What the page's provenance block should state (from results.json) but does not."""
+    p = _PageText(page_text).provenance
+    want = {"parameter file hash": prov.get("params_sha256", "")[:16],
+            "git commit": prov.get("git_commit", ""),
+            "package version": prov.get("package_version", "")}
+    want.update({f"data file {k}": f"{k} {v[:16]}" for k, v in prov.get("data_sha256", {}).items()})
+    return [f"{name} {value!r}" for name, value in want.items() if value and value not in p]
+
+
 @dataclass
 class CheckResult:
     ok: bool
     messages: list[str]
+    differences: list[str] = field(default_factory=list)
 
     def __str__(self):
         return ("OK: " if self.ok else "FAILED: ") + "\n  ".join(self.messages)
 
 
-def check(report_dir: str | Path, *, params_path: str | Path | None = None,
-          rtol: float = 1e-6, atol: float = 1e-9) -> CheckResult:
-    """Re-run a report and compare its numbers with the stored ``results.json``.
+def _check_provenance(prov: dict, params_path: Path, params: Params,
+                      strict: bool) -> tuple[list[str], list[str]]:
+    """(failures, notes): changed inputs fail; another commit or version is noted (fails if
+    ``strict``)."""
+    fail, note = [], []
+    if file_hash(params_path) != prov["params_sha256"]:
+        fail.append(f"parameter file {_rel(params_path)} changed since the report was rendered")
+    now = data_hashes(params.data_folder)
+    then = prov.get("data_sha256", {})
+    for name in sorted(set(now) | set(then)):
+        if now.get(name) != then.get(name):
+            fail.append(f"data file {name} in {_rel(params.data_folder)} changed "
+                        f"(sha256 {then.get(name, 'absent')[:12]} → {now.get(name, 'absent')[:12]})")
+    for key, current in (("git_commit", git_commit()), ("package_version", __version__)):
+        if prov.get(key) != current:
+            (fail if strict else note).append(
+                f"{key.replace('_', ' ')}: report rendered with {prov.get(key)!r}, now {current!r}")
+    return fail, note
 
-    Provenance is compared first (parameter-file and data-file hashes): a changed input is
-    named.  Then the report is re-rendered into a temporary folder and every number recorded by
-    the notebooks is compared (relative tolerance ``rtol``); differences are listed by their
-    path in results.json.
+
+def check(report_dir: str | Path, *, params_path: str | Path | None = None,
+          rtol: float = 1e-6, atol: float = 1e-9, strict: bool = False) -> CheckResult:
+    """Re-run a published report and compare everything it shows.
+
+    1. Provenance: the parameter file's and the data extracts' hashes against those recorded
+       (a changed input is named); the git commit and package version are compared and a
+       difference is noted (a failure with ``strict``).  Each HTML page's provenance block must
+       state what results.json records.
+    2. The report is re-rendered into a temporary folder; every leaf of results.json (numbers
+       within ``rtol``/``atol``; labels such as outcome, method and arms exactly) is compared by
+       its path.
+    3. Every number and label shown in every HTML page is compared with the re-run's page,
+       named by page, section, table and row.
     """
     report_dir = Path(report_dir)
-    stored = json.loads((report_dir / "results.json").read_text())
-    prov = stored["provenance"]
+    try:
+        stored = json.loads((report_dir / "results.json").read_text())
+        prov = stored["provenance"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise RenderError(f"{report_dir} is not a rendered report (results.json with provenance "
+                          f"unreadable: {exc})") from None
     params_path = Path(params_path) if params_path else ROOT / prov["params_file"]
-    msgs = []
-    ok = True
-    if file_hash(params_path) != prov["params_sha256"]:
-        ok = False
-        msgs.append(f"parameter file {_rel(params_path)} changed since the report was rendered")
     params = load_params(params_path)
-    now = data_hashes(params.data_folder)
-    for name in sorted(set(now) | set(prov["data_sha256"])):
-        if now.get(name) != prov["data_sha256"].get(name):
-            ok = False
-            msgs.append(f"data file {name} in {_rel(params.data_folder)} changed "
-                        f"(sha256 {prov['data_sha256'].get(name, 'absent')[:12]} → "
-                        f"{now.get(name, 'absent')[:12]})")
+    fail, notes = _check_provenance(prov, params_path, params, strict)
+    pages = sorted(p.name for p in report_dir.glob("*.html"))
+    for name in pages:
+        missing = _provenance_stated((report_dir / name).read_text(errors="replace"), prov)
+        if missing:
+            fail.append(f"{name}: the provenance block does not state the recorded "
+                        + ", ".join(missing))
     with tempfile.TemporaryDirectory() as tmp:
         render_one(params_path, out_root=tmp)
-        fresh = json.loads((Path(tmp) / params.programme / "results.json").read_text())
-    a = _numbers({k: stored.get(k) for k in ("notebooks", "headline_result")})
-    b = _numbers({k: fresh.get(k) for k in ("notebooks", "headline_result")})
-    n_diff = 0
-    for key in sorted(set(a) | set(b)):
-        x, y = a.get(key), b.get(key)
-        if x is None or y is None:
-            msgs.append(f"{key}: {'missing in re-run' if y is None else 'new in re-run'}")
-            n_diff += 1
-        elif abs(x - y) > atol + rtol * abs(x):
-            msgs.append(f"{key}: stored {x:.10g}, re-run {y:.10g}")
-            n_diff += 1
-    if n_diff:
-        ok = False
-        msgs.insert(0, f"{n_diff} number(s) differ from results.json")
-    else:
-        msgs.append(f"all {len(a)} recorded numbers reproduce (rtol {rtol:g})")
-    return CheckResult(ok, msgs)
+        fresh_dir = Path(tmp) / params.programme
+        fresh = json.loads((fresh_dir / "results.json").read_text())
+        keys = ("notebooks", "headline_result")
+        a = _leaves({k: stored.get(k) for k in keys})
+        b = _leaves({k: fresh.get(k) for k in keys})
+        diffs = []
+        for key in sorted(set(a) | set(b)):
+            if key not in b:
+                diffs.append(f"results.json {key}: missing in re-run")
+            elif key not in a:
+                diffs.append(f"results.json {key}: new in re-run")
+            elif not _same(a[key], b[key], rtol, atol):
+                diffs.append(f"results.json {key}: stored {a[key]!r}, re-run {b[key]!r}")
+        n_json = len(diffs)
+        fresh_pages = sorted(p.name for p in fresh_dir.glob("*.html"))
+        for name in sorted(set(pages) | set(fresh_pages)):
+            if name not in fresh_pages:
+                diffs.append(f"{name}: published, but the plan no longer renders it")
+            elif name not in pages:
+                diffs.append(f"{name}: rendered by the plan, but not published")
+            else:
+                diffs += compare_pages((report_dir / name).read_text(errors="replace"),
+                                       (fresh_dir / name).read_text(errors="replace"),
+                                       page=name, rtol=rtol, atol=atol)
+    msgs = list(fail)
+    if n_json:
+        msgs.append(f"{n_json} number(s) or label(s) differ from results.json")
+    if len(diffs) > n_json:
+        msgs.append(f"{len(diffs) - n_json} difference(s) in what the HTML pages show")
+    msgs += diffs
+    if not diffs:
+        msgs.append(f"all {len(a)} recorded values and everything shown on {len(pages)} page(s) "
+                    f"reproduce (rtol {rtol:g})")
+    msgs += [f"note: {n}" for n in notes]
+    return CheckResult(not fail and not diffs, msgs, diffs)
 
 
 # ------------------------------------------------------------------------------------------

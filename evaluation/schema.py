@@ -99,3 +99,13 @@ BINARY_OUTCOMES = ("employed", "employed_50", "job_kept_6m", "on_social_assistan
 CONTINUOUS_OUTCOMES = ("earnings", "sa_amount", "position_share", "reoffence_events")
 
 SCENARIOS = ("refino", "alna_aktiv", "bjerke_effektkontrakt", "unge_paa_vei", "back_in_the_ring")
+
+
+def panel_columns() -> tuple[str, ...]:
+    """Names of the person-month panel's columns, known without building a panel.
+
+    Options of a parameter file that name a column (covariates, subgroups, outcomes, clusters,
+    strata, groups) are checked against these before any notebook runs
+    (:mod:`evaluation.params`); the panel builder keeps its columns within them.
+    """
+    return tuple(PANEL)

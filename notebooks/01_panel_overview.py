@@ -23,7 +23,7 @@ data_dir = "data/synthetic/refino"
 output_dir = "reports/refino"
 disclosure_threshold = 5
 seed = 20261123
-options = {}
+options = None  # None: the options of params/<programme>.yaml; a render passes its own
 
 # %%
 import matplotlib.pyplot as plt
@@ -35,9 +35,8 @@ import evaluation.report
 from evaluation import overview
 
 evaluation.report.notebook_setup()
-options = evaluation.params.notebook_options(programme, "01_panel_overview", options)
-group = options.get("group", "arm")
-outcomes = options.get("outcomes", ["employed", "on_social_assistance"])
+opt = evaluation.params.notebook_options(programme, "01_panel_overview", options)
+group, outcomes = opt.group, opt.outcomes
 panel = evaluation.panel.load_panel(data_dir)
 rec = evaluation.report.Recorder(output_dir, notebook="01_panel_overview",
                                  threshold=disclosure_threshold)

@@ -26,7 +26,7 @@ data_dir = "data/synthetic/refino"
 output_dir = "reports/refino"
 disclosure_threshold = 5
 seed = 20261123
-options = {}
+options = None  # None: the options of params/<programme>.yaml; a render passes its own
 
 # %%
 import matplotlib.pyplot as plt
@@ -37,25 +37,14 @@ import evaluation.report
 from evaluation import rct
 
 evaluation.report.notebook_setup()
-options = evaluation.params.notebook_options(programme, "02_rct_analysis", options)
-headline_outcome = options.get("headline_outcome", "employed")
-headline_month = int(options.get("headline_month", 24))
-outcomes = list(options.get("outcomes", [headline_outcome]))
-covariates_wanted = list(options.get("covariates", ["age", "female", "immigrant"]))
-subgroups = list(options.get("subgroups", ["immigrant", "under_30"]))
-months = int(options.get("months", 48))
-ri_draws = int(options.get("ri_draws", 500))
-price = float(options.get("price", 30000))
-arms = options.get("arms", None)
-control = options.get("control", "control")
-method = options.get("method", "lin")
-strata = options.get("strata", "office")
-shares = options.get("design_shares", None)
-target_effect = float(options.get("target_effect", 0.05))
+opt = evaluation.params.notebook_options(programme, "02_rct_analysis", options)
+headline_outcome, headline_month, outcomes = opt.headline_outcome, opt.headline_month, opt.outcomes
+covariates, subgroups, strata = opt.covariates, opt.subgroups, opt.strata
+months, ri_draws, price, target_effect = opt.months, opt.ri_draws, opt.price, opt.target_effect
+arms, control, method, shares = opt.arms, opt.control, opt.method, opt.design_shares
 
 panel = evaluation.panel.load_panel(data_dir)
 data = panel.data if arms is None else panel.data[panel.data["arm"].isin([control, *arms])]
-covariates = [c for c in covariates_wanted if c in data.columns]
 at_headline = rct.at_month(data, headline_month)
 people = rct.persons(data)
 show = lambda df, counts=(), caption=None: evaluation.report.show_table(  # noqa: E731

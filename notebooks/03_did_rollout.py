@@ -28,7 +28,7 @@ data_dir = "data/synthetic/alna_aktiv"
 output_dir = "reports/alna_aktiv"
 disclosure_threshold = 5
 seed = 20261123
-options = {}
+options = None  # None: the options of params/<programme>.yaml; a render passes its own
 
 # %%
 
@@ -44,13 +44,10 @@ import evaluation.report
 from evaluation.report import format_ci, noted, show_table
 
 evaluation.report.notebook_setup()
-options = evaluation.params.notebook_options(programme, "03_did_rollout", options)
-opt = {"outcome": "on_social_assistance", "control_group": "notyet", "method": "dr", "covariates": [],
-       "cluster": "office", "min_e": -6, "max_e": 12, "bootstrap_draws": 999, "anticipation": 0,
-       "base_period": "varying", "group": "cohort", "time": "period", "district": "office", **options}
-outcome, cluster = opt["outcome"], opt["cluster"] or None
-cols = dict(outcome=outcome, unit="person_id", time=opt["time"], group=opt["group"])
-min_e, max_e = int(opt["min_e"]), int(opt["max_e"])
+opt = evaluation.params.notebook_options(programme, "03_did_rollout", options)
+outcome, cluster = opt.outcome, opt.cluster or None
+cols = dict(outcome=outcome, unit="person_id", time=opt.time, group=opt.group)
+min_e, max_e = opt.min_e, opt.max_e
 
 panel = evaluation.panel.load_panel(data_dir)
 data = panel.data

@@ -25,7 +25,7 @@ data_dir = "data/synthetic/bjerke_effektkontrakt"
 output_dir = "reports/bjerke_effektkontrakt"
 disclosure_threshold = 5
 seed = 20261123
-options = {}
+options = None  # None: the options of params/<programme>.yaml; a render passes its own
 
 # %%
 import warnings
@@ -41,18 +41,11 @@ import evaluation.report
 from evaluation.report import format_ci, show_table
 
 evaluation.report.notebook_setup()
-options = evaluation.params.notebook_options(programme, "04_matched_comparison", options)
-DEFAULT_COVARIATES = ("age + I(age < 35) + female + C(norwegian_level) + C(education_level)"
-                      " + sa_months_12 + sa_months_24 + emp_months_12 + emp_months_24 + earnings_12")
+opt = evaluation.params.notebook_options(programme, "04_matched_comparison", options)
 HISTORIES = ["sa_months_12", "sa_months_24", "emp_months_12", "emp_months_24", "earnings_12"]
-opt = {"headline_outcome": "employed", "headline_horizon": 12, "horizons": [6, 12, 24],
-       "covariates": DEFAULT_COVARIATES, "exact": ["office"], "caliper": 0.2, "ratio": 1,
-       "min_participants": 60, "treatment": "treated",
-       "secondary_outcomes": ["employed", "on_social_assistance"], **options}
-outcome, horizon = opt["headline_outcome"], int(opt["headline_horizon"])
-# "reoffended within h months" is an ever-outcome over the first h months; others are the month value
-aggregate = opt.get("aggregate", "any" if outcome == "reoffended" else None)
-treatment = opt["treatment"]
+outcome, horizon = opt.headline_outcome, opt.headline_horizon
+# "reoffended within h months" is an ever-outcome over the first h months (opt.aggregate = "any")
+aggregate, treatment = opt.aggregate, opt.treatment
 
 panel = evaluation.panel.load_panel(data_dir)
 persons = panel.persons()

@@ -24,7 +24,7 @@ data_dir = "data/synthetic/refino"
 output_dir = "reports/refino"
 disclosure_threshold = 5
 seed = 20261123
-options = {}
+options = None  # None: the options of params/<programme>.yaml; a render passes its own
 
 # %%
 import json
@@ -39,13 +39,9 @@ import evaluation.report
 from evaluation.report import show_table
 
 evaluation.report.notebook_setup()
-options = evaluation.params.notebook_options(programme, "05_outcome_contract", options)
-if "contract" not in options:
-    raise ValueError("options['contract'] is missing: put the params file's contract section there")
-spec = ec.ContractSpec.model_validate(options["contract"])
-counterfactual = options.get("counterfactual", "rct_control")
-uncertainty = options.get("uncertainty", "normal" if counterfactual == "did" else "bootstrap")
-n_draws = int(options.get("n_draws", 999))
+opt = evaluation.params.notebook_options(programme, "05_outcome_contract", options)
+spec = ec.ContractSpec.model_validate(opt.contract)
+counterfactual, uncertainty, n_draws = opt.counterfactual, opt.uncertainty, opt.n_draws
 panel = evaluation.panel.load_panel(data_dir)
 needs_mapping = any(e == "mapping" for _, e in spec.payment_events())
 assignment = (evaluation.panel.read_extracts(data_dir, names=["assignment"])["assignment"]
@@ -69,7 +65,7 @@ print(f"Counterfactual: {counterfactual}; uncertainty: {uncertainty}")
 # is the estimate an earlier notebook of this report recorded in results.json.
 
 # %%
-effect = ec.resolve_effect(options.get("effect"), output_dir)
+effect = ec.resolve_effect(opt.effect, output_dir)
 for e in (effect.values() if isinstance(effect, dict) else [effect]):
     if isinstance(e, ec.EffectEstimate):
         print("Effect taken from", e.describe())
@@ -78,9 +74,7 @@ for e in (effect.values() if isinstance(effect, dict) else [effect]):
 comparison = None
 if counterfactual == "matched":
     import evaluation.matching as em
-    mopt = {"covariates": ("age + female + C(norwegian_level) + C(education_level) + sa_months_12"
-                           " + sa_months_24 + emp_months_12 + emp_months_24 + earnings_12"),
-            "exact": ["office"], "caliper": 0.2, "ratio": 1, **options.get("matching", {})}
+    mopt = opt.matching.model_dump()
     persons = panel.persons()
     persons["treated"] = persons["treated"].astype(int)
     m = em.nearest_neighbor(persons, treatment="treated", missing="exclude", seed=seed, **mopt)
@@ -88,7 +82,7 @@ if counterfactual == "matched":
     show_table(m.sample_sizes(), ["all", "matched", "unmatched", "discarded"],
                threshold=disclosure_threshold, caption="Matched comparison group")
 res = ec.evaluate(panel.data, spec, counterfactual=counterfactual, comparison=comparison,
-                  effect=effect, baseline=options.get("baseline"),
+                  effect=effect, baseline=opt.baseline,
                   assignment=assignment, uncertainty=uncertainty, n_draws=n_draws, seed=seed)
 print(res.counterfactual_description)
 

@@ -25,7 +25,7 @@ data_dir = "data/synthetic/refino"
 output_dir = "reports/refino"
 disclosure_threshold = 5
 seed = 20261123
-options = {}
+options = None  # None: the options of params/<programme>.yaml; a render passes its own
 
 # %%
 import matplotlib.pyplot as plt
@@ -40,9 +40,9 @@ from evaluation.rct import mde, required_n
 from evaluation.report import show_table
 
 evaluation.report.notebook_setup()
-options = evaluation.params.notebook_options(programme, "06_trial_design", options)
-spec = ec.ContractSpec.model_validate(options["contract"])
-counterfactual = options.get("counterfactual", "rct_control")
+opt = evaluation.params.notebook_options(programme, "06_trial_design", options)
+spec = ec.ContractSpec.model_validate(opt.contract)
+counterfactual = opt.counterfactual
 panel = evaluation.panel.load_panel(data_dir)
 needs_mapping = any(e == "mapping" for _, e in spec.payment_events())
 assignment = (evaluation.panel.read_extracts(data_dir, names=["assignment"])["assignment"]
@@ -52,14 +52,12 @@ if counterfactual == "matched":  # the comparison pool as a whole (design inputs
     pool = panel.persons()
     comparison = pool.loc[~pool["treated"].astype(bool), ["person_id"]].astype(str)
 res = ec.evaluate(panel.data, spec, counterfactual=counterfactual, comparison=comparison,
-                  effect=options.get("effect"), baseline=options.get("baseline"),
+                  effect=opt.effect, baseline=opt.baseline,
                   assignment=assignment, uncertainty=None)
 inp = ec.design_inputs(res)
-margin = inp["margin"] if inp["margin"] is not None else float(options.get("margin", 0.10))
-share = float(options.get("share_treated", 0.5))
-ratio = options.get("comparison_ratio", None if counterfactual == "rct_control" else 1.0)
-true_effects = options.get("true_effects", [round(margin * k, 4) for k in (1.0, 1.5, 2.0, 3.0)])
-sizes = options.get("sizes", [100, 200, 300, 500, 1000, 2000, 4000, 8000])
+margin = inp["margin"] if inp["margin"] is not None else opt.margin
+share, ratio, sizes = opt.share_treated, opt.comparison_ratio, opt.sizes
+true_effects = opt.true_effects or [round(margin * k, 4) for k in (1.0, 1.5, 2.0, 3.0)]
 rec = evaluation.report.Recorder(output_dir, notebook="06_trial_design", threshold=disclosure_threshold)
 
 # %% [markdown]

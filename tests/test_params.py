@@ -94,3 +94,46 @@ def test_contract_section_is_validated(tmp_path):
     d["contract"]["payment"]["stages"][0]["share"] = 1.5   # a share above 100 %
     with pytest.raises(ParamsError, match="contract"):
         load_params(_write(tmp_path, d))
+
+
+# -- options models (one place for the defaults) ---------------------------------------------
+def test_readme_options_section_is_generated_from_the_models():
+    from evaluation.params import README, readme_with_options
+    text = README.read_text(encoding="utf-8")
+    assert readme_with_options(text) == text, (
+        "README's options section is out of date: run `python -m evaluation options --write`")
+
+
+def test_every_notebook_has_an_options_model_with_documented_fields():
+    from evaluation.params import NOTEBOOK_OPTIONS, available_notebooks
+    assert set(NOTEBOOK_OPTIONS) == set(available_notebooks())
+    for name, model in NOTEBOOK_OPTIONS.items():
+        assert model.notebook == name
+        for key, f in model.model_fields.items():
+            assert f.description, f"{name}.{key} has no documentation"
+
+
+def test_options_model_fills_defaults_and_derived_defaults():
+    from evaluation.params import notebook_options
+    rct = notebook_options("x", "02_rct_analysis", {"headline_outcome": "employed_50"})
+    assert rct.outcomes == ["employed_50"] and rct.headline_month == 24
+    assert rct["covariates"] == rct.get("covariates") == ["age", "female", "immigrant"]
+    m = notebook_options("x", "04_matched_comparison", {"headline_outcome": "reoffended"})
+    assert m.aggregate == "any"
+    c = notebook_options("x", "05_outcome_contract", {"contract": {}, "counterfactual": "did"})
+    assert c.uncertainty == "normal" and c.matching.exact == ["office"]
+    t = notebook_options("x", "06_trial_design", {"contract": {}, "counterfactual": "matched"})
+    assert t.comparison_ratio == 1.0 and t.margin == 0.10
+
+
+def test_formula_columns_reads_patsy_formulas():
+    from evaluation.params import formula_columns
+    assert formula_columns("y ~ age + I(age < 35) + C(norwegian_level, Treatment('none'))"
+                           " + np.log(earnings_12 + 1)") == ["age", "norwegian_level", "earnings_12"]
+
+
+def test_panel_columns_cover_the_options_of_every_params_file():
+    from evaluation.schema import PANEL, panel_columns
+    assert set(panel_columns()) == set(PANEL)
+    for path in PARAMS:
+        load_params(path)        # every column named in the repository's plans is a panel column

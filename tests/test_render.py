@@ -56,14 +56,15 @@ def test_no_person_ids_in_report(rendered):
 
 def test_failing_notebook_names_cell_and_error(small_params, tmp_path):
     d = yaml.safe_load(small_params.read_text())
-    d["notebooks"][0]["options"]["group"] = "no_such_column"
+    d["notebooks"][0]["options"]["outcomes"] = ["person_id"]   # a column, but not an outcome
     f = tmp_path / "broken.yaml"
     f.write_text(yaml.safe_dump(d))
     with pytest.raises(render.RenderError) as e:
         render.render([f], out_root=tmp_path / "out", progress=False, index=False)
     msg = str(e.value)
-    assert "01_panel_overview" in msg and "KeyError" in msg and "no_such_column" in msg
-    assert "cell" in msg and "describe_by" in msg  # the failing cell's source is shown
+    assert "01_panel_overview" in msg and "Error" in msg
+    assert "cell" in msg and "outcome_means" in msg  # the failing cell's source is shown
+    assert "private" in msg and not (tmp_path / "out" / "refino_small").exists()
 
 
 def test_unknown_key_refused_before_anything_runs(small_params, tmp_path):

@@ -233,6 +233,8 @@ class Stage(_Strict):
     name: str
     share: float = Field(gt=0)
     event: str
+    repeatable: bool = Field(default=False, description="pay this event although another stage "
+                             "pays it too")
 
     @field_validator("share")
     @classmethod
@@ -279,6 +281,8 @@ class RateCardItem(_Strict):
     outcome: str = Field(description="event name (built-in or declared under contract.events)")
     price: float = Field(gt=0)
     name: Optional[str] = None
+    repeatable: bool = Field(default=False, description="pay this outcome although another item "
+                             "pays it too")
 
     @property
     def label(self) -> str:
@@ -555,12 +559,28 @@ class ContractSpec(_Strict):
             if event not in known:
                 raise ValueError(f"payment {label!r} refers to unknown event {event!r}; use one of "
                                  f"{sorted(known)} or declare it under contract.events")
+        self._no_event_paid_twice()
         for t in self.targets:
             for ref in (t.numerator, t.denominator):
                 if ref not in known and ref not in PANEL and ref != "all":
                     raise ValueError(f"target {t.name!r} refers to {ref!r}, which is neither an event "
                                      f"nor a panel column; use one of {sorted(known)}")
         return self
+
+    def _no_event_paid_twice(self) -> None:
+        """A rule pays one event once, unless the later stage/item says ``repeatable: true``."""
+        p = self.payment
+        parts = (p.stages if isinstance(p, StagedPayment) else p.items if isinstance(p, RateCard)
+                 else [])
+        seen: dict[str, str] = {}
+        for part in parts:
+            event = getattr(part, "event", None) or getattr(part, "outcome", None)
+            label = getattr(part, "name", None) or event
+            if event in seen and not part.repeatable:
+                raise ValueError(f"event {event!r} is paid twice ({seen[event]!r} and {label!r}); "
+                                 f"pay each event once, or set repeatable: true on {label!r} if the "
+                                 "contract really pays it again")
+            seen.setdefault(event, label)
 
     # -- helpers --------------------------------------------------------------------------
     def all_events(self) -> dict[str, EventSpec]:
