@@ -31,3 +31,6 @@ __all__ = ["propensity_score", "nearest_neighbor", "cem", "ipw", "entropy_balanc
            "sensitivity", "check_min_participants", "WeightedSample", "MatchedSample",
            "PropensityModel", "EventTimeResult", "HorizonResult", "TooFewParticipantsError",
            "NoOverlapError", "FLOW_COLUMNS", "wls"]
+from .hidden_bias import EValueResult, RosenbaumResult, e_value, pair_differences, rosenbaum_bounds
+
+__all__ += ["rosenbaum_bounds", "RosenbaumResult", "e_value", "EValueResult", "pair_differences"]
