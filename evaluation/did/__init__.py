@@ -33,3 +33,6 @@ __all__ += ["wild_cluster_test", "wild_did_2x2", "wild_twfe", "wild_event_study"
 from .honest import EventStudyCoefficients, HonestDiDResult, event_study_coefficients, honest_did
 
 __all__ += ["honest_did", "HonestDiDResult", "event_study_coefficients", "EventStudyCoefficients"]
+from .synth import SynthResult, synthdid, synthetic_control
+
+__all__ += ["synthdid", "synthetic_control", "SynthResult"]
