@@ -31,8 +31,10 @@ from .wild import WildResult, wild_att_gt, wild_cluster_test, wild_did_2x2, wild
 __all__ += ["wild_cluster_test", "wild_did_2x2", "wild_twfe", "wild_event_study", "wild_att_gt", "WildResult",
             "randomization_inference", "ri_cluster_trial", "RIResult"]
 from .honest import EventStudyCoefficients, HonestDiDResult, event_study_coefficients, honest_did
+from .pretrends import PretrendPowerResult, pretrend_power, slope_for_power
 
-__all__ += ["honest_did", "HonestDiDResult", "event_study_coefficients", "EventStudyCoefficients"]
+__all__ += ["honest_did", "HonestDiDResult", "event_study_coefficients", "EventStudyCoefficients",
+            "pretrend_power", "slope_for_power", "PretrendPowerResult"]
 from .synth import SynthResult, synthdid, synthetic_control
 
 __all__ += ["synthdid", "synthetic_control", "SynthResult"]
