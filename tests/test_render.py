@@ -1,5 +1,6 @@
 """Rendering parameter files into reports (evaluation.render, python -m evaluation)."""
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -145,3 +146,45 @@ def test_warnings_become_notes_without_kernel_paths():
             "  cum = rct.cumulative_effects(data)\nplain line\n")
     out = render.tidy_stderr(text)
     assert out == "Note (MissingDataWarning): 64 persons excluded\nplain line\n"
+
+
+def test_compare_pages_names_page_section_table_and_row():
+    page = ("<h2>Balance</h2><table><caption>Balance of covariates</caption>"
+            "<tr><th>covariate</th><th>smd</th></tr><tr><th>age</th><td>{}</td></tr></table>"
+            "<p>Headline: {}</p><img src='data:image/png;base64,AA'>")
+    same = render.compare_pages(page.format("0.0123", "employed"), page.format("0.0123", "employed"),
+                                page="p.html")
+    assert same == []
+    diff = render.compare_pages(page.format("0.0123", "employed"), page.format("0.0124", "employed_50"),
+                                page="p.html")
+    assert any("section 'Balance'" in d and "table 'Balance of covariates'" in d and "row 'age'" in d
+               and "'0.0123'" in d and "'0.0124'" in d for d in diff), diff
+    assert any("'Headline: employed'" in d for d in diff), diff
+
+
+def test_check_names_a_tampered_page_number_label_and_provenance(rendered, small_params, tmp_path):
+    rep = tmp_path / "refino_small"
+    shutil.copytree(rendered / "refino_small", rep)
+    page = rep / "01_panel_overview.html"
+    text = page.read_text()
+    shown = [t for w, t in render._PageText(text).pieces if t.isdigit() and len(t) >= 3]
+    text = text.replace(f">{shown[0]}<", f">{int(shown[0]) + 1}<", 1)
+    res = json.loads((rep / "results.json").read_text())
+    commit = res["provenance"]["git_commit"]
+    page.write_text(text.replace(commit, "f" * 12))
+    labels = [(k, v) for k, v in render._leaves(res["notebooks"]).items() if isinstance(v, str)]
+    key = labels[0][0]
+    node = res["notebooks"]
+    parts = re.split(r"\.(?![^\[]*\])|\[(\d+)\]", key)
+    path = [p for p in parts if p]
+    for p in path[:-1]:
+        node = node[int(p)] if p.isdigit() and isinstance(node, list) else node[p]
+    last = path[-1]
+    node[int(last) if isinstance(node, list) else last] = "tampered label"
+    (rep / "results.json").write_text(json.dumps(res))
+    out = render.check(rep, params_path=small_params)
+    text = str(out)
+    assert not out.ok
+    assert f"shown '{shown[0]}', re-run gives" in text or f"'{shown[0]}'" in text, text
+    assert "tampered label" in text and key in text, text
+    assert "provenance block does not state" in text and "git commit" in text, text
