@@ -120,8 +120,9 @@ _EXTRACT_FILE = re.compile(r"^(?P<name>[a-z_]+)\.(parquet|csv|csv\.gz)$")
 
 
 def data_hashes(folder: Path) -> dict[str, str]:
-    """sha256 of the register extracts in ``folder`` (``<extract>.parquet|.csv|.csv.gz`` for the
-    extracts of :data:`evaluation.schema.EXTRACTS`); other files there are not read."""
+    """sha256 of the register extracts in ``folder``: ``<extract>.parquet|.csv|.csv.gz`` and the
+    parquet parts of an extract folder ``<extract>/`` (keyed ``<extract>/<part>``), for the
+    extracts of :data:`evaluation.schema.EXTRACTS`; other files there are not read."""
     folder = Path(folder)
     if not folder.is_dir():
         return {}
@@ -130,6 +131,10 @@ def data_hashes(folder: Path) -> dict[str, str]:
         m = _EXTRACT_FILE.match(p.name)
         if m and m.group("name") in EXTRACTS and p.is_file():
             out[p.name] = file_hash(p)
+        elif p.name in EXTRACTS and p.is_dir():
+            for part in sorted(p.rglob("*.parquet")):
+                if part.is_file():
+                    out[part.relative_to(folder).as_posix()] = file_hash(part)
     return out
 
 

@@ -285,9 +285,14 @@ def test_provenance_hashes_only_the_extracts(plan, tmp_path):
     for name in ("persons.parquet", "employment.csv", "notes.txt", "truth.parquet", ".marker",
                  "secret.parquet"):
         (data / name).write_text(name)
+    (data / "benefits").mkdir()                      # an extract as a folder of parquet parts
+    (data / "benefits" / "part-00000.parquet").write_text("part")
+    (data / "benefits" / "notes.txt").write_text("not a part")
+    (data / "private").mkdir()
+    (data / "private" / "x.parquet").write_text("not an extract")
     with unchanged(data):
         hashes = render.data_hashes(data)
-    assert sorted(hashes) == ["employment.csv", "persons.parquet"]
+    assert sorted(hashes) == ["benefits/part-00000.parquet", "employment.csv", "persons.parquet"]
 
 
 def test_extracts_source_never_generates(plan, tmp_path):
