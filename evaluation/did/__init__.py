@@ -38,3 +38,6 @@ __all__ += ["honest_did", "HonestDiDResult", "event_study_coefficients", "EventS
 from .synth import SynthResult, synthdid, synthetic_control
 
 __all__ += ["synthdid", "synthetic_control", "SynthResult"]
+from .power import PowerResult, cluster_design, coverage, did_power, power_curve, variance_components
+
+__all__ += ["did_power", "power_curve", "coverage", "cluster_design", "variance_components", "PowerResult"]

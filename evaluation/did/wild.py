@@ -189,7 +189,8 @@ def _ci_from_quartics(coef, const, alpha, scale):
 def wild_cluster_test(X: np.ndarray, y: np.ndarray, cluster: np.ndarray, *, coef: int = 0,
                       r: float = 0.0, weights: str = "rademacher", B: int = 9999,
                       seed: int | None = None, level: float = 0.95, ci: bool = True,
-                      k_ssc: int | None = None, return_draws: bool = False) -> dict:
+                      k_ssc: int | None = None, n_ssc: int | None = None,
+                      return_draws: bool = False) -> dict:
     r"""Restricted wild cluster bootstrap (WCR-11) test of ``H0: b_coef = r`` in ``y = X b + u``.
 
     Parameters
@@ -211,6 +212,9 @@ def wild_cluster_test(X: np.ndarray, y: np.ndarray, cluster: np.ndarray, *, coef
     k_ssc : int, optional
         Number of parameters in the small-sample factor ``G/(G-1) (n-1)/(n-k)`` of the reported
         CR1 standard error (default ``k``); the factor cancels in the bootstrap p-value.
+    n_ssc : int, optional
+        Number of observations in that factor (default the rows of ``X``; e.g. persons x periods
+        when the rows are weighted cell means).
     return_draws : bool
         Also return the bootstrap t-statistics ``t_boot`` (one per draw) and the weights ``v``.
 
@@ -240,7 +244,8 @@ def wild_cluster_test(X: np.ndarray, y: np.ndarray, cluster: np.ndarray, *, coef
     beta, c0, c1, H0, H1, const = _pieces(st, coef, V)
     Rc = _rvec(coef, st.k)
     k = k_ssc if k_ssc is not None else st.k
-    ssc = G / (G - 1) * (st.n - 1) / max(st.n - k, 1)
+    n_obs = st.n if n_ssc is None else n_ssc
+    ssc = G / (G - 1) * (n_obs - 1) / max(n_obs - k, 1)
     alpha = 1 - level
     if y.ndim == 2:                                     # batch of outcomes: p-values only
         est = beta @ Rc
