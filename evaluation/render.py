@@ -497,8 +497,26 @@ def _gate(stage: Path, params: Params, label: str) -> None:
         raise RenderError(f"{label}: the disclosure scan could not check the report ({exc}); "
                           "nothing was published") from None
     if found:
+        # the message goes to terminals and CI logs: name how many ids, never which
+        found = [re.sub(r", e\.g\. \[.*\]$", "", f) if "person id" in f else f for f in found]
+        kept = _keep_private(stage, FAILED_ROOT / f"{params.programme}-{_dt.datetime.now():%Y%m%dT%H%M%S}"
+                             f"-{os.getpid()}" / "refused-report")
         raise RenderError(f"{label}: the disclosure scan refused the report ({len(found)} "
-                          "finding(s)); nothing was published:\n    " + "\n    ".join(found[:20]))
+                          "finding(s)); nothing was published:\n    " + "\n    ".join(found[:20])
+                          + f"\n    the refused report is kept at {kept} (private: do not publish it)")
+
+
+def _keep_private(folder: Path, dest: Path) -> Path:
+    """Copy ``folder`` to ``dest`` in a private (0700) folder outside the reports."""
+    dest.parent.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(dest.parent.parent, 0o700)
+    dest.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    shutil.copytree(folder, dest)
+    os.chmod(dest, 0o700)
+    (dest.parent / "NOT-FOR-PUBLICATION.txt").write_text(
+        "This report was refused by the disclosure scan: it may show person-level data or small\n"
+        "counts. Read it to find the cause, never publish or share it.\n")
+    return dest
 
 
 @contextlib.contextmanager

@@ -109,12 +109,15 @@ def test_files_of_notebooks_no_longer_in_the_plan_are_removed(plan, tmp_path, mo
 
 def test_gate_finding_refuses_the_report(plan, tmp_path, monkeypatch):
     import pandas as pd
+    monkeypatch.setattr(render, "FAILED_ROOT", tmp_path / "failed")
     pid = str(pd.read_parquet(plan["data"] / "persons.parquet")["person_id"].iloc[0])
     monkeypatch.setattr(render, "_render_into", _fake_render({"01_panel_overview.html": f"<p>{pid}</p>"}))
     with unchanged(plan["report"], plan["data"], plan["file"]), pytest.raises(RenderError) as e:
         render.render_one(plan["file"], out_root=plan["out"])
     assert "disclosure scan refused" in str(e.value) and "person id" in str(e.value)
-    assert pid not in str(e.value).split("e.g.")[0]
+    assert pid not in str(e.value)                         # the message never quotes the ids
+    kept = next((tmp_path / "failed").glob("tiny-*/refused-report"))
+    assert str(kept) in str(e.value) and (kept.parent.stat().st_mode & 0o077) == 0
     _no_staging_left(plan["out"])
 
 
