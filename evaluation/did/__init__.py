@@ -32,9 +32,10 @@ __all__ += ["wild_cluster_test", "wild_did_2x2", "wild_twfe", "wild_event_study"
             "randomization_inference", "ri_cluster_trial", "RIResult"]
 from .honest import EventStudyCoefficients, HonestDiDResult, event_study_coefficients, honest_did
 from .pretrends import PretrendPowerResult, pretrend_power, slope_for_power
+from .imputation import ImputationResult, did_imputation
 
 __all__ += ["honest_did", "HonestDiDResult", "event_study_coefficients", "EventStudyCoefficients",
-            "pretrend_power", "slope_for_power", "PretrendPowerResult"]
+            "pretrend_power", "slope_for_power", "PretrendPowerResult", "did_imputation", "ImputationResult"]
 from .synth import SynthResult, synthdid, synthetic_control
 
 __all__ += ["synthdid", "synthetic_control", "SynthResult"]
