@@ -90,7 +90,7 @@ def test_sensitivity_by_window_and_counterfactual():
                                        {"rct_control": {"counterfactual": "rct_control"},
                                         "historical": {"counterfactual": "historical",
                                                        "baseline": {"job_kept_6m": 0.5, "job_entry": 0.1}}},
-                                       windows=[6, 24])
+                                       windows=[6, 24], grid="full")
     s = s.set_index(["counterfactual", "window_months"])["payment"]
     assert s.loc[("rct_control", 24)] == pytest.approx(100000)
     assert s.loc[("historical", 24)] == pytest.approx((0.6 - 0.5) * 10 * 50000)
@@ -112,3 +112,15 @@ def test_group_prices_in_evaluate_match_hand_count():
     spec = ContractSpec.model_validate({**CONTRACT, "payment": WEIGHTED})
     res = evaluate(contract_panel(), spec, uncertainty=None)
     assert res.payment == pytest.approx(31500)
+
+
+def test_sensitivity_one_at_a_time_cells():
+    specs = compare.candidate_specs(ContractSpec.model_validate(CONTRACT), {"beyond": BEYOND})
+    cfs = {"rct_control": {"counterfactual": "rct_control"},
+           "historical": {"counterfactual": "historical", "baseline": {"job_kept_6m": 0.5}}}
+    s = compare.settlement_sensitivity(contract_panel(), specs, cfs, windows=[6, 12, 24])
+    # every counterfactual at the rule's window (24), every window with the first counterfactual
+    assert sorted(zip(s["counterfactual"], s["window_months"])) == [
+        ("historical", 24), ("rct_control", 6), ("rct_control", 12), ("rct_control", 24)]
+    with pytest.raises(ValueError, match="grid"):
+        compare.settlement_sensitivity(contract_panel(), specs, cfs, windows=[6], grid="half")

@@ -21,7 +21,7 @@ from .spec import (COUNTERFACTUALS, CaseloadGoal, ContractSpec, Drawdown, EventO
                    InvestorTerms, PublicSide, RateCard, RateCardItem, SharedSavings, Stage,
                    StagedPayment, Target, ThresholdPayment, builtin_events)
 from .events import detect_events, prepare_panel
-from .effects import EffectEstimate, effect_from_results, resolve_effect
+from .effects import EffectEstimate, effect_from_results, matched_comparison, resolve_effect
 from .monitor import (CaseloadResult, TargetsResult, caseload, clopper_pearson_interval,
                       monitor_targets, wilson_interval)
 from .indigo import to_indigo, to_indigo_json
@@ -43,7 +43,7 @@ __all__ = [
     "CaseloadResult", "TargetsResult", "caseload", "clopper_pearson_interval", "monitor_targets",
     "wilson_interval", "to_indigo", "to_indigo_json", "threshold_power", "threshold_required_n",
     "threshold_se", "comparison_from_sample", "describe_contract", "design_inputs", "design_table",
-    "EffectEstimate", "effect_from_results", "resolve_effect",
+    "EffectEstimate", "effect_from_results", "matched_comparison", "resolve_effect",
     "RuleComparison", "candidate_specs", "compare_rules", "design_to_indigo", "irr",
     "settlement_sensitivity", "with_window", "break_even_prices", "even_group_prices", "event_rate",
     "incentives",

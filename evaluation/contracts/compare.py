@@ -33,11 +33,11 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..results import TableResult, _records
 from .engine import _Q, ContractResult, _by_quantity, _resolve_quantity, evaluate, settle
-from .spec import ContractSpec, GroupPrices, RateCard, StagedPayment, ThresholdPayment
+from .spec import ContractSpec
 
 #: Columns of :attr:`RuleComparison.table` (one row per candidate rule).
 COMPARISON_COLUMNS = ["rule", "type", "n", "payment", "expected_payment", "payment_per_participant",
@@ -67,7 +67,7 @@ def candidate_specs(spec: ContractSpec, rules: Mapping[str, Any], *,
     for name, rule in rules.items():
         upd = dict(rule) if "payment" in rule else {"payment": dict(rule)}
         try:
-            out[str(name)] = ContractSpec.model_validate({**base, **upd, "name": str(name)})
+            out[str(name)] = ContractSpec.model_validate({**base, **upd, "name": f"{spec.name}: {name}"})
         except ValidationError as exc:
             tags = {"staged", "rate_card", "threshold", "shared_savings"}
             msgs = "; ".join(f"design.rules.{name}."
@@ -297,26 +297,36 @@ def _used_keys(values, spec: ContractSpec):
 
 def settlement_sensitivity(panel, specs: Mapping[str, ContractSpec],
                            counterfactuals: Mapping[str, Mapping[str, Any]],
-                           windows: Sequence[int], **evaluate_kw) -> pd.DataFrame:
-    """Point settlement of every rule under every counterfactual and evaluation window.
+                           windows: Sequence[int], *, grid: str = "one_at_a_time",
+                           **evaluate_kw) -> pd.DataFrame:
+    """Point settlement of every rule under other counterfactuals and evaluation windows.
 
     ``counterfactuals`` maps a label to the keyword arguments of
     :func:`~evaluation.contracts.evaluate` that define it (``counterfactual=`` and its
-    ``comparison=``, ``effect=`` or ``baseline=``).  Returns one row per rule, counterfactual and
-    window: the payment, the payment with no effect (participants at the counterfactual), the
-    public net benefit and, for threshold rules, whether the threshold is met.
+    ``comparison=``, ``effect=`` or ``baseline=``); the first is the reference.  ``grid="full"``
+    settles every counterfactual at every window; ``"one_at_a_time"`` (default) every
+    counterfactual at the rule's own window and every window with the reference counterfactual.
+    Returns one row per rule, counterfactual and window: the payment, the payment with no effect
+    (participants at the counterfactual), the public net benefit and, for threshold rules,
+    whether the threshold is met.
     """
+    if grid not in ("full", "one_at_a_time"):
+        raise ValueError(f"grid must be 'full' or 'one_at_a_time', got {grid!r}")
+    first = next(iter(counterfactuals))
     rows = []
     for name, spec in specs.items():
-        for w in windows:
+        cells = [(label, w) for w in windows for label in counterfactuals] if grid == "full" else \
+            list(dict.fromkeys([(label, spec.window_months) for label in counterfactuals]
+                               + [(first, w) for w in windows]))
+        for label, w in cells:
             s = with_window(spec, w)
-            for label, kw in counterfactuals.items():
-                kw = {k: _used_keys(v, s) if k in ("effect", "baseline") else v for k, v in kw.items()}
-                res = evaluate(panel, s, uncertainty=None, **{**evaluate_kw, **kw})
-                rows.append({"rule": name, "counterfactual": label, "window_months": int(w),
-                             "payment": res.payment, "payment_no_effect": res.totals["deadweight_point"],
-                             "public_net_benefit": res.totals["public_net_benefit"],
-                             "threshold_met": res.totals.get("threshold_met")})
+            kw = {k: _used_keys(v, s) if k in ("effect", "baseline") else v
+                  for k, v in counterfactuals[label].items()}
+            res = evaluate(panel, s, uncertainty=None, detail=False, **{**evaluate_kw, **kw})
+            rows.append({"rule": name, "counterfactual": label, "window_months": int(w),
+                         "payment": res.payment, "payment_no_effect": res.totals["deadweight_point"],
+                         "public_net_benefit": res.totals["public_net_benefit"],
+                         "threshold_met": res.totals.get("threshold_met")})
     return pd.DataFrame(rows)
 
 
@@ -339,3 +349,69 @@ def design_to_indigo(comparison: RuleComparison, chosen: str, **kw) -> dict:
         "stated_true_effect": {"value": dict(comparison.true_effect)},
     }
     return rec
+
+
+# ------------------------------------------------------------------------------------------
+# the design section of a params file
+# ------------------------------------------------------------------------------------------
+class PriceSpec(BaseModel):
+    """``design.prices``: the price per outcome from the counterfactual rate."""
+
+    model_config = ConfigDict(extra="forbid")
+    event: str = Field(description="payment event priced (e.g. job_kept)")
+    target_effect: float = Field(gt=0, le=1, description="effect the commissioner hopes for, in rate points")
+    value_per_outcome: float = Field(gt=0, description="public value of one additional outcome")
+    budget: Optional[float] = Field(None, gt=0, description="outcome budget for all participants")
+
+
+class IncentiveGroup(BaseModel):
+    """``design.incentives[]``: a baseline column (and cut points for a numeric one)."""
+
+    model_config = ConfigDict(extra="forbid")
+    column: str
+    cuts: Optional[list[float]] = None
+
+
+class SensitivitySpec(BaseModel):
+    """``design.sensitivity``: counterfactuals (label -> evaluate arguments) and windows."""
+
+    model_config = ConfigDict(extra="forbid")
+    counterfactuals: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    windows: list[int] = Field(default_factory=list)
+
+
+class DesignSpec(BaseModel):
+    """The ``design:`` section of a params file: candidate rules and what to compare.
+
+    Examples
+    --------
+    ``design: {rules: {staged: {...}, beyond: {...}}, true_effect: {job_kept: 0.05}, chosen: beyond}``
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    rules: dict[str, dict[str, Any]] = Field(min_length=1, description="rule name -> payment section")
+    true_effect: dict[str, float] = Field(default_factory=dict, description="true effect of a stated "
+                                          "size by payment event / outcome column")
+    relative: bool = False
+    effect_grid: list[float] = Field(default_factory=lambda: [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 2])
+    investor: Optional[dict[str, Any]] = None
+    n_draws: int = Field(499, gt=0)
+    prices: Optional[PriceSpec] = None
+    incentives: list[IncentiveGroup] = Field(default_factory=list)
+    even_rule: Optional[str] = Field(None, description="rule to re-price by the first incentives group")
+    sensitivity: SensitivitySpec = Field(default_factory=SensitivitySpec)
+    chosen: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _names_known(self):
+        for what, name in (("chosen", self.chosen), ("even_rule", self.even_rule)):
+            if name is not None and name not in self.rules:
+                raise ValueError(f"design.{what} {name!r} is not one of the rules {list(self.rules)}")
+        if self.even_rule is not None and not self.incentives:
+            raise ValueError("design.even_rule needs design.incentives (the group to even out)")
+        return self
+
+    def check(self, contract: Mapping[str, Any]) -> dict[str, ContractSpec]:
+        """Validate every rule against ``contract`` (errors name design.rules.<name>)."""
+        return candidate_specs(ContractSpec.model_validate(dict(contract)), self.rules,
+                               investor=self.investor)

@@ -47,7 +47,7 @@ def plot_comparison(cmp, kind: str = "payments", ax=None):
             raise ValueError("no investor in the comparison: give design.investor for the IRR distribution")
         names = list(dict.fromkeys(d["rule"]))
         data = [d.loc[d["rule"] == n, "irr"].dropna().to_numpy() * 100 for n in names]
-        ax.boxplot(data, vert=False, labels=names, whis=(5, 95), showfliers=False)
+        ax.boxplot(data, orientation="horizontal", tick_labels=names, whis=(5, 95), showfliers=False)
         ax.axvline(0, color="0.4", lw=0.8)
         ax.set_xlabel("investor's internal rate of return (% a year; 5-95 % whiskers)")
     else:

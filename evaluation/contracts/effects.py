@@ -165,3 +165,20 @@ def resolve_effect(effect: Any, output_dir: str | Path) -> Any:
     if isinstance(effect, Mapping) and not ("estimate" in effect and set(effect) <= {"estimate", "se"}):
         return {k: one(v) for k, v in effect.items()}
     return effect
+
+
+def matched_comparison(panel, *, seed: int = 0, **matching) -> tuple[Any, Any]:
+    """Comparison persons and weights for ``counterfactual="matched"``: the programme persons
+    matched by :func:`evaluation.matching.nearest_neighbor` to the others on baseline covariates.
+
+    ``matching`` are its options (``covariates``, ``exact``, ``caliper``, ``ratio``); returns
+    ``(comparison, sample)``: the ``person_id, weight`` frame and the matched sample.
+    """
+    import evaluation.matching as em
+
+    from .engine import comparison_from_sample
+    persons = panel.persons() if hasattr(panel, "persons") else \
+        panel.drop_duplicates("person_id").reset_index(drop=True)
+    persons = persons.assign(treated=persons["treated"].astype(int))
+    m = em.nearest_neighbor(persons, treatment="treated", missing="exclude", seed=seed, **matching)
+    return comparison_from_sample(m), m

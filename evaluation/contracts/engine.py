@@ -404,7 +404,8 @@ def _by_quantity(values: Any, spec: ContractSpec, what: str, pair: bool = True) 
 def evaluate(panel, spec, *, counterfactual: str = "rct_control",
              comparison: Optional[pd.DataFrame] = None, effect: Any = None, baseline: Any = None,
              assignment: Optional[pd.DataFrame] = None, uncertainty: Optional[str] = "bootstrap",
-             n_draws: int = 999, seed: int = 0, level: float = 0.95) -> ContractResult:
+             n_draws: int = 999, seed: int = 0, level: float = 0.95,
+             detail: bool = True) -> ContractResult:
     """Payments, cash flows and risk of an outcome contract on a person-month panel.
 
     Parameters
@@ -431,6 +432,9 @@ def evaluate(panel, spec, *, counterfactual: str = "rct_control",
     uncertainty : {"bootstrap", "normal", None}
     n_draws, seed, level
         Number of draws, random seed, interval level.
+    detail : bool
+        Compute the payment schedule, the monthly cash flows and the break-even effects (``False``
+        leaves them empty: the totals alone, for many settlements in a row).
 
     Returns
     -------
@@ -731,6 +735,13 @@ def evaluate(panel, spec, *, counterfactual: str = "rct_control",
     ev_summary = _event_summary(events, persons, part, weights)
 
     # schedule and cash flows
+    if not detail:
+        return ContractResult(
+            table=table, method=f"Outcome contract: {spec.name} ({p.type})", spec=spec,
+            counterfactual=counterfactual, counterfactual_description=desc,
+            uncertainty=uncertainty or "none", n_participants=int(Tn.sum()), n_comparison=n_comp,
+            draws=draws, events=ev_summary, totals=totals, probabilities=probs, means=means,
+            notes=notes, extra={"counterfactual": counterfactual, "n_draws": B}, internals=internals)
     schedule = _schedule(spec, pay_long, persons, part, coh, point, start, df)
     cashflows = _cashflows(spec, schedule, persons, part, start, df, weights, has_comp, eff,
                            baseline, counterfactual, W_pub)
