@@ -393,10 +393,19 @@ class TrialDesignOptions(ContractOptions):
         return self
 
 
+class ContractDesignOptions(ContractOptions):
+    """07_contract_design: candidate payment rules compared on data before the contract is signed."""
+
+    notebook: ClassVar[str] = "07_contract_design"
+    design: dict[str, Any] = Field(description="the candidate rules and what to compare (usually "
+                                   "`*design`, the params file's design section); validated as "
+                                   "evaluation.contracts.compare.DesignSpec against the contract")
+
+
 #: Options model per notebook: unknown or misspelt option keys are refused like any other key.
 NOTEBOOK_OPTIONS: dict[str, type[NotebookOptions]] = {
     m.notebook: m for m in (OverviewOptions, RCTOptions, DiDOptions, MatchingOptions,
-                            ContractOptions, TrialDesignOptions)}
+                            ContractOptions, TrialDesignOptions, ContractDesignOptions)}
 
 
 # ------------------------------------------------------------------------------------------
@@ -480,6 +489,7 @@ class Params(_Strict):
     notebooks: list[NotebookSpec] = Field(min_length=1)
     headline: Optional[HeadlineSpec] = None
     contract: Optional[dict[str, Any]] = None
+    design: Optional[dict[str, Any]] = None   # = evaluation.contracts.compare.DesignSpec
 
     @model_validator(mode="after")
     def _one_threshold(self):
@@ -663,6 +673,24 @@ def _contract_problems(contract: Any, prefix: list[str]) -> list[str]:
     return []
 
 
+def _design_problems(design: Any, contract: Any, prefix: list[str]) -> list[str]:
+    """A design section against its model, and each candidate rule against the contract."""
+    from .contracts.compare import DesignSpec
+    try:
+        spec = DesignSpec.model_validate(design)
+    except ValidationError as err:
+        return _problems(DesignSpec, err, prefix)
+    if not isinstance(contract, dict):
+        return [f"  - {'.'.join(prefix)}: a design needs the contract it varies (a contract "
+                "section, top-level or in the notebook's options)"]
+    try:
+        spec.check(contract)
+    except ValueError as exc:
+        return [f"  - {'.'.join(prefix[:-1])}.{m.strip()}" if prefix[:-1] else f"  - {m.strip()}"
+                for m in str(exc).split(";")]
+    return []
+
+
 def plan_problems(params: Params) -> list[str]:
     """Problems of a structurally valid plan: every notebook's options against its model (and
     column names against the panel schema), every contract (top-level and inline)."""
@@ -684,6 +712,12 @@ def plan_problems(params: Params) -> list[str]:
         if isinstance(inline, dict) and inline not in checked:
             probs += _contract_problems(inline, [*prefix, "contract"])
             checked.append(inline)
+        design = nb.options.get("design")
+        if isinstance(design, dict) and design not in checked and not probs:
+            probs += _design_problems(design, inline or params.contract, [*prefix, "design"])
+            checked.append(design)
+    if params.design is not None and params.design not in checked and not probs:
+        probs += _design_problems(params.design, params.contract, ["design"])
     return probs
 
 

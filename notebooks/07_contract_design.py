@@ -25,13 +25,15 @@ programme = "refino"
 data_dir = "data/synthetic/refino"
 output_dir = "reports/refino"
 disclosure_threshold = 5
+disclosure = None  # the disclosure section of the params file (threshold, rounding, min_analysis_n)
 seed = 20261123
-options = {}
+options = None  # None: the options of params/<programme>.yaml; a render passes its own
 
 # %%
 import matplotlib.pyplot as plt
 
 import evaluation.contracts as ec
+import evaluation.disclosure
 import evaluation.panel
 import evaluation.params
 import evaluation.report
@@ -40,24 +42,22 @@ from evaluation.contracts.design_plots import plot_incentives
 from evaluation.report import show_table
 
 evaluation.report.notebook_setup()
-options = evaluation.params.notebook_options(programme, "07_contract_design", options)
-spec = ec.ContractSpec.model_validate(options["contract"])
-design = DesignSpec.model_validate(options["design"])
-counterfactual = options.get("counterfactual", "rct_control")
+opt = evaluation.params.notebook_options(programme, "07_contract_design", options)
+spec = ec.ContractSpec.model_validate(opt.contract)
+design = DesignSpec.model_validate(opt.design)
+counterfactual = opt.counterfactual
 panel = evaluation.panel.load_panel(data_dir)
-needs_mapping = any(e == "mapping" for r in design.check(options["contract"]).values()
+needs_mapping = any(e == "mapping" for r in design.check(opt.contract).values()
                     for _, e in r.payment_events())
 assignment = (evaluation.panel.read_extracts(data_dir, names=["assignment"])["assignment"]
               if needs_mapping and "mapping_month" not in panel.data.columns else None)
-matching = options.get("matching") or {}
-matching = matching.model_dump() if hasattr(matching, "model_dump") else dict(matching)
-comparison = None
+matched = None
 if counterfactual == "matched" or any(c.get("counterfactual") == "matched"
                                       for c in design.sensitivity.counterfactuals.values()):
-    matched_comparison, _ = ec.matched_comparison(panel, seed=seed, **matching)
-    comparison = matched_comparison if counterfactual == "matched" else None
+    matched, _ = ec.matched_comparison(panel, seed=seed, **opt.matching.model_dump())
 rec = evaluation.report.Recorder(output_dir, notebook="07_contract_design", threshold=disclosure_threshold)
-cf_kw = {"counterfactual": counterfactual, "comparison": comparison, "assignment": assignment}
+cf_kw = {"counterfactual": counterfactual, "assignment": assignment,
+         "comparison": matched if counterfactual == "matched" else None}
 
 # %% [markdown]
 # ## Candidate rules side by side
@@ -166,7 +166,7 @@ if tables:
 
 # %%
 sens_cf = {counterfactual: cf_kw, **{
-    label: {"comparison": matched_comparison, **kw} if kw.get("counterfactual") == "matched" else kw
+    label: {"comparison": matched, **kw} if kw.get("counterfactual") == "matched" else kw
     for label, kw in design.sensitivity.counterfactuals.items()}}
 windows = design.sensitivity.windows or [spec.window_months]
 sens = ec.settlement_sensitivity(panel.data, {k: r.spec for k, r in cmp.results.items()},
@@ -181,10 +181,9 @@ rec.add("sensitivity", sens)
 if design.chosen is not None:
     import json
     from pathlib import Path
-    record = ec.design_to_indigo(cmp, design.chosen, disclosure_threshold=disclosure_threshold)
-    text = json.dumps(record, indent=2, default=str)
-    evaluation.report.atomic_write_text(Path(output_dir) / f"indigo_design_{programme}.json", text)
-    print(text[:1200])
+    record = ec.design_to_indigo(cmp, design.chosen, Path(output_dir) / f"indigo_design_{programme}.json",
+                                 disclosure=evaluation.disclosure.options(disclosure_threshold, disclosure))
+    print(json.dumps(record["outcome_payment_plan"], indent=2))
 
 # %% [markdown]
 # ## Key numbers

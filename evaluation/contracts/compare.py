@@ -330,25 +330,32 @@ def settlement_sensitivity(panel, specs: Mapping[str, ContractSpec],
     return pd.DataFrame(rows)
 
 
-def design_to_indigo(comparison: RuleComparison, chosen: str, **kw) -> dict:
+def design_to_indigo(comparison: RuleComparison, chosen: str, path: Optional[str] = None, *,
+                     disclosure=None) -> dict:
     """The chosen rule as an INDIGO record (outcome metrics, pricing, payment plan) with the
-    expected figures of the comparison (expected payment, deadweight, probabilities)."""
-    from .indigo import to_indigo
+    expected figures of the comparison (expected payment, deadweight, probabilities), after the
+    disclosure gate (amounts rounded as in :func:`~evaluation.contracts.to_indigo_json`); written
+    atomically to ``path`` if given."""
+    import json
+
+    from .. import disclosure as dc
+    from .indigo import gated_json, to_indigo
     if chosen not in comparison.results:
         raise ValueError(f"design.chosen {chosen!r} is not one of the candidate rules "
                          f"{list(comparison.results)}")
-    rec = to_indigo(comparison.results[chosen], result_type="Expected", **kw)
+    opts = dc.options(None, disclosure)
+    rec = to_indigo(comparison.results[chosen], result_type="Expected",
+                    disclosure_threshold=opts.threshold, rounding_base=opts.base)
     row = comparison.table.set_index("rule").loc[chosen]
-    cur = comparison.currency
     rec["outcome_payment_plan"] = {
-        "rule": chosen, "currency": cur,
+        "rule": chosen, "currency": comparison.currency,
         "expected_outcome_payment": {"value": float(row["expected_payment"])},
         "expected_deadweight": {"value": float(row["deadweight"])},
         "probability_of_payment_with_no_effect": {"value": float(row["p_pay_no_effect"])},
         "probability_of_no_payment_at_stated_effect": {"value": float(row["p_no_pay_at_effect"])},
         "stated_true_effect": {"value": dict(comparison.true_effect)},
     }
-    return rec
+    return json.loads(gated_json(rec, path, disclosure=opts))
 
 
 # ------------------------------------------------------------------------------------------

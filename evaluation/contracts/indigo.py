@@ -181,11 +181,17 @@ def to_indigo_json(res: ContractResult, path: Optional[str] = None, *, disclosur
     (:func:`evaluation.disclosure.gate_value`).
     """
     from .. import disclosure as dc
-    from ..report import atomic_write_text, to_jsonable
     opts = dc.options(kw.pop("disclosure_threshold", None), disclosure)
-    record = dc.gate_value(to_jsonable(to_indigo(res, disclosure_threshold=opts.threshold,
-                                                 rounding_base=opts.base, **kw)), opts)
-    text = json.dumps(record, indent=2, ensure_ascii=False)
+    record = to_indigo(res, disclosure_threshold=opts.threshold, rounding_base=opts.base, **kw)
+    return gated_json(record, path, disclosure=opts)
+
+
+def gated_json(record: dict, path: Optional[str] = None, *, disclosure=None) -> str:
+    """An INDIGO record as JSON text after the disclosure gate, written atomically to ``path``."""
+    from .. import disclosure as dc
+    from ..report import atomic_write_text, to_jsonable
+    opts = dc.options(None, disclosure)
+    text = json.dumps(dc.gate_value(to_jsonable(record), opts), indent=2, ensure_ascii=False)
     if path is not None:
         atomic_write_text(path, text)
     return text
