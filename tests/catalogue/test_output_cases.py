@@ -340,3 +340,29 @@ def test_render_refuses_a_bad_plan_before_touching_anything(plan, tmp_path):
     f.write_text(yaml.safe_dump(d))
     with unchanged(plan["report"], plan["data"], f), pytest.raises((ParamsError, RenderError)):
         render.render([f], out_root=plan["out"], progress=False)
+
+
+def test_report_path_that_is_a_file_is_refused(plan, tmp_path, monkeypatch):
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "tiny").write_text("someone's file")
+    monkeypatch.setattr(render, "_render_into", _fake_render({"01_panel_overview.html": "<p>x</p>"}))
+    with unchanged(out / "tiny", plan["data"]), pytest.raises(RenderError, match="is not a folder"):
+        render.render_one(plan["file"], out_root=out)
+    _no_staging_left(out)
+
+
+def test_check_of_a_folder_that_is_not_a_report(tmp_path):
+    folder = tmp_path / "not_a_report"
+    folder.mkdir()
+    (folder / "page.html").write_text("<p>1</p>")
+    with unchanged(folder), pytest.raises(RenderError, match="not a rendered report"):
+        render.check(folder)
+
+
+def test_check_with_a_missing_parameter_file_says_so(plan, tmp_path):
+    import shutil
+    rep = tmp_path / "tiny"
+    shutil.copytree(plan["report"], rep)
+    with unchanged(rep), pytest.raises(ParamsError, match="does not exist"):
+        render.check(rep, params_path=tmp_path / "gone.yaml")
