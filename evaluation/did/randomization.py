@@ -34,6 +34,11 @@ from ..results import Result, TIDY_COLUMNS
 from ._data import _require_columns, group_codes, integer_time
 
 
+def _lab(x) -> str:
+    """A data label for a message: numpy scalars shown as plain Python values."""
+    return repr(x.item() if hasattr(x, "item") else x)
+
+
 # ========================================================================= permutations
 def n_distinct_permutations(labels) -> int:
     """Number of distinct orderings of a multiset: ``G! / prod_k m_k!``."""
@@ -325,7 +330,7 @@ def randomization_inference(data: pd.DataFrame, *, outcome: str, time: str, grou
     per = data.assign(_g=g).groupby(cluster, observed=True, sort=True)["_g"].agg(["min", "max"])
     bad = per[per["min"] != per["max"]]
     if len(bad):
-        raise ValueError(f"adoption date ({group!r}) varies within cluster {bad.index[0]!r} "
+        raise ValueError(f"adoption date ({group!r}) varies within cluster {_lab(bad.index[0])} "
                          f"(from {bad['min'].iloc[0]} to {bad['max'].iloc[0]}); randomisation over clusters "
                          "needs one adoption date per cluster")
     clid, periods, n, s = _cell_means(data, outcome, time, cluster)
@@ -333,7 +338,7 @@ def randomization_inference(data: pd.DataFrame, *, outcome: str, time: str, grou
         raise ValueError(f"only {len(clid)} clusters: randomisation inference needs at least 3")
     if (n == 0).any():
         gi, ti = np.argwhere(n == 0)[0]
-        raise ValueError(f"cluster {clid[gi]!r} has no rows in period {periods[ti]}; the statistic needs "
+        raise ValueError(f"cluster {_lab(clid[gi])} has no rows in period {periods[ti]}; the statistic needs "
                          "every cluster observed in every period")
     ybar = s / n
     dates = per["min"].to_numpy()
@@ -379,7 +384,7 @@ def ri_cluster_trial(data: pd.DataFrame, *, outcome: str, treatment: str, cluste
     dmax = np.full(G, -np.inf)
     np.maximum.at(dmax, cl, d)
     if (dmin != dmax).any():
-        raise ValueError(f"treatment varies within cluster {clid[np.flatnonzero(dmin != dmax)[0]]!r}; "
+        raise ValueError(f"treatment varies within cluster {_lab(clid[np.flatnonzero(dmin != dmax)[0]])}; "
                          "a cluster-randomised trial assigns whole clusters")
     if G < 3:
         raise ValueError(f"only {G} clusters: randomisation inference needs at least 3")

@@ -25,6 +25,11 @@ from ..results import Result
 from ._data import _require_columns, integer_time
 
 
+def _lab(x) -> str:
+    """A data label for a message: numpy scalars shown as plain Python values."""
+    return repr(x.item() if hasattr(x, "item") else x)
+
+
 # ================================================================================ solver
 def _sc_weights_one(Y, zeta, *, intercept, init, min_decrease, max_iter):
     """:func:`_sc_weights` for one problem (plain vector operations, the same steps and stopping)."""
@@ -348,13 +353,13 @@ def panel_matrix(data: pd.DataFrame, *, outcome: str, unit: str, time: str, trea
     dup = pd.Series(list(zip(data[unit], t))).duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise ValueError(f"duplicate unit-period rows: unit {data[unit].iloc[i]!r} in period {t[i]}")
+        raise ValueError(f"duplicate unit-period rows: unit {_lab(data[unit].iloc[i])} in period {t[i]}")
     frame = pd.DataFrame({"u": data[unit].to_numpy(), "t": t, "y": data[outcome].to_numpy(float), "d": d})
     Y = frame.pivot(index="u", columns="t", values="y")
     W = frame.pivot(index="u", columns="t", values="d")
     if Y.isna().any().any():
         u = Y.index[Y.isna().any(axis=1)][0]
-        raise ValueError(f"unbalanced panel: unit {u!r} is missing in period(s) "
+        raise ValueError(f"unbalanced panel: unit {_lab(u)} is missing in period(s) "
                          f"{list(Y.columns[Y.loc[u].isna()])[:5]}; synthetic control needs every unit in every period")
     treated = W.max(axis=1) > 0
     if not treated.any():

@@ -40,6 +40,11 @@ _WEBB = np.sqrt(np.array([3.0, 2.0, 1.0]) / 2)
 _WEBB = np.concatenate([-_WEBB, _WEBB[::-1]])
 
 
+def _lab(x) -> str:
+    """A data label for a message: numpy scalars shown as plain Python values."""
+    return repr(x.item() if hasattr(x, "item") else x)
+
+
 # =============================================================================== weights
 def wild_weights(n_clusters: int, *, weights: str = "rademacher", B: int = 9999,
                  seed: int | None = None) -> tuple[np.ndarray, bool]:
@@ -374,7 +379,7 @@ def _nested(data, unit, cluster):
     k = data.groupby(unit, observed=True)[cluster].nunique()
     bad = k[k > 1]
     if len(bad):
-        raise ValueError(f"unit {bad.index[0]!r} appears in {int(bad.iloc[0])} clusters of {cluster!r}: the "
+        raise ValueError(f"unit {_lab(bad.index[0])} appears in {int(bad.iloc[0])} clusters of {cluster!r}: the "
                          "wild bootstrap projects out the unit effects, which needs units nested in clusters")
 
 
