@@ -148,6 +148,14 @@ class TableSpec:
         treated as published.
     amounts : ``{amount column: (count column or None, price)}``: the amount is (at most) a count
         times ``price`` (the largest unit price in it); rounded to ``rounding_base x price``.
+    partition_by : with ``partition``, the rows partition the population within each value of
+        this column (e.g. subgroup effects: the levels of each subgroup add up to the sample).
+    chains : ``[(kept column, excluded column)]``: a step table where each row's kept count is
+        the previous row's minus the persons this row excluded (a matching sample flow).
+    derived : ``{new column: (total column, [part columns])}``: a count the table implies by
+        subtraction (assigned - observed = lost) is computed, shown and protected as a count.
+    cells : raw sums ``[((row, column), [(row, column), ...])]`` for structure the other
+        fields cannot say.
     analysis_n : column with the number of persons behind the estimates of each row; estimates
         (``estimates``, default :data:`ESTIMATE_COLUMNS` present) are withheld below
         ``min_analysis_n``.
@@ -160,6 +168,10 @@ class TableSpec:
     stats: Union[Mapping[str, Sequence[str]], Sequence[str]] = field(default_factory=dict)
     sums: Sequence[Sum] = ()
     partition: bool = False
+    partition_by: Optional[str] = None
+    chains: Sequence[tuple] = ()
+    derived: Mapping[str, tuple] = field(default_factory=dict)
+    cells: Sequence[tuple] = ()
     amounts: Mapping[str, tuple] = field(default_factory=dict)
     analysis_n: Optional[str] = None
     estimates: Optional[Sequence[str]] = None
@@ -231,7 +243,7 @@ def _rows(ref_list, df, key) -> list[int]:
     return out
 
 
-def _relations(df: pd.DataFrame, spec: TableSpec, counts: list[str]) -> list[tuple]:
+def _relations(df: pd.DataFrame, spec: TableSpec, counts: list[str], T: int) -> list[tuple]:
     """Declared sums as ``(total cell or ('value', v), [part cells])``; cells are (row, column)."""
     rels = []
     for s in spec.sums:
@@ -256,9 +268,25 @@ def _relations(df: pd.DataFrame, spec: TableSpec, counts: list[str]) -> list[tup
         else:
             raise DisclosureError(f"Sum axis must be 'rows' or 'columns', got {s.axis!r}")
     if spec.partition:
+        blocks = ([np.arange(len(df))] if spec.partition_by is None else
+                  [np.flatnonzero(df[spec.partition_by].astype(str).to_numpy() == v)
+                   for v in pd.unique(df[spec.partition_by].astype(str))])
         for c in counts:
-            vals = pd.to_numeric(df[c], errors="coerce")
-            rels.append((("value", float(vals.fillna(0).sum())), [(i, c) for i in range(len(df))]))
+            vals = pd.to_numeric(df[c], errors="coerce").fillna(0).to_numpy(dtype=float)
+            for rows in blocks:
+                total = float(vals[rows].sum())
+                if total >= T:  # a total below the threshold is itself suppressed wherever shown
+                    rels.append((("value", total), [(int(i), c) for i in rows]))
+    for kept, excl in spec.chains:
+        for c in (kept, excl):
+            if c not in counts:
+                raise DisclosureError(f"chain names {c!r}, which is not a count column {counts}")
+        rels += [((i - 1, kept), [(i, kept), (i, excl)]) for i in range(1, len(df))]
+    for tot, parts in spec.cells:
+        for i, c in (tot, *parts):
+            if c not in counts:
+                raise DisclosureError(f"cell sum names column {c!r}, which is not a count column {counts}")
+        rels.append(((int(tot[0]), tot[1]), [(int(i), c) for i, c in parts]))
     return rels
 
 
@@ -271,10 +299,13 @@ def suppress(df: pd.DataFrame, spec: TableSpec | None = None,
     out = drop_ids(df)
     spec = spec or infer_spec(out)
     counts = [str(c) for c in spec.counts]
+    if spec.derived:
+        out, spec, counts = _with_derived(out, spec, counts)
     stats = (dict(spec.stats) if isinstance(spec.stats, Mapping)
              else ({counts[0]: list(spec.stats)} if counts else {}))
     named = set(counts) | {c for v in stats.values() for c in v} | set(spec.amounts)
-    named |= {c for v in spec.amounts.values() for c in v[:1] if c}
+    named |= {c for v in spec.amounts.values()
+              for c in (v[0] if isinstance(v[0], (list, tuple)) else [v[0]]) if c}
     if spec.analysis_n:
         named.add(spec.analysis_n)
     missing = sorted(c for c in named if c not in out.columns)
@@ -286,7 +317,7 @@ def suppress(df: pd.DataFrame, spec: TableSpec | None = None,
     hidden = {c: np.zeros(n_rows, bool) for c in out.columns}
     for c in counts:
         hidden[c] = np.isfinite(vals[c]) & (vals[c] > 0) & (vals[c] < T)
-    rels = _relations(out, spec, counts)
+    rels = _relations(out, spec, counts, T)
     amounts = _amount_terms(out, spec, counts, rels, opts)
     if rels or amounts:
         _secondary(vals, hidden, rels, amounts, counts, T)
@@ -354,6 +385,30 @@ def suppress(df: pd.DataFrame, spec: TableSpec | None = None,
     return Published(frame, hidden_df, notes, structure, opts)
 
 
+def _with_derived(out, spec, counts):
+    """Add the counts a table implies by subtraction as shown, protected count columns."""
+    from dataclasses import replace
+    sums = list(spec.sums)
+    for new, (tot, parts) in spec.derived.items():
+        for c in (tot, *parts):
+            if c not in out.columns:
+                raise DisclosureError(f"derived count {new!r} needs column {c!r}; columns are {list(out.columns)}")
+        v = pd.to_numeric(out[tot], errors="coerce")
+        for c in parts:
+            v = v - pd.to_numeric(out[c], errors="coerce")
+        out.insert(list(out.columns).index(parts[-1]) + 1, new, v.astype("Int64"))
+        counts = [*counts, new] if new not in counts else counts
+        sums.append(Sum(tot, [*parts, new], axis="columns"))
+    return out, replace(spec, sums=tuple(sums), counts=tuple(counts), derived={}), counts
+
+
+def contract_unit_price(res) -> float:
+    """The largest price the contract of a settlement (``ContractResult``) pays for one person's
+    outcome: its amounts are rounded to ``rounding_base`` times it."""
+    from .contracts.indigo import _largest_unit_price
+    return _largest_unit_price(res)
+
+
 def round_amount(value: float, step: float) -> float:
     """``value`` rounded to the nearest multiple of ``step`` (half away from zero)."""
     if not np.isfinite(value) or step <= 0:
@@ -372,6 +427,18 @@ def _amount_terms(df, spec, counts, rels, opts) -> list[dict]:
     for col, tie in spec.amounts.items():
         cnt, price = tie
         a = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+        if isinstance(cnt, (list, tuple)):  # amount = sum of count columns x their prices, per row
+            pairs = list(zip(cnt, price))
+            for c, _ in pairs:
+                if c not in counts:
+                    raise DisclosureError(f"amount {col!r} is tied to {c!r}, not a count column {counts}")
+            pmax = max(float(q) for _, q in pairs)
+            for i in range(len(df)):
+                if np.isfinite(a[i]):
+                    step = opts.base * pmax
+                    out.append({"row": i, "column": col, "terms": [((i, c), float(q)) for c, q in pairs],
+                                "step": step, "own": None, "published": round_amount(a[i], step)})
+            continue
         if isinstance(price, str):
             if price not in df.columns:
                 raise DisclosureError(f"price column {price!r} of amount {col!r} not in the table")
@@ -469,6 +536,14 @@ def _inequalities(amounts, hidden) -> list[tuple]:
     return out
 
 
+def _narrow(lb: float, ub: float, T: int) -> bool:
+    """A hidden cell known to lie in ``[lb, ub]`` is recovered when the interval is narrower than
+    ``T`` -- unless it still holds every value ``1 .. T-1``: then it says no more than the
+    ``"<T"`` printed in the cell (e.g. hidden cells whose known sum is itself below ``T``)."""
+    eps = 1e-9
+    return ub - lb < T - eps and not (lb <= 1 + eps and ub >= T - 1 - eps)
+
+
 def audit(vals, hidden, rels, counts, T, inequalities=()) -> list[tuple]:
     """Hidden cells whose value the published cells, declared sums and rounded amounts pin to an
     interval narrower than ``T`` (min and max of each hidden cell by linear programming, cells
@@ -518,7 +593,7 @@ def audit(vals, hidden, rels, counts, T, inequalities=()) -> list[tuple]:
         obj[k] = 1
         lo = linprog(obj, bounds=(0, None), method="highs", **kw)
         hi = linprog(-obj, bounds=(0, None), method="highs", **kw)
-        if lo.status == 0 and hi.status == 0 and (-hi.fun - lo.fun) < T - 1e-9:
+        if lo.status == 0 and hi.status == 0 and _narrow(lo.fun, -hi.fun, T):
             bad.append(x)
     return bad
 

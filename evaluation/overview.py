@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
 from .disclosure import DEFAULT_THRESHOLD, mask_points, note_hidden
@@ -43,6 +44,32 @@ def describe_by(data: pd.DataFrame, by: str, columns: Sequence[str] | None = Non
     means.loc["n"] = counts
     means.index.name = "characteristic"
     return means
+
+
+def flow_spec(flow: pd.DataFrame):
+    """:class:`~evaluation.disclosure.TableSpec` of the panel's sample flow (columns ``stage``,
+    ``kind``, ``persons``, ``person_months``, as :func:`evaluation.panel.build_panel` writes it).
+
+    Declared from the flow's structure codes (``kind``: total / excluded / kept), never from its
+    wording: in each stage the total row equals its excluded rows plus its kept row (persons add
+    up in the persons stage, person-months in every stage), and the persons kept by the first
+    stage are the persons the next stage starts from.
+    """
+    from .disclosure import Sum, TableSpec
+    stage, kind = flow["stage"].to_numpy(), flow["kind"].to_numpy()
+    sums, firsts = [], []
+    for i, st in enumerate(pd.unique(stage)):
+        rows = np.flatnonzero(stage == st)
+        tot, parts = rows[kind[rows] == "total"], rows[kind[rows] != "total"]
+        kept = rows[kind[rows] == "kept"]
+        if len(tot) == 1 and len(parts):
+            cols = ["persons", "person_months"] if i == 0 else ["person_months"]
+            sums.append(Sum(int(tot[0]), [int(r) for r in parts], columns=cols))
+        firsts.append((tot[0] if len(tot) == 1 else None, kept[0] if len(kept) == 1 else None))
+    for (_, kept_a), (tot_b, _) in zip(firsts, firsts[1:]):
+        if kept_a is not None and tot_b is not None:
+            sums.append(Sum(int(tot_b), [int(kept_a)], columns=["persons"]))
+    return TableSpec(counts=["persons", "person_months"], sums=sums)
 
 
 def by_group(desc: pd.DataFrame):

@@ -30,6 +30,7 @@ import pandas as pd
 
 from . import disclosure as dc
 from .disclosure import (ID_COLUMNS, DEFAULT_THRESHOLD, DisclosureOptions, Sum, TableSpec,  # noqa: F401
+                         contract_unit_price,
                          drop_ids, escape_html, escape_markdown, gate_text, html_tables,
                          mask_points, masked_histogram, scan_report)
 
@@ -345,6 +346,12 @@ def notebook_setup(style: str = "whitegrid") -> None:
         pass
 
 
+def plot_contract(res, kind: str = "cumulative", ax=None, *, disclosure=None):
+    """:func:`evaluation.contracts.plots.plot_contract` (amounts rounded by the gate)."""
+    from .contracts.plots import plot_contract as _plot
+    return _plot(res, kind, ax, disclosure=disclosure)
+
+
 def noted(func, *args, _threshold: int = DEFAULT_THRESHOLD, **kwargs):
     """Call ``func(*args, **kwargs)`` and print the warnings it raised as ``Note:`` lines,
     through the gate (counts of persons inside them below the threshold are suppressed).
@@ -368,6 +375,18 @@ def noted(func, *args, _threshold: int = DEFAULT_THRESHOLD, **kwargs):
 # ------------------------------------------------------------------------------------------
 # the gate as notebooks use it
 # ------------------------------------------------------------------------------------------
+class PublishedFrame(pd.DataFrame):
+    """The published copy of a table (what the gate let through), returned by :meth:`Gate.table`
+    for recording; it has already been shown, so Jupyter does not display it a second time."""
+
+    @property
+    def _constructor(self):
+        return pd.DataFrame
+
+    def _ipython_display_(self):
+        return None
+
+
 class Gate:
     """A report's disclosure options and every way a notebook publishes through them.
 
@@ -390,9 +409,9 @@ class Gate:
         if spec is not None and not isinstance(spec, TableSpec):
             counts = list(spec)
             spec = TableSpec(counts=counts, analysis_n="n" if "n" in counts else None)
-        return show_table(df, spec=spec if spec is not None else dc.infer_spec(drop_ids(df)),
-                          caption=caption, precision=precision, units=units, display=display,
-                          disclosure=self.options)
+        return PublishedFrame(show_table(
+            df, spec=spec if spec is not None else dc.infer_spec(drop_ids(df)), caption=caption,
+            precision=precision, units=units, display=display, disclosure=self.options))
 
     def result(self, res, *, caption: str | None = None, precision: int = 4) -> pd.DataFrame:
         """Show an estimate (anything with ``tidy()``) through the gate: its ``n`` is a count,

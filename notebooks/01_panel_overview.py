@@ -22,6 +22,7 @@ programme = "refino"
 data_dir = "data/synthetic/refino"
 output_dir = "reports/refino"
 disclosure_threshold = 5
+disclosure = {}
 seed = 20261123
 options = None  # None: the options of params/<programme>.yaml; a render passes its own
 
@@ -38,8 +39,8 @@ evaluation.report.notebook_setup()
 opt = evaluation.params.notebook_options(programme, "01_panel_overview", options)
 group, outcomes = opt.group, opt.outcomes
 panel = evaluation.panel.load_panel(data_dir)
-rec = evaluation.report.Recorder(output_dir, notebook="01_panel_overview",
-                                 threshold=disclosure_threshold)
+gate = evaluation.report.Gate(disclosure_threshold, disclosure)
+rec = gate.recorder(output_dir, notebook="01_panel_overview")
 
 # %% [markdown]
 # ## Sample flow
@@ -47,21 +48,16 @@ rec = evaluation.report.Recorder(output_dir, notebook="01_panel_overview",
 # kept or excluded and why.
 
 # %%
-flow = evaluation.report.show_table(panel.flow, ["persons", "person_months"],
-                                    threshold=disclosure_threshold)
-rec.add("sample_flow", panel.flow)
+flow = gate.table(panel.flow, overview.flow_spec(panel.flow), caption="Sample flow")
+rec.add("sample_flow", flow)
 
 # %% [markdown]
 # ## Who is in the panel
 
 # %%
-desc = overview.describe_by(panel.data, group)
-evaluation.report.show_table(desc.reset_index().rename(columns=str), threshold=disclosure_threshold,
-                             count_columns=[], caption=f"Person characteristics by {group}")
-counts = desc.loc[["n"]].reset_index(drop=True)
-evaluation.report.show_table(counts, list(counts.columns), threshold=disclosure_threshold,
-                             caption=f"Persons by {group}")
-rec.add("persons_by_group", counts)
+by_group, spec = overview.by_group(overview.describe_by(panel.data, group))
+desc = gate.table(by_group, spec, caption=f"Persons and their characteristics by {group}")
+rec.add("persons_by_group", desc[[group, "n"]])
 
 # %% [markdown]
 # ## Outcome means
@@ -69,8 +65,7 @@ rec.add("persons_by_group", counts)
 
 # %%
 means = overview.outcome_means(panel.data, outcomes, by=group)
-evaluation.report.show_table(means, ["n"], threshold=disclosure_threshold,
-                             dependent_columns={"n": outcomes})
+means = gate.table(means, overview.means_spec(means, outcomes), caption=f"Outcome means by {group}")
 rec.add("outcome_means", means)
 
 # %% [markdown]
@@ -80,7 +75,7 @@ rec.add("outcome_means", means)
 fig, axes = plt.subplots(len(outcomes), 1, figsize=(9, 3.2 * len(outcomes)), squeeze=False)
 for ax, y in zip(axes[:, 0], outcomes):
     traj = overview.trajectories(panel.data, y, by=group, time="month")
-    overview.plot_trajectories(traj, by=group, time="month", ax=ax, threshold=disclosure_threshold,
+    overview.plot_trajectories(traj, by=group, time="month", ax=ax, threshold=gate.threshold,
                                title=f"{y} by {group}")
 fig.tight_layout()
 plt.show()
@@ -93,7 +88,7 @@ fig, axes = plt.subplots(len(outcomes), 1, figsize=(9, 3.2 * len(outcomes)), squ
 for ax, y in zip(axes[:, 0], outcomes):
     traj = overview.trajectories(panel.data, y, by=group, time="event_time")
     overview.plot_trajectories(traj, by=group, time="event_time", ax=ax,
-                               threshold=disclosure_threshold, title=f"{y} by {group}")
+                               threshold=gate.threshold, title=f"{y} by {group}")
 fig.tight_layout()
 plt.show()
 
@@ -106,6 +101,6 @@ plt.show()
 rec.add("panel_size", {"persons": int(panel.data["person_id"].nunique()),
                        "person_months": int(len(panel.data))})
 rec.save()
-print(f"persons: {rec.entries['panel_size']['persons']}, "
-      f"person-months: {rec.entries['panel_size']['person_months']}")
-print(means.round(3).to_string(index=False))
+gate.say(f"persons: {gate.count(rec.entries['panel_size']['persons'])}, "
+         f"person-months: {gate.count(rec.entries['panel_size']['person_months'])}")
+gate.say(means.round(3).to_string(index=False))

@@ -25,6 +25,7 @@ programme = "refino"
 data_dir = "data/synthetic/refino"
 output_dir = "reports/refino"
 disclosure_threshold = 5
+disclosure = {}
 seed = 20261123
 options = None  # None: the options of params/<programme>.yaml; a render passes its own
 
@@ -35,6 +36,7 @@ import evaluation.panel
 import evaluation.params
 import evaluation.report
 from evaluation import rct
+from evaluation.report import TableSpec
 
 evaluation.report.notebook_setup()
 opt = evaluation.params.notebook_options(programme, "02_rct_analysis", options)
@@ -47,9 +49,8 @@ panel = evaluation.panel.load_panel(data_dir)
 data = panel.data if arms is None else panel.data[panel.data["arm"].isin([control, *arms])]
 at_headline = rct.at_month(data, headline_month)
 people = rct.persons(data)
-show = lambda df, counts=(), caption=None: evaluation.report.show_table(  # noqa: E731
-    df, list(counts), threshold=disclosure_threshold, caption=caption)
-rec = evaluation.report.Recorder(output_dir, notebook="02_rct_analysis", threshold=disclosure_threshold)
+gate = evaluation.report.Gate(disclosure_threshold, disclosure)
+rec = gate.recorder(output_dir, notebook="02_rct_analysis")
 
 # %% [markdown]
 # ## Was the draw as designed?
@@ -58,8 +59,9 @@ rec = evaluation.report.Recorder(output_dir, notebook="02_rct_analysis", thresho
 
 # %%
 assign = rct.assignment_check(people, treatment="arm", shares=shares, strata="stratum")
-show(assign.table, ["n"], "Assignment by arm")
-show(assign.tests, caption="Tests of the assignment shares")
+gate.table(assign.table, TableSpec(counts=["n"], stats={"n": ["share"]}, partition=True),
+           caption="Assignment by arm")
+gate.table(assign.tests, [], caption="Tests of the assignment shares")
 rec.add("assignment", assign)
 
 # %% [markdown]
@@ -70,8 +72,10 @@ rec.add("assignment", assign)
 # %%
 balance = rct.balance_table(people, treatment="arm", covariates=covariates + ["education_level"],
                             control=control)
-show(balance.table, ["n_missing"], "Balance of baseline covariates")
-show(balance.joint, caption="Joint test of balance")
+smallest_arm = int(people["arm"].value_counts().min())
+gate.table(balance.table, TableSpec(counts=["n_missing"], group_n=smallest_arm),
+           caption="Balance of baseline covariates")
+gate.table(balance.joint, TableSpec(counts=["n"], group_n=smallest_arm), caption="Joint test of balance")
 rec.add("balance", balance)
 
 # %% [markdown]
@@ -80,7 +84,10 @@ rec.add("balance", balance)
 
 # %%
 attr = rct.attrition(data, months=[m for m in (6, 12, 24, 36, 48, 72) if m <= months], control=control)
-show(attr.table, ["n_assigned", "n_observed"], "Attrition by arm")
+gate.table(attr.table, TableSpec(counts=["n_assigned", "n_observed"],
+                                 derived={"n_lost": ("n_assigned", ["n_observed"])},
+                                 stats={"n_lost": ["attrition", "difference", "pvalue"]}),
+           caption="Attrition by arm")
 rec.add("attrition", attr)
 
 # %% [markdown]
@@ -90,10 +97,14 @@ rec.add("attrition", attr)
 
 # %%
 comp = rct.compliance_table(people, participation="participated", control=control)
-show(comp.table, ["n_assigned", "n_participated"], "Participation by arm")
+gate.table(comp.table, TableSpec(counts=["n_assigned", "n_participated"],
+                                 derived={"n_not_participating": ("n_assigned", ["n_participated"])},
+                                 stats={"n_participated": ["participation_rate", "first_stage",
+                                                           "first_stage_se"]}),
+           caption="Participation by arm")
 late = rct.late(at_headline, outcome=headline_outcome, treatment="arm", participation="participated",
                 covariates=covariates, control=control)
-late
+gate.result(late)
 rec.add("compliance", comp)
 rec.add("late", late, outcome=f"{headline_outcome} at month {headline_month}, LATE (participants)")
 
@@ -108,12 +119,7 @@ headline = rct.itt(at_headline, outcome=headline_outcome, treatment="arm", covar
 dim = rct.difference_in_means(at_headline, outcome=headline_outcome, treatment="arm", control=control)
 rec.add("headline", headline, headline=True, outcome=f"{headline_outcome} at month {headline_month}")
 rec.add("headline_unadjusted", dim, outcome=f"{headline_outcome} at month {headline_month}, unadjusted")
-headline
-
-# %%
-for row in headline.tidy().itertuples():
-    print(f"{row.term}: {headline_outcome} at month {headline_month}, ITT "
-          + evaluation.report.format_ci(row.estimate, row.ci_low, row.ci_high) + f", p = {row.pvalue:.3f}")
+gate.result(headline, caption=f"Headline: {headline_outcome} at month {headline_month}")
 
 # %% [markdown]
 # ## Effects month by month
@@ -141,7 +147,7 @@ for y, res in monthly.items():
 windows = [w for w in (12, 24, 36, 48, 72) if w <= months]
 cumulative = rct.cumulative_effects(data, outcome=headline_outcome, windows=windows,
                                     covariates=covariates, control=control)
-show(cumulative.table, ["n", "n_incomplete"], f"ITT on months of {headline_outcome}")
+gate.table(cumulative.table, ["n", "n_incomplete"], caption=f"ITT on months of {headline_outcome}")
 rec.add("cumulative", cumulative)
 
 # %% [markdown]
@@ -152,7 +158,7 @@ rec.add("cumulative", cumulative)
 # %%
 family = rct.multiple_outcomes(at_headline, outcomes=outcomes, treatment="arm", covariates=covariates,
                                method=method, control=control, person="person_id", seed=seed)
-show(family.table, ["n"], "ITT on the pre-specified outcomes")
+gate.table(family.table, ["n"], caption="ITT on the pre-specified outcomes")
 rec.add("outcomes", family)
 
 # %% [markdown]
@@ -163,9 +169,10 @@ rec.add("outcomes", family)
 sub = rct.subgroup_effects(at_headline, outcome=headline_outcome, treatment="arm",
                            subgroups=[s for s in subgroups if s in data.columns], covariates=covariates,
                            control=control)
-show(sub.table, ["n"], "ITT by subgroup")
-show(sub.tests, caption="Interaction tests")
-rec.add("subgroups", sub)
+subgroup_table = gate.table(sub.table, TableSpec(counts=["n"], analysis_n="n", partition=True,
+                                                  partition_by="subgroup"), caption="ITT by subgroup")
+gate.table(sub.tests, [], caption="Interaction tests")
+rec.add("subgroups", subgroup_table)
 
 # %% [markdown]
 # ## Robustness
@@ -186,7 +193,7 @@ ri = rct.randomization_inference(at_headline, outcome=headline_outcome, treatmen
                                  covariates=covariates, strata=strata, draws=ri_draws, seed=seed,
                                  control=control)
 table = rct.robustness_table(robust, ri=ri)
-show(table, ["n"], "Headline estimate under alternative specifications")
+gate.table(table, ["n"], caption="Headline estimate under alternative specifications")
 rec.add("robustness", table)
 
 # %% [markdown]
@@ -198,7 +205,7 @@ rec.add("robustness", table)
 # %%
 plan = rct.planning_summary(at_headline, outcome=headline_outcome, treatment="arm", covariates=covariates,
                             control=control, target_effect=target_effect)
-show(plan, caption="Minimum detectable effect and power")
+gate.table(plan, ["n"], caption="Minimum detectable effect and power")
 rec.add("power", plan)
 
 # %% [markdown]
@@ -210,8 +217,14 @@ rec.add("power", plan)
 # %%
 assignment = evaluation.panel.read_extracts(data_dir, names=["assignment"])["assignment"]
 payments = rct.staged_payments(data, price=price, assignment=assignment, horizon=months)
-show(payments.table, ["n_persons", "n_mapping", "n_job", "n_job_kept"], f"Payments at price {price:,.0f}")
-rec.add("payments", payments)
+stage_prices = [0.2 * price, 0.4 * price, 0.4 * price]
+paid = gate.table(payments.table.drop(columns=["paid_per_person", "share_of_max"]), TableSpec(
+    counts=["n_persons", "n_mapping", "n_job", "n_job_kept"],
+    amounts={"paid_mapping": ("n_mapping", stage_prices[0]), "paid_job": ("n_job", stage_prices[1]),
+             "paid_job_kept": ("n_job_kept", stage_prices[2]),
+             "paid_total": (["n_mapping", "n_job", "n_job_kept"], stage_prices)}),
+    caption=f"Payments at price {price:,.0f}")
+rec.add("payments", paid)
 
 # %% [markdown]
 # ## Key numbers
@@ -221,4 +234,4 @@ rec.add("payments", payments)
 # %%
 # NBVAL_CHECK_OUTPUT
 rec.save()
-print(rec.key_results(digits=4))
+gate.say(rec.key_results(digits=4))

@@ -27,6 +27,7 @@ programme = "alna_aktiv"
 data_dir = "data/synthetic/alna_aktiv"
 output_dir = "reports/alna_aktiv"
 disclosure_threshold = 5
+disclosure = {}
 seed = 20261123
 options = None  # None: the options of params/<programme>.yaml; a render passes its own
 
@@ -41,7 +42,7 @@ import evaluation.did as did
 import evaluation.panel
 import evaluation.params
 import evaluation.report
-from evaluation.report import format_ci, noted, show_table
+from evaluation.report import TableSpec, format_ci
 
 evaluation.report.notebook_setup()
 opt = evaluation.params.notebook_options(programme, "03_did_rollout", options)
@@ -51,7 +52,8 @@ min_e, max_e = opt.min_e, opt.max_e
 
 panel = evaluation.panel.load_panel(data_dir)
 data = panel.data
-rec = evaluation.report.Recorder(output_dir, notebook="03_did_rollout", threshold=disclosure_threshold)
+gate = evaluation.report.Gate(disclosure_threshold, disclosure)
+rec = gate.recorder(output_dir, notebook="03_did_rollout")
 
 
 # %% [markdown]
@@ -62,7 +64,7 @@ rec = evaluation.report.Recorder(output_dir, notebook="03_did_rollout", threshol
 # %%
 g = opt["group"]
 rollout = did.rollout_table(data, unit="person_id", group=g, district=opt["district"])
-show_table(rollout, ["units"], threshold=disclosure_threshold,
+gate.table(rollout, TableSpec(counts=["units"], partition=True),
            caption="Districts, adoption period (empty = never) and recipients")
 did.plot_rollout(did.rollout_status(rollout, data[opt["time"]].unique()))
 plt.show()
@@ -73,7 +75,7 @@ plt.show()
 
 # %%
 trend = did.cohort_trends(data, outcome=outcome, group=g, time=opt["time"])
-did.plot_cohort_trends(trend, group=g, time=opt["time"], outcome=outcome)
+did.plot_cohort_trends(gate.mask(trend), group=g, time=opt["time"], outcome=outcome)
 plt.show()
 
 # %% [markdown]
@@ -85,18 +87,18 @@ plt.show()
 # person-level standard error is shown alongside and the pre-test is also reported at person level.
 
 # %%
-cs = noted(did.att_gt, data, **cols, covariates=opt["covariates"], control_group=opt["control_group"],
+cs = gate.noted(did.att_gt, data, **cols, covariates=opt["covariates"], control_group=opt["control_group"],
             method=opt["method"], anticipation=int(opt["anticipation"]), base_period=opt["base_period"],
             cluster=cluster, biters=int(opt["bootstrap_draws"]), seed=seed)
-cs_person = noted(did.att_gt, data, **cols, covariates=opt["covariates"], control_group=opt["control_group"],
+cs_person = gate.noted(did.att_gt, data, **cols, covariates=opt["covariates"], control_group=opt["control_group"],
                    method=opt["method"], anticipation=int(opt["anticipation"]), base_period=opt["base_period"])
 agg = {k: cs.aggregate(k, **({"min_e": min_e, "max_e": max_e} if k == "dynamic" else {}))
        for k in ("simple", "group", "dynamic", "calendar")}
 simple = agg["simple"]
 lo, hi = simple.ci()
-print(f"Headline ATT on {outcome}: {format_ci(simple.estimate, lo, hi)}"
-      f" (SE {simple.se:.4f}{', clustered by ' + cluster if cluster else ''};"
-      f" person-level SE {cs_person.aggregate('simple').se:.4f}); {cs.n} persons")
+gate.say(f"Headline ATT on {outcome}: {format_ci(simple.estimate, lo, hi)}"
+         f" (SE {simple.se:.4f}{', clustered by ' + cluster if cluster else ''};"
+         f" person-level SE {cs_person.aggregate('simple').se:.4f}); {gate.count(cs.n)} persons")
 rec.add("headline", simple, headline=True, outcome=f"{outcome}, overall ATT")
 rec.add("cs_aggregates", pd.DataFrame([{"aggregation": k, **{c: a.to_dict()[c] for c in
                                         ("estimate", "se", "ci_low", "ci_high")}} for k, a in agg.items()]))
@@ -108,9 +110,9 @@ rec.add("cs_aggregates", pd.DataFrame([{"aggregation": k, **{c: a.to_dict()[c] f
 # over time.
 
 # %%
-tw = noted(did.twfe, data, **cols, cluster=cluster)
-es = noted(did.event_study, data, **cols, min_e=min_e, max_e=max_e, cluster=cluster)
-sa = noted(did.sun_abraham, data, **cols, cluster=cluster)
+tw = gate.noted(did.twfe, data, **cols, cluster=cluster)
+es = gate.noted(did.event_study, data, **cols, min_e=min_e, max_e=max_e, cluster=cluster)
+sa = gate.noted(did.sun_abraham, data, **cols, cluster=cluster)
 compare = pd.DataFrame([
     {"method": "TWFE (static)", "estimate": tw.estimate, "se": tw.se},
     {"method": "Callaway-Sant'Anna (simple)", "estimate": simple.estimate, "se": simple.se},
@@ -122,7 +124,7 @@ if panel.truth is not None and len(panel.truth):
     tv = t[(t.estimand == "att_simple") & (t.outcome == outcome) & (t.subgroup == "all")]["value"]
     if len(tv):
         compare["true simple ATT (synthetic)"] = float(tv.iloc[0])
-show_table(compare, caption="Post-treatment effect by method")
+gate.table(compare, [], caption="Post-treatment effect by method")
 rec.add("method_comparison", compare)
 fig, axes = plt.subplots(1, 3, figsize=(16, 4), sharey=True)
 es.plot(ax=axes[0])
@@ -144,7 +146,7 @@ bands = dyn.bands()
 ax = dyn.plot()
 ax.set_title(f"Event study, {outcome} (uniform band: critical value {dyn.crit_val:.2f})")
 plt.show()
-show_table(bands[["event_time", "estimate", "se", "ci_low", "ci_high", "band_low", "band_high"]],
+gate.table(bands[["event_time", "estimate", "se", "ci_low", "ci_high", "band_low", "band_high"]], [],
            caption="Event-time effects")
 rec.add("event_study", bands)
 if panel.truth is not None and len(panel.truth):
@@ -152,7 +154,7 @@ if panel.truth is not None and len(panel.truth):
     te = t[(t.estimand == "att_event_time") & (t.outcome == outcome) & (t.subgroup == "all")][["event_time", "value"]]
     cmp = bands[["event_time", "estimate", "band_low", "band_high"]].merge(te, on="event_time", how="left")
     cmp["truth inside band"] = (cmp["value"] >= cmp["band_low"]) & (cmp["value"] <= cmp["band_high"])
-    print(f"Truth inside the uniform band at {int(cmp['truth inside band'].sum())} of {len(cmp)} event times")
+    gate.say(f"Truth inside the uniform band at {int(cmp['truth inside band'].sum())} of {len(cmp)} event times")
 
 # %% [markdown]
 # ## Pre-trend test
@@ -161,7 +163,7 @@ if panel.truth is not None and len(panel.truth):
 # treated districts' counterfactual trend.
 
 # %%
-pt = noted(cs.pretest)
+pt = gate.noted(cs.pretest)
 pt_person = cs_person.pretest()
 pt_es = es.pretest()
 tests = pd.DataFrame([
@@ -171,7 +173,7 @@ tests = pd.DataFrame([
     {"test": "CS pre-treatment ATT(g,t) (person-level)", "statistic": pt_person.statistic, "df": pt_person.df,
      "pvalue": pt_person.pvalue},
     {"test": "TWFE event-study leads", "statistic": pt_es.statistic, "df": pt_es.df, "pvalue": pt_es.pvalue}])
-show_table(tests, caption="Pre-trend tests")
+gate.table(tests, [], caption="Pre-trend tests")
 rec.add("pretest", tests)
 
 # %% [markdown]
@@ -182,9 +184,9 @@ fig, axes = plt.subplots(1, 2, figsize=(13, 4))
 agg["group"].plot(ax=axes[0])
 agg["calendar"].plot(ax=axes[1])
 plt.show()
-show_table(agg["group"].bands()[["group", "estimate", "se", "ci_low", "ci_high"]],
+gate.table(agg["group"].bands()[["group", "estimate", "se", "ci_low", "ci_high"]], [],
            caption=f"Average effect by adoption cohort (overall {agg['group'].estimate:.4f}, SE {agg['group'].se:.4f})")
-show_table(agg["calendar"].tidy()[["term", "estimate", "se", "ci_low", "ci_high"]],
+gate.table(agg["calendar"].tidy()[["term", "estimate", "se", "ci_low", "ci_high"]], [],
            caption=f"Average effect by period (overall {agg['calendar'].estimate:.4f}, SE {agg['calendar'].se:.4f})")
 rec.add("group_effects", agg["group"])
 rec.add("calendar_effects", agg["calendar"])
@@ -200,7 +202,7 @@ rec.add("calendar_effects", agg["calendar"])
 n_t = data[opt["time"]].nunique()
 balanced = data[data.groupby("person_id", observed=True)[opt["time"]].transform("size") == n_t]
 bacon = did.bacon_decomposition(balanced, **cols)
-show_table(bacon.by_type(), [], caption=f"Bacon decomposition (TWFE {bacon.twfe_estimate:.4f})")
+gate.table(bacon.by_type(), [], caption=f"Bacon decomposition (TWFE {bacon.twfe_estimate:.4f})")
 bacon.plot()
 plt.show()
 rec.add("bacon", bacon)
@@ -213,4 +215,4 @@ rec.add("bacon", bacon)
 # %%
 # NBVAL_CHECK_OUTPUT
 rec.save()
-print(rec.key_results(digits=4))
+gate.say(rec.key_results(digits=4))

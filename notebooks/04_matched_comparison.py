@@ -24,6 +24,7 @@ programme = "bjerke_effektkontrakt"
 data_dir = "data/synthetic/bjerke_effektkontrakt"
 output_dir = "reports/bjerke_effektkontrakt"
 disclosure_threshold = 5
+disclosure = {}
 seed = 20261123
 options = None  # None: the options of params/<programme>.yaml; a render passes its own
 
@@ -38,7 +39,7 @@ import evaluation.matching as em
 import evaluation.panel
 import evaluation.params
 import evaluation.report
-from evaluation.report import format_ci, show_table
+from evaluation.report import Sum, TableSpec, format_ci
 
 evaluation.report.notebook_setup()
 opt = evaluation.params.notebook_options(programme, "04_matched_comparison", options)
@@ -50,8 +51,8 @@ aggregate, treatment = opt.aggregate, opt.treatment
 panel = evaluation.panel.load_panel(data_dir)
 persons = panel.persons()
 persons[treatment] = persons[treatment].astype(int)
-rec = evaluation.report.Recorder(output_dir, notebook="04_matched_comparison",
-                                 threshold=disclosure_threshold)
+gate = evaluation.report.Gate(disclosure_threshold, disclosure)
+rec = gate.recorder(output_dir, notebook="04_matched_comparison")
 
 # %% [markdown]
 # ## Sample flow
@@ -66,12 +67,15 @@ with warnings.catch_warnings(record=True) as caught:
                             exact=opt["exact"], caliper=opt["caliper"], ratio=int(opt["ratio"]),
                             missing="exclude", seed=seed)
 for w in caught:
-    print("Note:", w.message)
-show_table(m.flow, ["treated", "control", "excluded_treated", "excluded_control"],
-           threshold=disclosure_threshold, caption="Sample flow of the matched comparison")
-show_table(m.sample_sizes(), ["all", "matched", "unmatched", "discarded"],
-           threshold=disclosure_threshold, caption="Sample sizes (ESS = effective sample size)")
-rec.add("sample_flow", m.flow)
+    gate.say("Note:", w.message)
+flow = gate.table(m.flow, TableSpec(counts=["treated", "control", "excluded_treated", "excluded_control"],
+                                    chains=[("treated", "excluded_treated"), ("control", "excluded_control")]),
+                  caption="Sample flow of the matched comparison")
+gate.table(m.sample_sizes(), TableSpec(counts=["all", "matched", "unmatched", "discarded"],
+                                       stats={"matched": ["ess"]}, partition=True,
+                                       sums=[Sum("all", ["matched", "unmatched", "discarded"], axis="columns")]),
+           caption="Sample sizes (ESS = effective sample size)")
+rec.add("sample_flow", flow)
 
 # %% [markdown]
 # ## Propensity model
@@ -79,9 +83,8 @@ rec.add("sample_flow", m.flow)
 # log-odds scale).
 
 # %%
-show_table(m.ps.tidy(), count_columns=[], threshold=disclosure_threshold,
-           caption=f"Propensity score model ({m.ps.link}), n = {m.ps.n}")
-print(m.method)
+gate.table(m.ps.tidy(), [], caption=f"Propensity score model ({m.ps.link}), n = {gate.count(m.ps.n)}")
+gate.say(m.method)
 
 # %% [markdown]
 # ## Overlap
@@ -89,7 +92,7 @@ print(m.method)
 # after matching.
 
 # %%
-m.overlap_plot()
+m.overlap_plot(threshold=gate.threshold)
 plt.tight_layout()
 plt.show()
 
@@ -102,9 +105,9 @@ plt.show()
 bal = m.balance()
 cols = ["type", "smd_before", "smd_after", "var_ratio_before", "var_ratio_after", "ecdf_max_after",
         "smd_flag", "var_ratio_flag"]
-show_table(bal[cols].reset_index(), count_columns=[], threshold=disclosure_threshold,
-           caption="Covariate balance")
-rec.add("balance", bal[cols].reset_index())
+balance = gate.table(bal[cols].reset_index(), TableSpec(group_n=int(persons[treatment].sum())),
+                     caption="Covariate balance")
+rec.add("balance", balance)
 m.love_plot()
 plt.tight_layout()
 plt.show()
@@ -128,23 +131,24 @@ if panel.truth is not None:  # synthetic data: the effect the simulation put in
                  panel.truth.query(f"estimand == '{est.format(h)}' and subgroup == 'all' and "
                                    "outcome == @outcome")["value"].mean()) for h in horizons}
     tab["true effect (synthetic)"] = tab.horizon.map(truth)
-show_table(tab, ["n_treated", "n_control"], threshold=disclosure_threshold,
-           caption=f"Effect on {hz.extra['outcome']} by months after entry")
+tab = gate.table(tab, TableSpec(counts=["n_treated", "n_control"], analysis_n="n_treated"),
+                 caption=f"Effect on {hz.extra['outcome']} by months after entry")
 hz.plot()
 plt.show()
 rec.add("effects_by_horizon", tab)
 head_res = (hz.results[horizon] if horizon in hz.results else
             em.effects_at_horizons(m, panel.data, outcome, [horizon], aggregate=aggregate).results[horizon])
 rec.add("headline", head_res, headline=True)
-print(f"Headline: {head_res.term}: {format_ci(head_res.estimate, *head_res.ci())}")
+gate.result(head_res, caption=f"Headline: {outcome} at {horizon} months")
 
 # %%
 for y in [o for o in opt["secondary_outcomes"] if o != outcome and o in panel.data.columns]:
     h2 = em.effects_at_horizons(m, panel.data, y, horizons)
-    show_table(h2.table[["horizon", "mean_treated", "mean_control", "estimate", "ci_low", "ci_high",
-                         "n_treated", "n_control"]], ["n_treated", "n_control"],
-               threshold=disclosure_threshold, caption=f"Secondary outcome: {y}")
-    rec.add(f"effects_by_horizon_{y}", h2.table.drop(columns=["term"]))
+    sec = gate.table(h2.table[["horizon", "mean_treated", "mean_control", "estimate", "ci_low", "ci_high",
+                               "n_treated", "n_control"]],
+                     TableSpec(counts=["n_treated", "n_control"], analysis_n="n_treated"),
+                     caption=f"Secondary outcome: {y}")
+    rec.add(f"effects_by_horizon_{y}", sec)
 
 # %% [markdown]
 # ## Matched difference-in-differences
@@ -161,8 +165,7 @@ with warnings.catch_warnings():
 did = em.matched_did(m_hist, panel.data, outcome, pre=(-12, -1), post=(0, max(horizons) - 1))
 did.plot()
 plt.show()
-show_table(did.att.tidy(), count_columns=[], threshold=disclosure_threshold,
-           caption="Matched DiD, average over the post period")
+gate.result(did.att, caption="Matched DiD, average over the post period")
 rec.add("matched_did", did.att)
 rec.add("matched_did_event_time", did.table)
 
@@ -177,8 +180,8 @@ sens_data = persons.assign(_headline=persons["person_id"].map(y_head))
 sens = em.sensitivity(sens_data, treatment=treatment, covariates=opt["covariates"],
                       outcome="_headline", exact=opt["exact"], caliper=opt["caliper"],
                       missing="exclude")
-show_table(sens, ["n_treated", "n_control"], threshold=disclosure_threshold,
-           caption=f"Sensitivity of the headline ({outcome} at {horizon} months)")
+sens = gate.table(sens, TableSpec(counts=["n_treated", "n_control"], analysis_n="n_treated"),
+                  caption=f"Sensitivity of the headline ({outcome} at {horizon} months)")
 rec.add("sensitivity", sens)
 
 # %% [markdown]
@@ -189,4 +192,4 @@ rec.add("sensitivity", sens)
 # %%
 # NBVAL_CHECK_OUTPUT
 rec.save()
-print(rec.key_results(digits=4))
+gate.say(rec.key_results(digits=4))

@@ -23,6 +23,7 @@ programme = "refino"
 data_dir = "data/synthetic/refino"
 output_dir = "reports/refino"
 disclosure_threshold = 5
+disclosure = {}
 seed = 20261123
 options = None  # None: the options of params/<programme>.yaml; a render passes its own
 
@@ -36,7 +37,7 @@ import evaluation.contracts as ec
 import evaluation.panel
 import evaluation.params
 import evaluation.report
-from evaluation.report import show_table
+from evaluation.report import TableSpec
 
 evaluation.report.notebook_setup()
 opt = evaluation.params.notebook_options(programme, "05_outcome_contract", options)
@@ -46,16 +47,16 @@ panel = evaluation.panel.load_panel(data_dir)
 needs_mapping = any(e == "mapping" for _, e in spec.payment_events())
 assignment = (evaluation.panel.read_extracts(data_dir, names=["assignment"])["assignment"]
               if needs_mapping and "mapping_month" not in panel.data.columns else None)
-rec = evaluation.report.Recorder(output_dir, notebook="05_outcome_contract",
-                                 threshold=disclosure_threshold)
+gate = evaluation.report.Gate(disclosure_threshold, disclosure)
+rec = gate.recorder(output_dir, notebook="05_outcome_contract")
 
 # %% [markdown]
 # ## The contract
 
 # %%
-show_table(ec.describe_contract(spec), count_columns=[], threshold=disclosure_threshold,
+gate.table(ec.describe_contract(spec), [],
            caption=f"{spec.name}: payment rule ({spec.payment.type}, {spec.currency})")
-print(f"Counterfactual: {counterfactual}; uncertainty: {uncertainty}")
+gate.say(f"Counterfactual: {counterfactual}; uncertainty: {uncertainty}")
 
 # %% [markdown]
 # ## Counterfactual
@@ -68,7 +69,7 @@ print(f"Counterfactual: {counterfactual}; uncertainty: {uncertainty}")
 effect = ec.resolve_effect(opt.effect, output_dir)
 for e in (effect.values() if isinstance(effect, dict) else [effect]):
     if isinstance(e, ec.EffectEstimate):
-        print("Effect taken from", e.describe())
+        gate.say("Effect taken from", e.describe())
         rec.add("counterfactual_effect", {"estimate": e.estimate, "se": e.se, "ci_low": e.ci_low,
                                           "ci_high": e.ci_high, "source": e.source, "scale": e.scale})
 comparison = None
@@ -79,12 +80,14 @@ if counterfactual == "matched":
     persons["treated"] = persons["treated"].astype(int)
     m = em.nearest_neighbor(persons, treatment="treated", missing="exclude", seed=seed, **mopt)
     comparison = ec.comparison_from_sample(m)
-    show_table(m.sample_sizes(), ["all", "matched", "unmatched", "discarded"],
-               threshold=disclosure_threshold, caption="Matched comparison group")
+    gate.table(m.sample_sizes(), TableSpec(counts=["all", "matched", "unmatched", "discarded"],
+                                           stats={"matched": ["ess"]}, partition=True),
+               caption="Matched comparison group")
 res = ec.evaluate(panel.data, spec, counterfactual=counterfactual, comparison=comparison,
                   effect=effect, baseline=opt.baseline,
                   assignment=assignment, uncertainty=uncertainty, n_draws=n_draws, seed=seed)
-print(res.counterfactual_description)
+gate.say(res.counterfactual_description)
+unit_price = evaluation.report.contract_unit_price(res)  # amounts: rounded to rounding_base x this
 
 # %% [markdown]
 # ## Outcomes behind the payments
@@ -92,11 +95,11 @@ print(res.counterfactual_description)
 # counterfactual group, and the per-participant means the settlement uses.
 
 # %%
-show_table(res.events, ["persons", "n"], threshold=disclosure_threshold,
-           caption="Outcome events by group", dependent_columns={"persons": ["rate"]})
-show_table(res.means.drop(columns=["n_participants", "n_counterfactual"]), count_columns=[],
-           threshold=disclosure_threshold, caption="Per-participant means over the window")
-rec.add("events", res.events)
+events = gate.table(res.events, TableSpec(counts=["persons", "n"], stats={"persons": ["rate"]}),
+                    caption="Outcome events by group")
+gate.table(res.means.drop(columns=["n_participants", "n_counterfactual"]), [],
+           caption="Per-participant means over the window")
+rec.add("events", events)
 
 # %% [markdown]
 # ## Payments and deadweight
@@ -105,12 +108,16 @@ rec.add("events", res.events)
 # draws.
 
 # %%
-res
+money = ("estimate", "ci_low", "ci_high", "se")
+gate.table(res.table, TableSpec(counts=["n"], amounts={c: (None, unit_price) for c in money}),
+           caption=f"{res.method}: counterfactual {res.counterfactual}, uncertainty {res.uncertainty}")
 
 # %%
-rec.add("contract", res, headline=True)
+rec.add("contract", res, headline=True,
+        amounts={k: unit_price for k in ("payment", "expected_payment", "deadweight", "deadweight_point",
+                                         *money)})
 for note in res.notes:
-    print("Note:", note)
+    gate.say("Note:", note)
 
 # %% [markdown]
 # ## Payments by month and cohort
@@ -118,9 +125,9 @@ for note in res.notes:
 # %%
 sched = res.schedule.assign(quarter=res.schedule["month"].dt.to_period("Q").astype(str))
 by_q = sched.groupby(["quarter", "item"], as_index=False)[["payments", "amount"]].sum()
-show_table(by_q, ["payments"], threshold=disclosure_threshold,
-           caption="Outcome payments by quarter and item", dependent_columns={"payments": ["amount"]})
-res.plot("cumulative")
+gate.table(by_q, TableSpec(counts=["payments"], amounts={"amount": ("payments", unit_price)}),
+           caption="Outcome payments by quarter and item")
+evaluation.report.plot_contract(res, "cumulative", disclosure=gate.options)
 plt.tight_layout()
 plt.show()
 
@@ -128,7 +135,7 @@ plt.show()
 # ## Cash flows: provider, investor and public side
 
 # %%
-res.plot("cashflow")
+evaluation.report.plot_contract(res, "cashflow", disclosure=gate.options)
 plt.tight_layout()
 plt.show()
 
@@ -143,7 +150,7 @@ if not res.draws.empty:
     plt.tight_layout()
     plt.show()
 risk = {**res.probabilities, **{f"break_even_{k}": v for k, v in res.break_even.items()}}
-print(json.dumps(risk, indent=2, default=str))
+gate.say(json.dumps(risk, indent=2, default=str))
 rec.add("risk", risk)
 
 # %% [markdown]
@@ -155,19 +162,19 @@ rec.add("risk", risk)
 # %%
 if spec.targets:
     tg = ec.monitor_targets(panel.data, spec)
-    show_table(tg.tidy(), ["achieved", "n"], threshold=disclosure_threshold,
-               caption=tg.method, dependent_columns={"achieved": ["share"]})
+    gate.table(tg.tidy(), TableSpec(counts=["achieved", "n"],
+                                    stats={"achieved": ["share", "wilson_low", "wilson_high", "cp_low",
+                                                        "cp_high"]}), caption=tg.method)
     rec.add("targets", tg)
 if spec.caseload_goal is not None:
     cl = ec.caseload(panel.data, **spec.caseload_goal.model_dump())
-    print(cl.method)
-    show_table(cl.table.assign(month=cl.table["month"].dt.strftime("%Y-%m")),
-               ["stock", "inflow", "outflow"], threshold=disclosure_threshold,
-               caption="Pilot caseload by month: stock, inflow, outflow, counterfactual and goal",
-               dependent_columns={"stock": ["reduction_vs_counterfactual"]})
+    gate.say(cl.method)
+    gate.table(cl.table.assign(month=cl.table["month"].dt.strftime("%Y-%m")),
+               TableSpec(counts=["stock", "inflow", "outflow"], stats={"stock": ["reduction_vs_counterfactual"]}),
+               caption="Pilot caseload by month: stock, inflow, outflow, counterfactual and goal")
     cl.plot()
     plt.show()
-    print(f"{cl.extra['evaluation_month']}: {cl.extra['final_reduction']:.1%} below the counterfactual "
+    gate.say(f"{cl.extra['evaluation_month']}: {cl.extra['final_reduction']:.1%} below the counterfactual "
           f"(goal {cl.extra['reduction_goal']:.0%}): goal {'met' if cl.extra['goal_met'] else 'not met'}")
     rec.add("caseload", cl.extra)
 
@@ -178,8 +185,8 @@ if spec.caseload_goal is not None:
 
 # %%
 indigo_path = Path(output_dir) / f"indigo_{programme}.json"
-text = ec.to_indigo_json(res, indigo_path, disclosure_threshold=disclosure_threshold)
-print(text[:1500])
+text = ec.to_indigo_json(res, indigo_path, disclosure=gate.options)
+gate.say(text[:1500])
 
 # %% [markdown]
 # ## Key numbers
@@ -189,4 +196,4 @@ print(text[:1500])
 # %%
 # NBVAL_CHECK_OUTPUT
 rec.save()
-print(rec.key_results(digits=4))
+gate.say(rec.key_results(digits=4))

@@ -24,6 +24,7 @@ programme = "refino"
 data_dir = "data/synthetic/refino"
 output_dir = "reports/refino"
 disclosure_threshold = 5
+disclosure = {}
 seed = 20261123
 options = None  # None: the options of params/<programme>.yaml; a render passes its own
 
@@ -37,7 +38,7 @@ import evaluation.panel
 import evaluation.params
 import evaluation.report
 from evaluation.rct import mde, required_n
-from evaluation.report import show_table
+from evaluation.report import TableSpec
 
 evaluation.report.notebook_setup()
 opt = evaluation.params.notebook_options(programme, "06_trial_design", options)
@@ -58,7 +59,8 @@ inp = ec.design_inputs(res)
 margin = inp["margin"] if inp["margin"] is not None else opt.margin
 share, ratio, sizes = opt.share_treated, opt.comparison_ratio, opt.sizes
 true_effects = opt.true_effects or [round(margin * k, 4) for k in (1.0, 1.5, 2.0, 3.0)]
-rec = evaluation.report.Recorder(output_dir, notebook="06_trial_design", threshold=disclosure_threshold)
+gate = evaluation.report.Gate(disclosure_threshold, disclosure)
+rec = gate.recorder(output_dir, notebook="06_trial_design")
 
 # %% [markdown]
 # ## Design inputs
@@ -66,8 +68,8 @@ rec = evaluation.report.Recorder(output_dir, notebook="06_trial_design", thresho
 # and standard deviation, and the payment margin (relative improvement the contract requires).
 
 # %%
-show_table(__import__("pandas").DataFrame([{**inp, "margin": margin}]), count_columns=[],
-           threshold=disclosure_threshold, caption="Design inputs from the current data")
+gate.table(__import__("pandas").DataFrame([{**inp, "margin": margin}]),
+           TableSpec(counts=["n_participants", "n_comparison"]), caption="Design inputs from the current data")
 rec.add("design_inputs", {**inp, "margin": margin})
 
 # %% [markdown]
@@ -80,10 +82,10 @@ n_now = inp["n_participants"] + (inp["n_comparison"] or inp["n_participants"])
 p_now = inp["n_participants"] / n_now
 m_now = mde(n_now, p=p_now, sd=inp["sd"])
 m_rel = m_now / inp["counterfactual_mean"]
-print(f"persons now: {n_now:.0f}; MDE {m_now:.4g} ({m_rel:.1%} of the counterfactual mean); "
+gate.say(f"persons now: {gate.count(n_now)}; MDE {m_now:.4g} ({m_rel:.1%} of the counterfactual mean); "
       f"payment margin {margin:.1%}")
 n_sig = required_n(margin * inp["counterfactual_mean"], p=share, sd=inp["sd"])
-print(f"persons needed to detect an effect the size of the margin (5 %, 80 %): {n_sig}")
+gate.say(f"persons needed to detect an effect the size of the margin (5 %, 80 %): {n_sig}")
 rec.add("mde", {"n": n_now, "mde": m_now, "mde_relative": m_rel, "margin": margin,
                 "n_to_detect_margin": n_sig}, headline=True)
 
@@ -97,8 +99,7 @@ rec.add("mde", {"n": n_now, "mde": m_now, "mde_relative": m_rel, "margin": margi
 tab = ec.design_table(counterfactual_mean=inp["counterfactual_mean"], sd=inp["sd"], margin=margin,
                       true_effects=true_effects, sizes=sizes, share_treated=share,
                       comparison_ratio=ratio)
-show_table(tab, count_columns=[], threshold=disclosure_threshold,
-           caption="Threshold met / significant / MDE by trial size and true effect")
+gate.table(tab, [], caption="Threshold met / significant / MDE by trial size and true effect")
 rec.add("design_table", tab)
 fig, ax = plt.subplots(figsize=(8, 4.5))
 sns.lineplot(data=tab, x="n", y="p_threshold_met", hue="true_effect", marker="o", ax=ax,
@@ -118,4 +119,4 @@ plt.show()
 # %%
 # NBVAL_CHECK_OUTPUT
 rec.save()
-print(rec.key_results(digits=4))
+gate.say(rec.key_results(digits=4))

@@ -55,6 +55,16 @@ def test_no_person_ids_or_small_counts_in_any_report(parallel):
         assert found == [], "\n".join(found[:20])
 
 
+def test_no_suppressed_cell_recoverable_in_any_table(parallel):
+    """Every table the gate published in every report: no hidden cell can be solved for from the
+    published cells and the declared structure (LP bounds, tests/disclosure_audit.py)."""
+    from disclosure_audit import audit_folder
+    n, found = audit_folder(parallel)
+    print(f"recovery audit: {n} published tables")
+    assert n >= 50, f"only {n} gate tables found in the rendered reports"
+    assert found == [], "\n".join(found[:20])
+
+
 def _numbers(path):
     data = json.loads(path.read_text())
     return render._numbers({k: data.get(k) for k in ("notebooks", "headline_result")})
