@@ -19,6 +19,14 @@ covariates), written once per size and read by every tool in its own subprocess 
   matrices must be identical.  The MatchIt 4.5.1 bug emulation is run too, to show how much
   farther its pairs are.
 
+* ``psfit`` (issue 13, item 8): the propensity-score logit alone, array in: ours
+  (``glm_binary``: R glm's IRLS iterates on p x p normal equations) against scikit-learn
+  ``LogisticRegression(C=inf)`` (= ``penalty=None``, deprecated in 1.8) with its default tolerance
+  (1e-4; coefficients only to about 1e-3) and with ``tol=1e-10`` (comparable to our 1e-8 deviance
+  criterion).  The three fits are interleaved ``--repeats`` times in one process and the minimum
+  wall and CPU (process) time of each is kept, so that load from other jobs on a shared machine
+  hits all three alike; ratios are given for both clocks.
+
     python benchmarks/bench_matching.py                              # 2k x 100k and 20k x 1M
     python benchmarks/bench_matching.py --sizes 500:20000 --small 200:5000   # quick
 
@@ -164,7 +172,37 @@ def run_bruteforce(df, out=None):
             "mean_abs_pair_distance_matchit_4_5_1_bug": float(np.mean(np.abs(d[treat == 1] - d[mm_matchit])))}
 
 
-WORKERS = {"ours": run_ours, "sklearn": run_sklearn, "bruteforce": run_bruteforce}
+def run_psfit(df, out=None, repeats=5):
+    """Logit fit alone: ours vs scikit-learn default and tight tolerance, interleaved."""
+    from sklearn.linear_model import LogisticRegression
+    from evaluation.matching._glm import glm_binary
+    X = df[COVS].to_numpy(dtype=float)
+    X1 = np.asfortranarray(np.column_stack([np.ones(len(df)), X]))     # with intercept, as R
+    y = df["t"].to_numpy(dtype=float)
+    fits = {"ours": lambda: glm_binary(X1, y),
+            "sklearn_default": lambda: LogisticRegression(C=np.inf).fit(X, y),
+            "sklearn_tight": lambda: LogisticRegression(C=np.inf, tol=1e-10, max_iter=1000).fit(X, y)}
+    wall = {k: np.inf for k in fits}
+    cpu = {k: np.inf for k in fits}
+    res = {}
+    for _ in range(repeats):
+        for k, f in fits.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            res[k] = f()
+            wall[k] = min(wall[k], time.perf_counter() - t0)
+            cpu[k] = min(cpu[k], time.process_time() - c0)
+    ours = res["ours"].coef
+    coef = {k: np.r_[res[k].intercept_, res[k].coef_[0]] for k in ("sklearn_default", "sklearn_tight")}
+    out_d = {"seconds_wall": wall, "seconds_cpu": cpu, "repeats": repeats,
+             "ours_iterations": int(res["ours"].iterations),
+             "sklearn_iterations": {k: int(res[k].n_iter_[0]) for k in coef},
+             "max_abs_coef_diff_vs_ours": {k: float(np.max(np.abs(v - ours))) for k, v in coef.items()},
+             "ratios": {f"{k}_over_ours_{clock}": d[k] / d["ours"] for k in coef
+                        for clock, d in (("wall", wall), ("cpu", cpu))}}
+    return out_d
+
+
+WORKERS = {"ours": run_ours, "sklearn": run_sklearn, "bruteforce": run_bruteforce, "psfit": run_psfit}
 
 
 def worker(tool: str, path: str, out: str | None) -> None:
@@ -174,7 +212,7 @@ def worker(tool: str, path: str, out: str | None) -> None:
     df = pd.read_parquet(path)
     base = rss_gb()
     try:
-        if tool != "bruteforce":
+        if tool not in ("bruteforce", "psfit"):
             # warm-up on a small slice (imports) so the timing measures the fit and the match
             small = df.iloc[:5000].reset_index(drop=True)
             WORKERS[tool](small)
@@ -279,6 +317,10 @@ def main() -> None:
                 print(f"    {'ok' if r.get('ok') else 'FAILED'} {r.get('seconds', float('nan')):.3f}s "
                       f"peak {r.get('peak_rss_gib', float('nan')):.2f} GiB {r.get('reason', '')[:300]}",
                       file=sys.stderr, flush=True)
+            print(f"[{n1}x{n0}] psfit ...", file=sys.stderr, flush=True)
+            ps = call("psfit", path, None, a.timeout)
+            ps.pop("trace", None) if ps.get("ok") else None
+            print(f"    {json.dumps(ps.get('ratios', ps.get('reason')))}", file=sys.stderr, flush=True)
             ours, sk = res["ours"], res["sklearn"]
             ratios = {}
             if ours.get("ok") and sk.get("ok"):
@@ -296,7 +338,8 @@ def main() -> None:
                     ratios["sklearn_over_ours_rss_above_load"] = d_s / d_o
             for r in res.values():
                 r.pop("trace", None) if r.get("ok") else None
-            record["sizes"][f"{n1}x{n0}"] = {"n_treated": n1, "n_control": n0, "tools": res, "ratios": ratios}
+            record["sizes"][f"{n1}x{n0}"] = {"n_treated": n1, "n_control": n0, "tools": res, "ratios": ratios,
+                                             "propensity_fit": ps}
             print(json.dumps(ratios, indent=1), file=sys.stderr, flush=True)
     record["total_wall_seconds"] = time.perf_counter() - t_start
     record["load_average_at_end"] = list(os.getloadavg())   # other jobs on the machine distort times

@@ -571,6 +571,33 @@ def test_propensity_logit_equals_r_glm(lalonde, matchit451):
     np.testing.assert_allclose(coef, list(ref["coef"].values()), rtol=1e-8, atol=0)
     assert ps.deviance == pytest.approx(ref["deviance"], rel=1e-10)
     assert ps.iterations == ref["iterations"]
+    # model-based SEs as summary.glm (inverse Fisher information; R's comes from the QR of the
+    # last iteration's weights, ours from the final fit's: they agree far below the tolerance)
+    np.testing.assert_allclose(ps.se.to_numpy(), list(ref["se"].values()), rtol=1e-6)
+    pr = matchit451["glm_probit"]
+    with pytest.warns(RuntimeWarning, match="numerically 0 or 1"):
+        pp = M.propensity_score(lalonde, treatment="treat", covariates=LALONDE_F, link="probit")
+    np.testing.assert_allclose(pp.coef.to_numpy(), list(pr["coef"].values()), rtol=1e-8, atol=0)
+    assert pp.deviance == pytest.approx(pr["deviance"], rel=1e-10)
+    assert pp.iterations == pr["iterations"]
+
+
+def test_glm_normal_equations_fall_back_to_qr_when_ill_conditioned(monkeypatch):
+    # the Cholesky path and the QR fall-back (forced by a zero condition limit) give R's iterates
+    from evaluation.matching import _glm
+    rng = np.random.default_rng(31)
+    n = 3000
+    x = rng.normal(size=n)
+    X = np.column_stack([np.ones(n), x, x + 1e-4 * rng.normal(size=n), rng.integers(0, 2, n)])
+    y = (rng.random(n) < 1 / (1 + np.exp(-(-1 + 0.5 * x + 0.5 * X[:, 3])))).astype(float)
+    a = _glm.glm_binary(X, y)
+    monkeypatch.setattr(_glm, "_COND_MAX", 0.0)
+    b = _glm.glm_binary(X, y)
+    np.testing.assert_allclose(a.coef, b.coef, rtol=1e-8)
+    assert a.iterations == b.iterations and a.converged
+    import statsmodels.api as sm
+    r = sm.Logit(y, X).fit(method="newton", tol=1e-12, maxiter=100, disp=0)
+    np.testing.assert_allclose(a.coef, r.params, rtol=1e-6)
 
 
 # ------------------------------------------------------------------------------------------

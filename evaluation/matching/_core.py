@@ -12,7 +12,7 @@ from scipy import stats
 from ..results import Result
 from ._balance import balance_table as _balance_table
 from ._design import Design, build_design, missing_counts, referenced_columns
-from ._glm import glm_binary
+from ._glm import glm_binary, summarise
 from ._nn import RULES, nn_match_1d, nn_match_mahalanobis
 from ._wls import wls
 
@@ -156,26 +156,24 @@ class PropensityModel:
 
 
 def _fit_ps(design: Design, t: np.ndarray, link: str) -> PropensityModel:
-    X = design.model.to_numpy(dtype=float)
-    rd = np.abs(np.diag(np.linalg.qr(X, mode="r")))
-    rank = int((rd > 1e-7 * rd.max()).sum())
+    X = np.asfortranarray(design.model.to_numpy(dtype=float))   # pandas' layout: no copy
+    S = summarise(X, t.astype(float))            # X'X, X'1, X'y, ranges: one pass for all checks
+    rank = S.rank()
     if rank < X.shape[1]:
         raise ValueError(f"propensity model design is rank deficient (rank {rank} < {X.shape[1]} "
                          f"columns {list(design.model.columns)}): drop constant or collinear covariates")
     sep = []
     for j, c in enumerate(design.model.columns):
-        u = np.unique(X[:, j])
-        if u.size == 2:
-            for v in u:
-                at = X[:, j] == v
-                if t[at].min() == t[at].max():
-                    sep.append(f"{c} = {v:g}: {int(at.sum())} units, all "
-                               f"{'participants' if t[at][0] == 1 else 'comparison units'}")
+        if S.two_valued(j):
+            for v, n_v, t_v in S.level_counts(j):
+                if t_v in (0, n_v):
+                    sep.append(f"{c} = {v:g}: {n_v} units, all "
+                               f"{'participants' if t_v == n_v else 'comparison units'}")
     if sep:
         warnings.warn("propensity model: quasi-separation, these units have no comparable counterpart "
                       "and the coefficient is not identified (" + "; ".join(sep) + "); drop or "
                       "coarsen the covariate, or restrict the sample", RuntimeWarning, stacklevel=3)
-    fit = glm_binary(X, t, link=link)
+    fit = glm_binary(X, t, link=link, summary=S)
     names = list(design.model.columns)
     ps = fit.fitted
     tiny = 10 * np.finfo(float).eps
