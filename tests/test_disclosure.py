@@ -138,7 +138,8 @@ def test_scan_finds_small_counts_recoverable_cells_ids_and_fails_closed(tmp_path
         dc.scan_report(tmp_path, person_ids=["P0000042"])
     (tmp_path / "bad.json").unlink()
     text = "\n".join(dc.scan_report(tmp_path, person_ids=["P0000042"], min_analysis_n=60))
-    assert "recoverable" in text and "P0000042" in text and "2 persons" in text
+    assert "recoverable" in text and "1 person id(s)" in text and "P0000042" not in text
+    assert "2 persons" in text
     assert ".x.persons = 2" in text and "n = 30" in text
 
 

@@ -97,7 +97,7 @@ def test_scan_report_finds_ids_and_small_counts(tmp_path):
     (tmp_path / "results.json").write_text(json.dumps({"x": {"persons": 2, "n": 50, "se": 1.0}}))
     found = report.scan_report(tmp_path, threshold=5, person_ids=["P0000042", "P0000043"])
     text = "\n".join(found)
-    assert "person id" in text and "P0000042" in text
+    assert "1 person id(s)" in text and "P0000042" not in text
     assert "column 'n': count 3" in text
     assert ".x.persons = 2" in text
     assert len(found) == 3
