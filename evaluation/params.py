@@ -227,6 +227,9 @@ class RCTOptions(NotebookOptions):
     def _defaults_and_shares(self):
         if self.outcomes is None:
             self.outcomes = [self.headline_outcome]
+        if self.headline_month > self.months:
+            raise ValueError(f"headline_month ({self.headline_month}) is beyond the months followed "
+                             f"({self.months}); raise months or choose an earlier headline month")
         if self.design_shares is not None:
             out = {k: v for k, v in self.design_shares.items() if not 0 < v < 1}
             if out:

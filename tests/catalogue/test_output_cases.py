@@ -180,8 +180,8 @@ def test_sigterm_of_a_real_render_leaves_report_and_no_kernel(plan, tmp_path):
     deadline = time.time() + 60
     while time.time() < deadline and not any(
             pid != proc.pid for pid in _kernels_marked(mark.split("=")[1])):
-        time.sleep(0.2)                           # wait until a kernel runs
-    time.sleep(1.0)
+        time.sleep(0.1)                           # wait until a kernel runs
+    time.sleep(0.3)                               # mid-render: the kernel is starting or executing
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

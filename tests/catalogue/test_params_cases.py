@@ -141,6 +141,11 @@ def test_min_e_not_below_max_e(tmp_path):
              "notebooks.1.options", "min_e (12) must be below max_e (6)")
 
 
+def test_headline_month_beyond_follow_up(tmp_path):
+    _refused(tmp_path, _mod("refino", lambda d: _nb(d, "02_rct_analysis")["options"].update(headline_month=60)),
+             "notebooks.1.options", "headline_month (60) is beyond the months followed (48)")
+
+
 def test_design_shares_do_not_sum_to_one(tmp_path):
     _refused(tmp_path, _mod("refino", lambda d: _nb(d, "02_rct_analysis")["options"].update(
         design_shares={"control": 0.5, "treatment": 0.6})), "design_shares add up to 1.1")
