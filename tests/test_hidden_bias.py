@@ -125,3 +125,11 @@ def test_e_value_mean_difference():
 def test_e_value_odds_ratio_common():
     r = e_value(4.0, measure="OR", rare=False)
     assert r.rr == pytest.approx(2.0)
+
+
+def test_missing_outcomes_drop_pairs(nsw_pairs):
+    y = nsw_pairs.data["re78"].to_numpy(copy=True)
+    y[np.flatnonzero(nsw_pairs.treat == 1)[:3]] = np.nan
+    r = rosenbaum_bounds(nsw_pairs, outcome=y, missing="drop_pairs")
+    assert r.n_pairs_dropped == 3 and r.n_pairs == nsw_pairs.n_treated - 3
+    assert "3 pairs left out" in r.summary()

@@ -113,3 +113,10 @@ def test_result_api(df_het):
     d = r.to_dict()
     assert d["estimate"] == pytest.approx(r.estimate) and "pretest" in d
     assert r.plot().get_xlabel() == "event time"
+
+
+def test_warns_when_each_cohort_is_one_cluster():
+    d, _ = simulate_staggered(n_units=200, n_periods=6, cohorts=(3, 5), seed=4)
+    d["district"] = np.where(d.group == 0, 10 + d.unit % 3, d.group)   # each cohort = one district
+    with pytest.warns(RuntimeWarning, match="single 'district' cluster"):
+        did_imputation(d, outcome="y", unit="unit", time="period", group="group", cluster="district")

@@ -13,7 +13,9 @@ dummies, ``W`` the observation weights).  The fixed effects and ``v_0`` solve th
 equations of the two-way design exactly through the Schur complement on the period block
 (``T x T``), with sparse unit-by-period sums: no loops over units.
 
-Standard errors are BJS's conservative clustered variance (Theorem 3):
+Standard errors are BJS's conservative clustered variance (Theorem 3) -- which cannot separate
+cluster-level shocks from effect heterogeneity when each cohort is a single cluster (a district
+rollout clustered by district); the estimator warns then:
 ``Var = sum_c (sum_{it in c} v_it eps~_it)^2`` with ``eps~_it`` the first-stage residual on
 ``Omega_0`` and ``tau_it - tau~_g`` on ``Omega_1``, where ``tau~_g`` is the ``v^2``-weighted mean
 of ``tau_it`` in the auxiliary group ``g`` (cohort x event time; unit-level sums as BJS eq. 8).
@@ -263,6 +265,14 @@ def did_imputation(data: pd.DataFrame, *, outcome: str, unit: str, time: str, gr
     clu = (ucode if cl is None else cl)
     clv = np.concatenate([clu[treat], clu[~treat]])
     se = _cluster_se(v, eps, clv)
+    if cl is not None:
+        g_cl = pd.DataFrame({"g": pd.factorize(pd.Series(groups1))[0], "c": clu[treat]}).groupby("g")["c"].nunique()
+        if (g_cl <= 1).all():
+            warnings.warn(f"every cohort x event-time group of treated observations lies in a single {cluster!r} "
+                          "cluster: the conservative variance then treats cluster-level shocks to treated clusters "
+                          "as effect heterogeneity and leaves them out, so the standard errors can be far too small. "
+                          "Use few-cluster inference (wild cluster bootstrap, randomisation inference) instead.",
+                          RuntimeWarning, stacklevel=2)
     terms = ["ATT"] + [f"e={int(e)}" for e in evs]
     table = tidy_frame(terms, est, se, n=np.concatenate([[treat.sum()], [(e1 == e).sum() for e in evs]]),
                        level=level)

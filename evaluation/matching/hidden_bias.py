@@ -28,7 +28,7 @@ __all__ = ["rosenbaum_bounds", "RosenbaumResult", "e_value", "EValueResult", "pa
 
 
 # ============================================================================ matched pairs
-def pair_differences(sample, outcome) -> np.ndarray:
+def pair_differences(sample, outcome, *, missing: str = "error", return_dropped: bool = False):
     """Treated-minus-control outcome differences of the matched pairs of a 1:1 matched sample.
 
     Parameters
@@ -38,6 +38,9 @@ def pair_differences(sample, outcome) -> np.ndarray:
         ``subclass``).
     outcome : str or array
         Column of ``sample.data`` or an array aligned with it.
+    missing : {"error", "drop_pairs"}
+        Pairs with a missing outcome: raise, or leave the pair out (the number left out is
+        returned with ``return_dropped=True`` and reported by :func:`rosenbaum_bounds`).
 
     Raises
     ------
@@ -64,16 +67,28 @@ def pair_differences(sample, outcome) -> np.ndarray:
                          f"{len(codes)} subclasses are not one treated and one control unit (e.g. ratio > 1); "
                          "match 1:1 without replacement")
     miss = ~np.isfinite(yy)
+    if missing not in ("error", "drop_pairs"):
+        raise ValueError("missing must be 'error' or 'drop_pairs'")
+    n_dropped = 0
+    if miss.any() and missing == "drop_pairs":
+        bad_pair = np.zeros(len(codes), bool)
+        bad_pair[inv[miss]] = True
+        n_dropped = int(bad_pair.sum())
+        keep = ~bad_pair[inv]
+        t, s, yy = t[keep], s[keep], yy[keep]
+        inv = np.unique(inv[keep], return_inverse=True)[1]
+        codes = codes[~bad_pair]
+        miss = np.zeros(len(yy), bool)
     if miss.any():
         pairs = np.unique(s[miss])
         raise ValueError(f"outcome missing for {int(miss.sum())} units in {len(pairs)} matched pairs (subclass "
                          f"{pairs[:5].tolist()}{'...' if len(pairs) > 5 else ''}); drop those pairs explicitly "
-                         "or impute before the sensitivity analysis")
+                         "or impute before the sensitivity analysis, or pass missing='drop_pairs'")
     yt = np.zeros(len(codes))
     yc = np.zeros(len(codes))
     yt[inv[t == 1]] = yy[t == 1]
     yc[inv[t == 0]] = yy[t == 0]
-    return yt - yc
+    return (yt - yc, n_dropped) if return_dropped else yt - yc
 
 
 def _signed_rank_parts(d, zeros):
@@ -114,7 +129,8 @@ def _walsh_quantile(w, q):
 
 
 def rosenbaum_bounds(data=None, control=None, *, outcome=None, gamma=None, alpha: float = 0.05,
-                     zeros: str = "rosenbaum", alternative: str = "greater") -> "RosenbaumResult":
+                     zeros: str = "rosenbaum", alternative: str = "greater",
+                     missing: str = "error") -> "RosenbaumResult":
     """Rosenbaum bounds for Wilcoxon's signed rank test in matched pairs.
 
     Parameters
@@ -136,6 +152,9 @@ def rosenbaum_bounds(data=None, control=None, *, outcome=None, gamma=None, alpha
         (rbounds ``psens``).
     alternative : {"greater", "less"}
         Direction of the effect tested (``"less"`` tests ``-d``).
+    missing : {"error", "drop_pairs"}
+        Matched pairs with a missing outcome: raise, or leave them out (counted in
+        ``n_pairs_dropped`` and shown in the summary).
 
     Returns
     -------
@@ -154,7 +173,7 @@ def rosenbaum_bounds(data=None, control=None, *, outcome=None, gamma=None, alpha
     ``(d_i + d_j) / 2``, ``i <= j`` (the values of ``tau`` at which ``T(d - tau)`` equals its
     smallest and largest expectation under ``Gamma``; ties broken at midpoints).
     """
-    d = _differences(data, control, outcome)
+    d, n_dropped = _differences(data, control, outcome, missing)
     if alternative == "less":
         d = -d
     elif alternative != "greater":
@@ -183,26 +202,29 @@ def rosenbaum_bounds(data=None, control=None, *, outcome=None, gamma=None, alpha
         g_crit = float(optimize.brentq(f, 1.0, hi, xtol=1e-10)) if f(hi) >= 0 else float("inf")
     return RosenbaumResult(table=table, gamma_critical=g_crit, statistic=T, n_pairs=int(len(d)),
                            n_nonzero=int(len(dn)), alpha=alpha, zeros=zeros, alternative=alternative,
-                           hodges_lehmann=_walsh_quantile(w, 0.5))
+                           hodges_lehmann=_walsh_quantile(w, 0.5), n_pairs_dropped=n_dropped)
 
 
-def _differences(data, control, outcome):
+def _differences(data, control, outcome, missing="error"):
     if data is None:
         raise ValueError("give a matched sample with outcome=, treated and control outcomes, or pair differences")
     if hasattr(data, "treat") and hasattr(data, "weights"):
         if outcome is None:
             raise ValueError("outcome= is required with a matched sample")
-        return pair_differences(data, outcome)
+        return pair_differences(data, outcome, missing=missing, return_dropped=True)
     a = np.asarray(data, float).ravel()
     if control is not None:
         c = np.asarray(control, float).ravel()
         if c.shape != a.shape:
             raise ValueError(f"treated ({a.size}) and control ({c.size}) outcomes must be aligned pairs")
         a = a - c
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{int((~np.isfinite(a)).sum())} pair differences are missing or infinite; drop "
-                         "those pairs explicitly")
-    return a
+    bad = ~np.isfinite(a)
+    if bad.any() and missing == "drop_pairs":
+        return a[~bad], int(bad.sum())
+    if bad.any():
+        raise ValueError(f"{int(bad.sum())} pair differences are missing or infinite; drop those pairs "
+                         "explicitly or pass missing='drop_pairs'")
+    return a, 0
 
 
 @dataclass
@@ -218,6 +240,7 @@ class RosenbaumResult:
     zeros: str = "rosenbaum"
     alternative: str = "greater"
     hodges_lehmann: float = float("nan")
+    n_pairs_dropped: int = 0
     extra: dict = field(default_factory=dict)
 
     def tidy(self) -> pd.DataFrame:
@@ -226,8 +249,9 @@ class RosenbaumResult:
         return t
 
     def summary(self) -> str:
+        dropped = f", {self.n_pairs_dropped} pairs left out (missing outcome)" if self.n_pairs_dropped else ""
         return (f"Rosenbaum bounds, Wilcoxon signed rank test ({self.alternative}), {self.n_pairs} matched pairs "
-                f"({self.n_nonzero} with non-zero difference), T = {self.statistic:.6g}, "
+                f"({self.n_nonzero} with non-zero difference{dropped}), T = {self.statistic:.6g}, "
                 f"Hodges-Lehmann {self.hodges_lehmann:.6g}\n"
                 f"  significant at {self.alpha:g} up to Gamma = {self.gamma_critical:.4g}\n"
                 + self.tidy().to_string(index=False, float_format=lambda x: f"{x:.4g}"))
@@ -243,6 +267,7 @@ class RosenbaumResult:
         from ..results import _records
         return {"method": "Rosenbaum bounds (Wilcoxon signed rank)", "gamma_critical": self.gamma_critical,
                 "alpha": self.alpha, "statistic": self.statistic, "n_pairs": self.n_pairs,
+                "n_pairs_dropped": self.n_pairs_dropped,
                 "hodges_lehmann": self.hodges_lehmann, "table": _records(self.tidy())}
 
     def plot(self, ax=None):
