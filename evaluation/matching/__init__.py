@@ -4,11 +4,14 @@ When a programme selects its participants there is no control arm; evaluators bu
 comparison group from register data, as the UK Employment and Justice Data Labs do.  This
 package implements, with MatchIt/estimatr conventions so R users get the same numbers:
 
-* :func:`propensity_score` — logit/probit propensity score fitted exactly as R ``glm``;
+* :func:`propensity_score` — logit/probit propensity score with R ``glm``'s iterates (p × p
+  normal equations, fast on millions of rows);
 * :func:`nearest_neighbor` — greedy 1:k nearest-neighbour matching with/without replacement,
-  caliper (SD units), exact keys, Mahalanobis distance, matching order (MatchIt 4.5 ``nearest``);
-* :func:`cem` — coarsened exact matching;
-* :func:`ipw` — inverse-probability weights for the ATT/ATE with trimming;
+  caliper (SD units), exact keys, Mahalanobis distance, MatchIt's default order per distance,
+  ATT or ATC (MatchIt >= 4.5.4 ``nearest``; the 4.5.1-4.5.3 integer-``abs`` bug is only emulated
+  on request, ``rule="matchit_4_5_1_bug"``);
+* :func:`cem` — coarsened exact matching (MatchIt's bins, [a, b)), ATT/ATC/ATE;
+* :func:`ipw` — inverse-probability weights for the ATT/ATC/ATE with trimming;
 * :func:`entropy_balance` — entropy balancing (Hainmueller 2012);
 * ``.balance()`` (SMD, variance ratio, eCDF/KS with 0.1/0.25 and 0.5–2 flags), ``.love_plot()``,
   ``.overlap_plot()``, ``.flow`` (sample flow), ``.effect()`` (weighted regression with CR2

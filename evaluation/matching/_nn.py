@@ -1,6 +1,6 @@
 """Greedy nearest-neighbour matching, a re-implementation of MatchIt's ``nn_matchC_vec``.
 
-Algorithm (MatchIt 4.5, ``method = "nearest"`` on a scalar distance):
+Algorithm (MatchIt >= 4.5.4, ``method = "nearest"`` on a scalar distance, src/nn_matchC_vec.cpp):
 
 * all units are sorted by the distance (stable, ties in data order);
 * for round ``r = 1..ratio`` and each treated unit in the matching order, the nearest *available*
@@ -10,6 +10,11 @@ Algorithm (MatchIt 4.5, ``method = "nearest"`` on a scalar distance):
 * the closer of the two is taken, the left one on a tie (``rule="nearest"``, the default; this is
   MatchIt >= 4.5.4, whose ``find_control_vec`` also takes the left candidate on a tie);
 * with exact matching the same is done within each exact stratum.
+
+Where this differs from MatchIt 4.7 (read in its src/internal.cpp ``find_control_vec``): with
+replacement MatchIt takes a unit's ``ratio`` nearest controls at once, ordering candidates with an
+unstable ``std::partial_sort``; here they are taken one round at a time, which selects the same set
+except that exact ties in distance among more than ``ratio`` candidates may be broken differently.
 
 ``rule="matchit_4_5_1_bug"`` is a *bug emulation*, kept only so that analyses run with MatchIt
 4.5.1-4.5.3 can be reproduced: those versions compared distances with C's integer ``abs``
