@@ -337,8 +337,13 @@ def test_default_order_follows_matchit_per_distance():
     df = _sim(800, seed=6)
     cov = ["x1", "x2"]
     assert M.nearest_neighbor(df, treatment="treat", covariates=cov).options["order"] == "largest"
+    with pytest.warns(RuntimeWarning, match="fewer participants than needed .* not all "
+                                            "comparison units will get 1 match"):
+        assert M.nearest_neighbor(df, treatment="treat", covariates=cov, caliper=0.1,
+                                  estimand="ATC").options["order"] == "smallest"
+    # with replacement the order is moot and MatchIt sets it to "data"
     assert M.nearest_neighbor(df, treatment="treat", covariates=cov, replace=True,
-                              estimand="ATC").options["order"] == "smallest"
+                              estimand="ATC").options["order"] == "data"
     mh = M.nearest_neighbor(df, treatment="treat", covariates=cov, distance="mahalanobis")
     assert mh.options["order"] == "data"
     np.testing.assert_array_equal(

@@ -558,8 +558,8 @@ def nearest_neighbor(data: pd.DataFrame, *, treatment: str, covariates, ratio: i
     on a tie).  Without replacement, all focal units receive their first match before any
     receives a second.  Matching weights: focal units 1; a matched unit gets the sum over its
     focal units of 1 / (number of matches of that focal unit), rescaled so these weights sum to
-    the number of matched units of that group.  With replacement the order does not matter
-    (MatchIt then uses "data").
+    the number of matched units of that group.  With replacement the order does not matter and
+    is set to "data", as MatchIt does.
 
     References
     ----------
@@ -587,6 +587,8 @@ def nearest_neighbor(data: pd.DataFrame, *, treatment: str, covariates, ratio: i
         raise ValueError("caliper must be positive (in SD units of the distance)")
     order = _resolve_order(order, distance, estimand,
                            distance != "mahalanobis" or caliper is not None or discard != "none")
+    if replace:
+        order = "data"             # as MatchIt (reuse.max >= n1): no unit is used up, order is moot
     cols = referenced_columns(data, covariates)
     ex_cols = [exact] if isinstance(exact, str) else list(exact or ())
     data, t, flow, miss = _prepare(data, treatment, cols + [c for c in ex_cols if c not in cols], missing)
