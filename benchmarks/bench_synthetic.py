@@ -1,15 +1,19 @@
-"""Benchmark: time and peak memory of :func:`evaluation.synthetic.generate` at scale.
+"""Benchmark: synthetic generation in person blocks, straight to parquet, at 1M and 10M persons.
 
-Generates one scenario for 1,000,000 persons x 36 months (by default), then writes the extracts
-as parquet to a temporary folder, and records wall time, peak resident memory and row counts in
-``benchmarks/results/synthetic.json`` (written atomically).
+For each size, :func:`evaluation.synthetic.generate_to` writes one scenario (REFINO by default,
+36 months) into a temporary folder, in a fresh subprocess so that its peak resident memory is
+its own.  For comparison, the generator as it was before block generation (``--old-commit``,
+read from git and run unchanged: everything in memory, then ``SyntheticData.write``) runs at
+the smallest size in the same session.  The record (wall time, peak RSS, parquet size, rows,
+blocks, load average) goes to ``benchmarks/results/synthetic.json`` (written atomically).
 
 Usage::
 
-    python benchmarks/bench_synthetic.py [--scenario refino] [--n-persons 1000000] [--n-months 36]
+    python benchmarks/bench_synthetic.py [--sizes 1000000 10000000] [--scenario refino]
+                                         [--n-months 36] [--old-commit dc55774] [--no-old]
 
-Peak memory is the process's maximum resident set size (``resource.getrusage``), reported both
-in total and above the level after imports.
+Wall times are from a shared 2-core machine (see ``load_average``); the ratio between the old
+and the new generator at the same size, measured in the same run, is the number to compare.
 """
 from __future__ import annotations
 
@@ -18,76 +22,133 @@ import json
 import os
 import platform
 import resource
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from _harness import write_record
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 
 
-def _rss_mib() -> float:
-    """Peak resident set size of this process so far, in MiB."""
-    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return r / 1024 if sys.platform != "darwin" else r / 2 ** 20
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _current_rss_mib() -> float:
-    try:
-        with open("/proc/self/statm") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
-    except OSError:  # pragma: no cover - non-Linux
-        return float("nan")
+def _tree_mib(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2 ** 20
+
+
+def _one_new(args) -> dict:
+    """Child: generate_to at one size; print a JSON record."""
+    import pyarrow.parquet as pq
+
+    from evaluation import schema, synthetic
+    base = _peak_rss_mib()
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+        folder = Path(tmp) / args.scenario
+        t0 = time.perf_counter()
+        synthetic.generate_to(folder, args.scenario, n_persons=args.one, n_months=args.n_months,
+                              seed=args.seed, block_size=args.block_size, progress=False)
+        secs = time.perf_counter() - t0
+        rows = {name: sum(pq.ParquetFile(f).metadata.num_rows
+                          for f in synthetic.extract_files(folder, name)) for name in schema.EXTRACTS}
+        parts = len(synthetic.extract_files(folder, "persons"))
+        size = _tree_mib(folder)
+    return {"generator": "new (blocks, generate_to)", "n_persons": args.one,
+            "seconds": round(secs, 1), "peak_rss_mib": round(_peak_rss_mib(), 1),
+            "rss_mib_after_imports": round(base, 1), "parquet_mib": round(size, 1),
+            "blocks": parts, "rows": rows, "person_months": args.one * args.n_months}
+
+
+def _one_old(args) -> dict:
+    """Child: the generator of ``--old-commit`` (in memory, then write) at one size."""
+    src = subprocess.run(["git", "show", f"{args.old_commit}:evaluation/synthetic.py"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    src = src.replace("from . import schema", "from evaluation import schema")
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+        mod = Path(tmp) / "old_synthetic.py"
+        mod.write_text(src)
+        sys.path.insert(0, tmp)
+        import old_synthetic
+        base = _peak_rss_mib()
+        t0 = time.perf_counter()
+        data = old_synthetic.generate(args.scenario, n_persons=args.one, n_months=args.n_months,
+                                      seed=args.seed)
+        t_gen = time.perf_counter() - t0
+        data.write(Path(tmp) / "out")
+        secs = time.perf_counter() - t0
+        size = _tree_mib(Path(tmp) / "out")
+        rows = {k: int(len(v)) for k, v in data.extracts.items()}
+    return {"generator": f"old (in memory, commit {args.old_commit})", "n_persons": args.one,
+            "seconds": round(secs, 1), "generate_seconds": round(t_gen, 1),
+            "peak_rss_mib": round(_peak_rss_mib(), 1), "rss_mib_after_imports": round(base, 1),
+            "parquet_mib": round(size, 1), "rows": rows, "person_months": args.one * args.n_months}
+
+
+def _child(flag: str, n: int, args) -> dict:
+    cmd = [sys.executable, __file__, flag, "--one", str(n), "--scenario", args.scenario,
+           "--n-months", str(args.n_months), "--seed", str(args.seed), "--old-commit", args.old_commit]
+    if args.block_size:
+        cmd += ["--block-size", str(args.block_size)]
+    if args.tmp:
+        cmd += ["--tmp", args.tmp]
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        return {"n_persons": n, "error": out.stderr.strip().splitlines()[-1:],
+                "seconds_until_failure": round(time.perf_counter() - t0, 1)}
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
     ap.add_argument("--scenario", default="refino")
-    ap.add_argument("--n-persons", type=int, default=1_000_000)
     ap.add_argument("--n-months", type=int, default=36)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--no-write", action="store_true", help="skip the parquet write timing")
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "synthetic.json"))
+    ap.add_argument("--block-size", type=int, default=None)
+    ap.add_argument("--old-commit", default="dc55774")
+    ap.add_argument("--no-old", action="store_true", help="skip the old generator")
+    ap.add_argument("--tmp", default=None, help="folder for the temporary output")
+    ap.add_argument("--out", default=str(HERE / "results" / "synthetic.json"))
+    ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--new", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--old", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.one is not None:
+        print(json.dumps(_one_old(args) if args.old else _one_new(args)))
+        return {}
 
+    sys.path.insert(0, str(HERE))
     import numpy as np
     import pandas as pd
 
     import evaluation
-    from evaluation import synthetic
-
-    base = _current_rss_mib()
-    t0 = time.perf_counter()
-    data = synthetic.generate(args.scenario, n_persons=args.n_persons, n_months=args.n_months,
-                              seed=args.seed)
-    t_gen = time.perf_counter() - t0
-    peak_gen = _rss_mib()
-    t_write = None
-    if not args.no_write:
-        with tempfile.TemporaryDirectory() as tmp:
-            t0 = time.perf_counter()
-            data.write(tmp)
-            t_write = time.perf_counter() - t0
-            size = sum(p.stat().st_size for p in Path(tmp).iterdir())
-    peak = _rss_mib()
-    record = {
-        "benchmark": "synthetic.generate",
-        "scenario": args.scenario, "n_persons": args.n_persons, "n_months": args.n_months,
-        "person_months": args.n_persons * args.n_months, "seed": args.seed,
-        "generate_seconds": round(t_gen, 2),
-        "write_parquet_seconds": None if t_write is None else round(t_write, 2),
-        "parquet_mib": None if t_write is None else round(size / 2 ** 20, 1),
-        "peak_rss_mib_generate": round(peak_gen, 1),
-        "peak_rss_mib_total": round(peak, 1),
-        "rss_mib_after_imports": round(base, 1),
-        "peak_rss_mib_above_imports": round(peak - base, 1),
-        "rows": {k: int(len(v)) for k, v in data.extracts.items()},
-        "truth_rows": int(len(data.truth)),
-        "package_version": evaluation.__version__,
-        "python": platform.python_version(), "numpy": np.__version__, "pandas": pd.__version__,
-        "machine": platform.machine(), "cpus": os.cpu_count(),
-        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "note": "wall time on a shared machine; peak memory is the process maximum RSS",
-    }
+    from _harness import write_record
+    record = {"benchmark": "synthetic generation in blocks (generate_to) vs the old in-memory generator",
+              "scenario": args.scenario, "n_months": args.n_months, "seed": args.seed,
+              "block_size": args.block_size or "default (6M person-months per block)",
+              "load_average_at_start": list(os.getloadavg()), "runs": []}
+    if not args.no_old:
+        record["runs"].append(_child("--old", min(args.sizes), args))
+    for n in args.sizes:
+        record["runs"].append(_child("--new", n, args))
+        print(json.dumps(record["runs"][-1]), file=sys.stderr)
+    old = next((r for r in record["runs"] if r.get("generator", "").startswith("old")), None)
+    new = next((r for r in record["runs"] if r.get("generator", "").startswith("new")
+                and old and r["n_persons"] == old["n_persons"]), None)
+    if old and new and "seconds" in old and "seconds" in new:
+        record["ratio_old_over_new_at_same_size"] = {
+            "seconds": round(old["seconds"] / new["seconds"], 2),
+            "peak_rss": round(old["peak_rss_mib"] / new["peak_rss_mib"], 2)}
+    record.update({"load_average_at_end": list(os.getloadavg()),
+                   "package_version": evaluation.__version__, "python": platform.python_version(),
+                   "numpy": np.__version__, "pandas": pd.__version__, "machine": platform.machine(),
+                   "cpus": os.cpu_count(), "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                   "note": "each run in its own process; wall time on a shared machine; peak memory "
+                           "is the process maximum RSS"})
     write_record(record, args.out, indent=2)
     print(json.dumps(record, indent=2))
     return record

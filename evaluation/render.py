@@ -162,26 +162,25 @@ def _rel(p: Path) -> str:
 # data
 # ------------------------------------------------------------------------------------------
 def ensure_data(params: Params, *, force: bool = False) -> Path:
-    """Generate the synthetic extracts for ``params`` unless they are already there."""
+    """Generate the synthetic extracts for ``params`` unless they are already there.
+
+    ``source: extracts`` never generates (not even with ``force``).  Synthetic data are written
+    only into a folder the generator created (:func:`evaluation.synthetic.ensure`): a folder
+    holding other files is refused with a :class:`RenderError` and left untouched.
+    """
     folder = params.data_folder
-    have = folder.exists() and any(folder.glob("*.parquet"))
     if params.data.source == "extracts":
         if not folder.exists():
             raise RenderError(f"data folder {folder} does not exist; set data.folder in the "
                               "parameter file to the folder with the register extracts")
         return folder
-    if have and not force:
-        return folder
     from . import synthetic
-    kw = {"seed": params.data.seed, "effect_scale": params.data.effect_scale}
-    if params.data.n_persons:
-        kw["n_persons"] = params.data.n_persons
     try:
-        data = synthetic.generate(params.data.scenario, **kw)
-        data.write(folder, overwrite=True)
-    except (ValueError, OSError) as exc:      # e.g. the generator refuses a folder it did not create
-        raise RenderError(f"cannot write the synthetic extracts into {folder}: {exc}") from None
-    return folder
+        return synthetic.ensure(folder, params.data.scenario, n_persons=params.data.n_persons,
+                                seed=params.data.seed, effect_scale=params.data.effect_scale,
+                                force=force)
+    except (ValueError, OSError) as exc:    # e.g. a folder the generator did not create
+        raise RenderError(f"synthetic data for {params.programme}: {exc}") from None
 
 
 # ------------------------------------------------------------------------------------------

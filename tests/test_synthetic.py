@@ -337,7 +337,8 @@ def test_write_load_round_trip(tmp_path):
     d = generate("back_in_the_ring", n_persons=300, seed=4)
     folder = d.write(tmp_path / "bitr")
     files = sorted(p.name for p in folder.iterdir())
-    assert files == sorted([f"{n}.parquet" for n in schema.EXTRACTS] + ["truth.parquet", "meta.json"])
+    assert files == sorted([f"{n}.parquet" for n in schema.EXTRACTS]
+                           + ["truth.parquet", "meta.json", synthetic.MARKER])
     back = load(folder)
     assert back.scenario == "back_in_the_ring" and back.meta == json.loads(json.dumps(d.meta))
     for name in schema.EXTRACTS:
