@@ -372,3 +372,79 @@ def test_late_entry_in_bjerke(data):
         df = ex[name]
         i = pos.loc[df["person_id"].to_numpy()].to_numpy()
         assert (_midx(df["month"], d.meta["start_month"]) >= first[i]).all(), name
+
+
+# ---------------------------------------------------------------------------------------
+# blocks: same seed -> same data whatever the block size; parquet parts
+# ---------------------------------------------------------------------------------------
+def _assert_same(a, b):
+    for name in schema.EXTRACTS:
+        pd.testing.assert_frame_equal(a.extracts[name], b.extracts[name], check_exact=True)
+    pd.testing.assert_frame_equal(a.truth, b.truth, check_exact=True)
+    assert a.meta == b.meta
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_same_seed_same_data_whatever_the_block_size(scenario):
+    """One block, blocks of 1,000 and of 1,500 (rounded up to 2,000) give identical data: the
+    stratified arms, the matching scenarios' selection, reoffending draws and the truth.
+    2,100 persons: three chunks, the last one partial."""
+    one = generate(scenario, n_persons=2100, seed=5, n_months=30)
+    for bs in (1000, 1500):
+        _assert_same(one, generate(scenario, n_persons=2100, seed=5, n_months=30, block_size=bs))
+
+
+def test_block_ranges_are_whole_chunks():
+    assert synthetic.block_ranges(2500, 36, 1500) == [(0, 2000), (2000, 2500)]
+    assert synthetic.block_ranges(2500, 36, 1) == [(0, 1000), (1000, 2000), (2000, 2500)]
+    assert synthetic.block_ranges(10_000_000, 36, None)[0] == (0, 167_000)
+    with pytest.raises(ValueError, match="block_size"):
+        synthetic.block_ranges(100, 36, 0)
+
+
+def test_generate_to_writes_readable_parts(tmp_path):
+    import pyarrow.parquet as pq
+    d = generate("back_in_the_ring", n_persons=2500, seed=6, n_months=36)
+    f = synthetic.generate_to(tmp_path / "bitr", "back_in_the_ring", n_persons=2500, seed=6,
+                              n_months=36, block_size=1000, progress=False)
+    assert sorted(p.name for p in f.iterdir()) == sorted(
+        list(schema.EXTRACTS) + ["truth.parquet", "meta.json", synthetic.MARKER])
+    for name in schema.EXTRACTS:
+        parts = synthetic.extract_files(f, name)
+        assert [p.name for p in parts] == [f"part-{i:05d}.parquet" for i in range(3)]
+        schemas = {pq.read_schema(p) for p in parts}
+        assert len(schemas) == 1, name                     # same schema in every part
+        # a plain folder of parquet files: pandas reads it whole
+        back = pd.read_parquet(f / name)
+        assert len(back) == len(d.extracts[name])
+    _assert_same(d, load(f))
+    assert not list(f.glob(".*tmp*")) and not list(f.glob(".staging*"))
+
+
+def test_generate_to_one_block_is_the_single_file_layout(tmp_path):
+    d = generate("refino", n_persons=300, seed=2)
+    f = synthetic.generate_to(tmp_path / "r", "refino", n_persons=300, seed=2)
+    assert (f / "employment.parquet").is_file()
+    _assert_same(d, load(f))
+    d.write(f)                                             # the same data: nothing to do
+    # regenerating with several blocks swaps the layout, leaving no stale single files
+    synthetic.generate_to(f, "refino", n_persons=1500, seed=2, block_size=1000, overwrite=True,
+                          progress=False)
+    assert not (f / "employment.parquet").exists() and (f / "employment").is_dir()
+    assert load(f).meta["n_persons"] == 1500
+
+
+def test_ensure_reuses_current_data_and_regenerates_stale(tmp_path):
+    f = tmp_path / "syn"
+    synthetic.ensure(f, "unge_paa_vei", n_persons=200, seed=1)
+    stamp = (f / "employment.parquet").stat().st_mtime_ns
+    synthetic.ensure(f, "unge_paa_vei", n_persons=200, seed=1)          # current: untouched
+    assert (f / "employment.parquet").stat().st_mtime_ns == stamp
+    synthetic.ensure(f, "unge_paa_vei", n_persons=200, seed=2)          # other settings
+    assert load(f).meta["seed"] == 2
+    # data of the generator before markers (only its own files): regenerated, not refused
+    (f / synthetic.MARKER).unlink()
+    assert synthetic.folder_status(f) == "legacy"
+    synthetic.ensure(f, "unge_paa_vei", n_persons=200, seed=2)
+    assert synthetic.folder_status(f) == "ours" and synthetic.is_current(f, synthetic.settings(
+        "unge_paa_vei", n_persons=200, seed=2))
