@@ -175,7 +175,8 @@ from ._truth import SUBGROUPS, TRUTH_COLUMNS
 
 __all__ = ["SyntheticData", "generate", "generate_to", "ensure", "load", "generate_all",
            "DEFAULTS", "OFFICES", "TRUTH_COLUMNS", "SUBGROUPS", "HORIZONS", "CHUNK", "MARKER",
-           "UnsafeFolderError", "folder_status", "extract_files", "read_extract"]
+           "UnsafeFolderError", "folder_status", "extract_files", "read_extract", "settings",
+           "block_ranges", "is_current", "BLOCK_PERSON_MONTHS", "CALIBRATION", "GENERATOR_VERSION"]
 
 
 def load(folder) -> SyntheticData:

@@ -14,10 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from ._streams import Streams, constant_rng
-from ._tables import str_series
+from ._tables import str_array
 
 #: Persons from which the population constants are computed (the first ones).
 CALIBRATION = 20_000
@@ -148,7 +147,7 @@ class Design:
     provider: np.ndarray            # codes, -1 missing
     provider_labels: list
     mapping: np.ndarray             # month index, -1 none
-    stratum: pd.Series
+    stratum: object                 # Arrow string array
     measure: np.ndarray             # programme measure code per person (-1 none)
     measure_labels: list
     measure_len: np.ndarray         # programme spell length in months
@@ -242,11 +241,11 @@ def _subgroup_mult(cov, *, immigrant=1.0, under_30=1.0) -> np.ndarray:
     return np.where(cov["immigrant"], immigrant, 1.0) * np.where(cov["age"] < 30, under_30, 1.0)
 
 
-def _stratum(office, offices, months, a) -> pd.Series:
+def _stratum(office, offices, months, a):
     T = len(months)
     labels = [f"{o}:{str(m)}" for o in offices for m in months]
     codes = np.where(a >= 0, office.astype(np.int64) * T + a, -1)
-    return str_series(labels, codes)
+    return str_array(labels, codes)
 
 
 # ==========================================================================================
@@ -332,7 +331,7 @@ def design_alna(c: Context) -> Design:
         pops=[("att_gt", 1, pilot, "pilot")], participated=attend,
         provider=np.where(attend, cov["office"], -1).astype(np.int16),
         provider_labels=providers, mapping=np.full(n, -1, np.int32),
-        stratum=str_series(list(offices), cov["office"].astype(np.int64)),
+        stratum=str_array(list(offices), cov["office"].astype(np.int64)),
         measure=np.where(attend, 0, -1).astype(np.int8),
         measure_labels=["activity requirement (work training)"],
         measure_len=r.integers(3, 10).astype(np.int16), lat=lat,
@@ -398,7 +397,7 @@ def design_bjerke(c: Context) -> Design:
         takers=[np.zeros(n, bool), D], terms=[[], terms], realised=np.ones(n, np.int8),
         pops=[("att", 1, D, "programme")], participated=D, provider=np.full(n, -1, np.int16),
         provider_labels=["EFFEKTKONTRAKT_PROVIDER"], mapping=np.full(n, -1, np.int32),
-        stratum=str_series(list(offices), cov["office"]), measure=np.full(n, -1, np.int8),
+        stratum=str_array(list(offices), cov["office"]), measure=np.full(n, -1, np.int8),
         measure_labels=["adult education and job training (effektkontrakt)"],
         measure_len=r.integers(6, 13).astype(np.int16), lat=lat, v0=0.5, attrition=0.002,
         select=Selection(coef, 0.07),
@@ -508,7 +507,7 @@ def design_bitr(c: Context) -> Design:
         takers=[np.zeros(n, bool), D], terms=[[], terms], realised=np.ones(n, np.int8),
         pops=[("att", 1, D, "programme")], participated=D, provider=np.full(n, -1, np.int16),
         provider_labels=["BACK_IN_THE_RING"], mapping=np.full(n, -1, np.int32),
-        stratum=str_series(list(offices), cov["office"]), measure=np.full(n, -1, np.int8),
+        stratum=str_array(list(offices), cov["office"]), measure=np.full(n, -1, np.int8),
         measure_labels=["follow-up (Back in the Ring)"],
         measure_len=r.integers(6, 19).astype(np.int16), lat=lat, dip_emp=0.8, dip_sa=0.4,
         attrition=0.003, reoffending=True, select=Selection(coef, 0.09))

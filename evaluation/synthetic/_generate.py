@@ -13,6 +13,7 @@ import pyarrow as pa
 from .. import schema
 from ._design import BUILDERS, CALIBRATION, DEFAULTS, Context, assign_strata, draw_frame
 from ._extracts import extracts as block_extracts
+from ._extracts import frames, tables
 from ._io import (GENERATOR_VERSION, StagedFolder, extract_table, folder_status, meta_bytes,
                   parquet_bytes, read_marker, same_content, write_parquet)
 from ._simulate import simulate
@@ -175,63 +176,133 @@ def _design(key, st, frame, lo, hi, months, consts):
     return BUILDERS[st["scenario"]](ctx)
 
 
-def _constants(key, st, frame, months, blocks) -> dict:
-    """Population constants from the first ``min(n, CALIBRATION)`` persons."""
+def _constants(key, st, frame, months, blocks, *, workers: int = 1):
+    """Population constants from the first ``min(n, CALIBRATION)`` persons; their design."""
     n_cal = min(st["n_persons"], CALIBRATION)
     consts: dict = {"intercepts": {}}
     d = _design(key, st, frame, 0, n_cal, months, consts)
-    if d.select is not None and blocks[0][1] < n_cal:
-        # selection intercepts are solved on the calibration persons' entrants; the first block
-        # does not hold them all, so simulate them up to the last entry month first
+    if d.select is not None and (blocks[0][1] < n_cal or workers > 1):
+        # selection intercepts are solved on the calibration persons' entrants; unless the
+        # first block holds them all (and runs first), simulate them up to the last entry month
         simulate(d, months, Streams(key, SIM, 0, n_cal), intercepts=consts["intercepts"],
                  calib=n_cal, stop=int(d.a.max()) + 1)
     consts["n_calibration"] = n_cal
-    return consts
+    return consts, d
 
 
-def run(st: dict, *, block_size=None, sink: Callable, progress=None) -> tuple[pd.DataFrame, dict]:
+@dataclass
+class _Job:
+    """Everything a block needs, the same for every block (picklable for worker processes)."""
+    st: dict
+    key: tuple
+    frame: dict
+    consts: dict
+    months: np.ndarray
+    width: int
+
+
+def _one_block(job: _Job, lo: int, hi: int) -> tuple[dict, dict, dict]:
+    """Simulate the persons ``lo .. hi-1``: their extract columns, truth sums and counts."""
+    T = job.st["n_months"]
+    d = _design(job.key, job.st, job.frame, lo, hi, job.months, job.consts)
+    calib = max(0, min(hi, job.consts["n_calibration"]) - lo)
+    regs, acc = simulate(d, job.months, Streams(job.key, SIM, lo, hi),
+                         intercepts=job.consts["intercepts"], calib=calib)
+    if d.select is not None:      # matching scenarios: participants known after the simulation
+        d.provider = np.where(d.participated, 0, -1).astype(np.int16)
+        d.measure = np.where(d.participated, 0, -1).astype(np.int8)
+    ex = block_extracts(d, regs, job.months, Streams(job.key, EXTRACT, lo, hi), offset=lo,
+                        width=job.width)
+    counts = {"arm": np.bincount(d.arm, minlength=len(d.arm_labels)),
+              "participated": int(d.participated.sum()),
+              "attrited": int((regs["last"] < T - 1).sum()), "late": int((regs["first"] > 0).sum()),
+              "rows": sum(len(c["person_id"]) for c in ex.values() if c)}
+    return ex, acc, counts
+
+
+_WORKER_JOB: _Job | None = None
+
+
+def _worker_init(job: _Job):
+    global _WORKER_JOB
+    _WORKER_JOB = job
+
+
+def _worker_block(b: int, lo: int, hi: int, stage: str, n_blocks: int):
+    """Worker process: one block straight to its parquet parts; return sums and counts."""
+    ex, acc, counts = _one_block(_WORKER_JOB, lo, hi)
+    write_parts(Path(stage), b, n_blocks, ex)
+    return acc, counts
+
+
+def write_parts(stage: Path, b: int, n_blocks: int, ex: dict):
+    """Write block ``b``'s extracts: ``<name>.parquet`` (one block) or ``<name>/part-<b>.parquet``."""
+    for name, table in tables(ex).items():
+        rel = f"{name}.parquet" if n_blocks == 1 else f"{name}/part-{b:05d}.parquet"
+        path = stage / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_parquet(table, path)
+
+
+def run(st: dict, *, block_size=None, sink: Callable | None = None, stage: Path | None = None,
+        progress=None, workers: int = 1) -> tuple[pd.DataFrame, dict]:
     """Generate block by block; hand each block's extracts to ``sink(block, extracts)``.
 
-    Returns the truth and the meta of the whole population.
+    With ``workers > 1`` the blocks run in that many processes, each writing its parquet parts
+    into ``stage`` (``sink`` is not used).  Returns the truth and the meta of the population.
     """
     scenario, n, T = st["scenario"], st["n_persons"], st["n_months"]
     key = (st["seed"], schema.SCENARIOS.index(scenario))
     m0 = np.datetime64(st["start"], "M")
     months = np.arange(m0, m0 + T)
     blocks = block_ranges(n, T, block_size)
+    workers = max(1, min(int(workers), len(blocks)))
     frame = _frame(key, scenario, n, T, blocks)
-    consts = _constants(key, st, frame, months, blocks)
-    width = id_width(n)
-    total, counts = None, {"arm": None, "participated": 0, "attrited": 0, "late": 0}
+    consts, d = _constants(key, st, frame, months, blocks, workers=workers)
+    job = _Job(st, key, frame, consts, months, id_width(n))
+    total, counts = None, {"arm": 0, "participated": 0, "attrited": 0, "late": 0, "rows": 0}
     bar = _progress(progress, len(blocks), n, scenario)
-    rows = 0
+    finished = []
+
+    def done(b, acc, c):
+        nonlocal total
+        total = add_accumulators(total, acc)
+        for k in counts:
+            counts[k] = counts[k] + c[k]
+        finished.append(b)
+        if bar is not None:
+            bar.set_postfix(blocks=f"{len(finished)}/{len(blocks)}", rows=f"{counts['rows']:,}",
+                            refresh=False)
+            bar.update(blocks[b][1] - blocks[b][0])
+
     try:
-        for b, (lo, hi) in enumerate(blocks):
-            d = _design(key, st, frame, lo, hi, months, consts)
-            calib = max(0, min(hi, consts["n_calibration"]) - lo)
-            regs, acc = simulate(d, months, Streams(key, SIM, lo, hi),
-                                 intercepts=consts["intercepts"], calib=calib)
-            if d.select is not None:      # matching scenarios: participants known after the simulation
-                d.provider = np.where(d.participated, 0, -1).astype(np.int16)
-                d.measure = np.where(d.participated, 0, -1).astype(np.int8)
-            ex = block_extracts(d, regs, months, Streams(key, EXTRACT, lo, hi), offset=lo, width=width)
-            total = add_accumulators(total, acc)
-            arm_n = np.bincount(d.arm, minlength=len(d.arm_labels))
-            counts["arm"] = arm_n if counts["arm"] is None else counts["arm"] + arm_n
-            counts["participated"] += int(d.participated.sum())
-            counts["attrited"] += int((regs["last"] < T - 1).sum())
-            counts["late"] += int((regs["first"] > 0).sum())
-            del regs
-            sink(b, ex)
-            rows += sum(len(v) for v in ex.values())
-            if bar is not None:
-                bar.update(hi - lo)
-                bar.set_postfix(block=f"{b + 1}/{len(blocks)}", rows=f"{rows:,}")
+        if workers == 1:
+            for b, (lo, hi) in enumerate(blocks):
+                ex, acc, c = _one_block(job, lo, hi)
+                sink(b, ex)
+                del ex
+                done(b, acc, c)
+        else:
+            _run_parallel(job, blocks, stage, workers, done)
     finally:
         if bar is not None:
             bar.close()
     truth = truth_frame(d, total)
     return truth, _meta(st, d, truth, counts, months)
+
+
+def _run_parallel(job, blocks, stage, workers, done):
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    # fork where there is fork (works from notebooks and scripts without a __main__ guard)
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method),
+                             initializer=_worker_init, initargs=(job,)) as pool:
+        futs = {pool.submit(_worker_block, b, lo, hi, str(stage), len(blocks)): b
+                for b, (lo, hi) in enumerate(blocks)}
+        for f in as_completed(futs):
+            acc, c = f.result()
+            done(futs[f], acc, c)
 
 
 def _progress(progress, n_blocks: int, n: int, scenario: str):
@@ -254,7 +325,7 @@ def _meta(st, d, truth, counts, months) -> dict:
         "n_persons": st["n_persons"], "start_month": str(months[0]), "end_month": str(months[-1]),
         "n_months": T, "data_start": str(months[0]), "offices": list(d.cov["offices"]),
         "arms": list(d.arm_labels),
-        "arm_counts": {d.arm_labels[a]: int(c) for a, c in enumerate(counts["arm"]) if c > 0},
+         "arm_counts": {d.arm_labels[a]: int(c) for a, c in enumerate(counts["arm"]) if c > 0},
         "n_participated": counts["participated"], "worlds": list(d.world_labels),
         "attrition_hazard": d.attrition, "n_attrited": counts["attrited"],
         "n_late_entry": counts["late"], "headline": head, "generator": "evaluation.synthetic",
@@ -306,7 +377,8 @@ def generate(scenario: str, *, n_persons: int | None = None, seed: int = 1, effe
     st = settings(scenario, n_persons=n_persons, seed=seed, effect_scale=effect_scale, start=start,
                   n_months=n_months)
     parts: list = []
-    truth, meta = run(st, block_size=block_size, sink=lambda b, ex: parts.append(ex), progress=False)
+    truth, meta = run(st, block_size=block_size, sink=lambda b, ex: parts.append(frames(ex)),
+                      progress=False)
     if len(parts) == 1:
         extracts = parts[0]
     else:
@@ -318,7 +390,7 @@ def generate(scenario: str, *, n_persons: int | None = None, seed: int = 1, effe
 def generate_to(folder, scenario: str, *, n_persons: int | None = None, seed: int = 1,
                 effect_scale: float = 1.0, start: str | None = None, n_months: int | None = None,
                 block_size: int | None = None, overwrite: bool = False,
-                progress: bool | None = None) -> Path:
+                progress: bool | None = None, workers: int = 1) -> Path:
     """Generate a scenario block by block straight into parquet files in ``folder``.
 
     Memory is bounded by the block size, not by ``n_persons``.  With one block the layout is
@@ -342,6 +414,9 @@ def generate_to(folder, scenario: str, *, n_persons: int | None = None, seed: in
         Replace generated data already in ``folder``.
     progress : bool, optional
         Show a progress bar (persons, block, rows); default when there are several blocks.
+    workers : int, default 1
+        Processes simulating blocks at the same time (each holds one block in memory).  The
+        data do not depend on it.
 
     Returns
     -------
@@ -354,13 +429,9 @@ def generate_to(folder, scenario: str, *, n_persons: int | None = None, seed: in
     n_blocks = len(block_ranges(st["n_persons"], st["n_months"], block_size))
     out = StagedFolder(folder, st, overwrite=overwrite)
 
-    def sink(b, ex):
-        for name, df in ex.items():
-            rel = f"{name}.parquet" if n_blocks == 1 else f"{name}/part-{b:05d}.parquet"
-            write_parquet(extract_table(name, df), out.path(rel))
-
     try:
-        truth, meta = run(st, block_size=block_size, sink=sink, progress=progress)
+        truth, meta = run(st, block_size=block_size, stage=out.stage, progress=progress,
+                          workers=workers, sink=lambda b, ex: write_parts(out.stage, b, n_blocks, ex))
         write_parquet(pa.Table.from_pandas(truth, preserve_index=False), out.path("truth.parquet"))
         out.path("meta.json").write_bytes(meta_bytes(meta))
         out.commit()

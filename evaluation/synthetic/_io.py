@@ -114,14 +114,9 @@ def write_marker(folder: Path, settings: dict, *, complete: bool):
 # ------------------------------------------------------------------------------------------
 # parquet
 # ------------------------------------------------------------------------------------------
-_SCHEMAS: dict = {}
-
-
 def extract_table(name: str, df: pd.DataFrame) -> pa.Table:
-    """Arrow table of an extract with the same schema in every part."""
-    if name not in _SCHEMAS:
-        _SCHEMAS[name] = arrow_schema(name)
-    return pa.Table.from_pandas(df, preserve_index=False).cast(_SCHEMAS[name])
+    """Arrow table of an extract frame with the same schema in every part."""
+    return pa.Table.from_pandas(df, preserve_index=False).cast(arrow_schema(name))
 
 
 def parquet_bytes(table: pa.Table) -> bytes:

@@ -10,13 +10,18 @@ from .. import schema
 _STR = pd.StringDtype("pyarrow", na_value=np.nan)
 
 
-def str_series(labels, codes: np.ndarray) -> pd.Series:
-    """pandas ``str`` Series from a label list and integer codes (-1 = missing), built in Arrow."""
-    dictionary = pa.array(list(labels), type=pa.string())
+def str_array(labels, codes: np.ndarray) -> pa.Array:
+    """Arrow string array from a label list and integer codes (-1 = missing)."""
+    dictionary = pa.array(list(labels), type=pa.large_string())
     codes = np.asarray(codes)
     mask = codes < 0
     idx = pa.array(np.where(mask, 0, codes).astype(np.int32), mask=mask if mask.any() else None)
-    return pd.Series(pd.array(dictionary.take(idx), dtype=_STR))
+    return dictionary.take(idx)
+
+
+def str_series(labels, codes: np.ndarray) -> pd.Series:
+    """pandas ``str`` Series from a label list and integer codes (-1 = missing), built in Arrow."""
+    return pd.Series(pd.array(str_array(labels, codes), dtype=_STR))
 
 
 def id_width(n_total: int) -> int:
@@ -24,29 +29,38 @@ def id_width(n_total: int) -> int:
     return max(7, len(str(n_total)))
 
 
-def person_ids(numbers: np.ndarray, width: int) -> pd.Series:
-    """Person ids ``"P" + zero-padded (number + 1)`` for person numbers, without Python strings.
+class PersonIds:
+    """Person ids ``"P" + zero-padded (number + 1)`` of a block, as fixed-width ASCII rows.
 
-    The ASCII bytes are written into one buffer and wrapped as an Arrow string array.
+    :meth:`array` gathers rows (one per record) and wraps them as an Arrow string array
+    without creating Python strings.
     """
-    v = np.asarray(numbers, dtype=np.int64) + 1
-    n = len(v)
-    w = width + 1
-    buf = np.empty((n, w), dtype=np.uint8)
-    buf[:, 0] = ord("P")
-    for j in range(width, 0, -1):
-        buf[:, j] = 48 + v % 10
-        v = v // 10
-    offsets = pa.py_buffer((np.arange(n + 1, dtype=np.int32) * w).tobytes())
-    arr = pa.StringArray.from_buffers(n, offsets, pa.py_buffer(buf.tobytes()))
-    return pd.Series(pd.array(arr, dtype=_STR))
+
+    def __init__(self, numbers: np.ndarray, width: int):
+        v = np.asarray(numbers, dtype=np.int64) + 1
+        self.w = width + 1
+        buf = np.empty((len(v), self.w), dtype=np.uint8)
+        buf[:, 0] = ord("P")
+        for j in range(width, 0, -1):
+            buf[:, j] = 48 + v % 10
+            v = v // 10
+        self.rows = buf.view(f"S{self.w}").ravel()
+
+    def array(self, i: np.ndarray | None = None) -> pa.Array:
+        data = self.rows if i is None else self.rows[i]
+        n = len(data)
+        offsets = pa.py_buffer(np.arange(0, (n + 1) * self.w, self.w, dtype=np.int64))
+        return pa.LargeStringArray.from_buffers(n, offsets, pa.py_buffer(data))
+
+
+def month_array(months: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Months (first day, datetime64[us]) at month indices; ``idx < 0`` gives NaT."""
+    tab = np.concatenate([[np.datetime64("NaT", "us")], months.astype("datetime64[us]")])
+    return tab[np.maximum(np.asarray(idx), -1) + 1]
 
 
 def month_values(months: np.ndarray, idx: np.ndarray) -> pd.Series:
-    """Month column (first day of month, datetime64[us]); ``idx < 0`` gives NaT."""
-    m = months[np.clip(idx, 0, len(months) - 1)].astype("datetime64[us]")
-    m = np.where(idx < 0, np.datetime64("NaT", "us"), m)
-    return pd.Series(m, dtype="datetime64[us]")
+    return pd.Series(month_array(months, idx), dtype="datetime64[us]")
 
 
 def typed(name: str, cols: dict) -> pd.DataFrame:
@@ -58,6 +72,8 @@ def typed(name: str, cols: dict) -> pd.DataFrame:
         if typ == "str":
             if v is None:
                 v = pd.Series([], dtype=_STR)
+            elif isinstance(v, (pa.Array, pa.ChunkedArray)):
+                v = pd.Series(pd.array(v, dtype=_STR))
             elif not isinstance(v, pd.Series):
                 v = pd.Series(v, dtype=_STR)
         elif typ == "int":
@@ -73,6 +89,35 @@ def typed(name: str, cols: dict) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+_SCHEMAS: dict = {}
+
+
 def arrow_schema(name: str) -> pa.Schema:
-    """The Arrow schema every part of extract ``name`` is written with."""
-    return pa.Table.from_pandas(typed(name, {}), preserve_index=False).schema
+    """The Arrow schema every part of extract ``name`` is written with (pandas metadata kept)."""
+    if name not in _SCHEMAS:
+        _SCHEMAS[name] = pa.Table.from_pandas(typed(name, {}), preserve_index=False).schema
+    return _SCHEMAS[name]
+
+
+def arrow_table(name: str, cols: dict) -> pa.Table:
+    """Arrow table of an extract straight from its columns (no pandas in between).
+
+    Missing values follow pandas' conversion: NaN floats and NaT months become nulls.
+    """
+    sch = arrow_schema(name)
+    arrays = []
+    for fld in sch:
+        v = cols.get(fld.name)
+        if v is None:
+            arrays.append(pa.nulls(0, fld.type) if not cols else pa.nulls(_nrows(cols), fld.type))
+        elif isinstance(v, (pa.Array, pa.ChunkedArray)):
+            arrays.append(v.cast(fld.type) if v.type != fld.type else v)
+        elif isinstance(v, pd.Series):
+            arrays.append(pa.array(v, type=fld.type, from_pandas=True))
+        else:
+            arrays.append(pa.array(np.asarray(v), type=fld.type, from_pandas=True))
+    return pa.Table.from_arrays(arrays, schema=sch)
+
+
+def _nrows(cols: dict) -> int:
+    return len(next(iter(cols.values())))
