@@ -180,7 +180,7 @@ def ensure_data(params: Params, *, force: bool = False) -> Path:
                                 seed=params.data.seed, effect_scale=params.data.effect_scale,
                                 force=force)
     except (ValueError, OSError) as exc:    # e.g. a folder the generator did not create
-        raise RenderError(f"synthetic data for {params.programme}: {exc}") from None
+        raise RenderError(f"cannot write the synthetic extracts into {folder}: {exc}") from None
 
 
 # ------------------------------------------------------------------------------------------
