@@ -719,6 +719,24 @@ def test_perfect_separation_warns_or_errors_with_counts():
         M.propensity_score(df, treatment="treat", covariates=["x", "z"])
 
 
+def test_two_valued_columns_found_from_sums_and_confirmed():
+    from evaluation.matching._glm import summarise
+    n = 1000
+    X = np.column_stack([np.ones(n), np.r_[np.zeros(500), np.ones(499), 1e-7],
+                         np.r_[np.full(300, 2.0), np.full(700, 5.0)]])
+    y = np.r_[np.ones(300), np.zeros(700)]
+    S = summarise(np.asfortranarray(X), y)
+    assert not S.two_valued(0, X)                 # constant
+    assert not S.two_valued(1, X)                 # a third value next to the minimum
+    assert S.two_valued(2, X)
+    assert S.level_counts(2) == ((2.0, 300, 300), (5.0, 700, 0))
+    df = pd.DataFrame({"treat": y.astype(int), "z": X[:, 2], "x": np.random.default_rng(0).normal(size=n)})
+    with pytest.warns(RuntimeWarning) as rec:                 # also: does not converge
+        M.propensity_score(df, treatment="treat", covariates=["x", "z"])
+    assert any("z = 2: 300 units, all participants; z = 5: 700 units, all comparison units"
+               in str(w.message) for w in rec)
+
+
 def test_too_few_controls_without_replacement_warns():
     df = _sim(300, seed=14)
     df = pd.concat([df[df.treat == 1], df[df.treat == 0].head(20)], ignore_index=True)

@@ -164,7 +164,7 @@ def _fit_ps(design: Design, t: np.ndarray, link: str) -> PropensityModel:
                          f"columns {list(design.model.columns)}): drop constant or collinear covariates")
     sep = []
     for j, c in enumerate(design.model.columns):
-        if S.two_valued(j):
+        if S.two_valued(j, X):
             for v, n_v, t_v in S.level_counts(j):
                 if t_v in (0, n_v):
                     sep.append(f"{c} = {v:g}: {n_v} units, all "

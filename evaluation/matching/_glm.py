@@ -112,13 +112,17 @@ class DesignSummary:
         sv = np.sqrt(np.clip(ev, 0.0, None))
         return int((sv > tol * sv.max()).sum())
 
-    def two_valued(self, j: int) -> bool:
-        """Whether column j takes exactly two values (from its sums: Σ(x − a)(x − b) = 0)."""
+    def two_valued(self, j: int, X: np.ndarray | None = None) -> bool:
+        """Whether column j takes exactly two values: Σ(x − a)(x − b) = 0 for its minimum a and
+        maximum b (from the sums, up to rounding), confirmed on the column itself if ``X`` is given
+        (one comparison pass, only for the candidates)."""
         a, b = self.col_min[j], self.col_max[j]
         if not b > a:
             return False
         s = self.xtx[j, j] - (a + b) * self.xt1[j] + self.n * a * b
-        return abs(s) <= 1e-9 * self.n * (b - a) ** 2
+        if abs(s) > 1e-9 * self.n * (b - a) ** 2:
+            return False
+        return X is None or bool(np.all((X[:, j] == a) | (X[:, j] == b)))
 
     def level_counts(self, j: int) -> tuple[tuple[float, int, int], tuple[float, int, int]]:
         """For a two-valued column: (value, units, treated) at its lower and upper value."""
