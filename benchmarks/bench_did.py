@@ -1,14 +1,17 @@
 """Benchmark: Callaway-Sant'Anna ATT(g,t) + four aggregations, and TWFE, against peer libraries.
 
-Balanced synthetic staggered panels (units x 10 periods, cohorts 3/5/7/9 and never treated),
-written once per size and read by every tool in its own subprocess (clean peak RSS).  Each tool
-fits ATT(g,t) (never-treated controls, no covariates, DR, analytic SEs) and the simple, group,
-dynamic and calendar aggregations; estimates are compared with ours (max abs difference).  The
+Balanced synthetic staggered panels (units x 10 periods, cohorts 3/5/7/9 and never treated, a
+time-invariant covariate ``x`` that shifts the cohort probability and the trend), written once per
+size and read by every tool in its own subprocess (clean peak RSS).  Each tool fits ATT(g,t)
+(never-treated controls, DR, analytic SEs) and the simple, group, dynamic and calendar
+aggregations, without covariates (mode ``nocov``) and with ``x`` (mode ``cov``, issue 13 item 9);
+estimates are compared with ours (max abs difference).  The
 baseline is one pandas ``groupby(["group", "period"])["y"].mean()``.  TWFE with unit-clustered SEs
 is compared with pyfixest ``feols("y ~ treated | unit + period", vcov={"CRV1": "unit"})``.
 
     python benchmarks/bench_did.py                 # 100k and 1M units
     python benchmarks/bench_did.py --sizes 20000   # quick
+    python benchmarks/bench_did.py --modes cov     # with the covariate only
 
 Writes benchmarks/results/did.json (atomic replace).  Times exclude reading the data file; peak
 RSS is the subprocess's maximum resident set size (including the data), with the RSS after
@@ -41,22 +44,28 @@ TWFE_TOOLS = ["ours_twfe", "pyfixest"]
 def make_data(n_units: int, path: Path, seed: int = 20261123) -> None:
     import pandas as pd
     rng = np.random.default_rng(seed)
-    G = rng.choice(np.array((0,) + COHORTS), n_units)
+    x = rng.normal(size=n_units)
+    treated = rng.random(n_units) < 1 / (1 + np.exp(-(0.3 + 0.5 * x)))
+    G = np.where(treated, rng.choice(np.array(COHORTS), n_units), 0)
     t = np.arange(1, T + 1)
     e = t[None, :] - G[:, None]
     tau = np.where((G[:, None] > 0) & (e >= 0), 0.2 + 0.05 * e * (1 + (G[:, None] == 3)), 0.0)
-    Y = rng.normal(size=(n_units, 1)) + 0.1 * t[None, :] + tau + rng.normal(size=(n_units, T))
+    Y = (rng.normal(size=(n_units, 1)) + 0.1 * t[None, :] + 0.05 * x[:, None] * t[None, :] + tau
+         + rng.normal(size=(n_units, T)))
     df = pd.DataFrame({"unit": np.repeat(np.arange(1, n_units + 1), T), "period": np.tile(t, n_units),
-                       "group": np.repeat(G, T), "y": Y.ravel()})
+                       "group": np.repeat(G, T), "y": Y.ravel(), "x": np.repeat(x, T)})
     df["treated"] = ((df["group"] > 0) & (df["period"] >= df["group"])).astype(np.float64)
     df.to_parquet(path)
 
 
 # ---------------------------------------------------------------------------- workers
+COV = False     # set by the worker: fit with the covariate x
+
+
 def run_ours(df):
     from evaluation.did import att_gt
     t0 = time.perf_counter()
-    r = att_gt(df, outcome="y", unit="unit", time="period", group="group")
+    r = att_gt(df, outcome="y", unit="unit", time="period", group="group", covariates=["x"] if COV else [])
     aggs = {k: r.aggregate(k) for k in ("simple", "group", "dynamic", "calendar")}
     el = time.perf_counter() - t0
     gt = [[int(g), int(t), float(a)] for g, t, a in r.gt[["group", "time", "estimate"]].itertuples(index=False)]
@@ -67,7 +76,8 @@ def run_diffdiff(df):
     from diff_diff import CallawaySantAnna
     t0 = time.perf_counter()
     r = CallawaySantAnna(control_group="never_treated", estimation_method="dr").fit(
-        df, outcome="y", unit="unit", time="period", first_treat="group", aggregate="all")
+        df, outcome="y", unit="unit", time="period", first_treat="group", aggregate="all",
+        covariates=["x"] if COV else None)
     el = time.perf_counter() - t0
     gt = [[int(g), int(t), float(v["effect"])] for (g, t), v in r.group_time_effects.items()]
     ag = {"simple": [float(r.overall_att), float(r.overall_se)]}
@@ -85,7 +95,7 @@ def run_csdid(df):
     from csdid.att_gt import ATTgt
     t0 = time.perf_counter()
     m = ATTgt(yname="y", tname="period", idname="unit", gname="group", data=df,
-              control_group=["nevertreated"]).fit(est_method="dr", bstrap=False)
+              control_group=["nevertreated"], xformla="y~x" if COV else None).fit(est_method="dr", bstrap=False)
     ag = {}
     for k in ("simple", "group", "dynamic", "calendar"):
         m.aggte(typec=k, bstrap=False, cband=False)
@@ -101,7 +111,7 @@ def run_moderndid(df):
     import moderndid
     t0 = time.perf_counter()
     r = moderndid.att_gt(df, yname="y", tname="period", idname="unit", gname="group", est_method="dr",
-                         control_group="nevertreated", boot=False, cband=False)
+                         control_group="nevertreated", boot=False, cband=False, xformla="~x" if COV else None)
     ag = {}
     for k in ("simple", "group", "dynamic", "calendar"):
         a = moderndid.aggte(r, type=k, boot=False, cband=False)
@@ -118,7 +128,8 @@ def run_differences(df):
     d = d.set_index(["unit", "period"])
     t0 = time.perf_counter()
     att = ATTgt(data=d, cohort_column="group")
-    res = att.fit(formula="y", est_method="dr", control_group="never_treated", progress_bar=False)
+    res = att.fit(formula="y ~ x" if COV else "y", est_method="dr", control_group="never_treated",
+                  progress_bar=False)
     ag = {}
     for k, name in (("simple", "simple"), ("group", "cohort"), ("dynamic", "event"), ("calendar", "time")):
         try:
@@ -158,7 +169,9 @@ WORKERS = {"ours": run_ours, "diff-diff": run_diffdiff, "csdid": run_csdid, "mod
            "pyfixest": run_pyfixest}
 
 
-def worker(tool: str, path: str) -> None:
+def worker(tool: str, path: str, cov: bool = False) -> None:
+    global COV
+    COV = cov
     import warnings
     warnings.simplefilter("ignore")
     import pandas as pd
@@ -177,11 +190,17 @@ def worker(tool: str, path: str) -> None:
     print("@@RESULT@@" + json.dumps(out))
 
 
-def call(tool: str, path: Path, timeout: float) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+REF_ROOT = None   # --ref-root: a checkout timed as tool "ours_before" (e.g. main before a change)
+
+
+def call(tool: str, path: Path, timeout: float, cov: bool = False) -> dict:
+    root = ROOT
+    if tool == "ours_before":
+        tool, root = "ours", REF_ROOT
+    env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                MKL_NUM_THREADS="1", POLARS_MAX_THREADS="1", RAYON_NUM_THREADS="1")
     try:
-        p = subprocess.run([sys.executable, __file__, "--worker", tool, "--data", str(path)],
+        p = subprocess.run([sys.executable, __file__, "--worker", tool, "--data", str(path)] + (["--cov"] if cov else []),
                            capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
     except subprocess.TimeoutExpired:
         return {"ok": False, "reason": f"timed out after {timeout:.0f} s"}
@@ -213,13 +232,20 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--worker")
     ap.add_argument("--data")
+    ap.add_argument("--cov", action="store_true")
+    ap.add_argument("--modes", nargs="+", default=["nocov", "cov"], choices=["nocov", "cov"])
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--tools", nargs="+", default=CS_TOOLS + ["pandas_groupby"] + TWFE_TOOLS)
     ap.add_argument("--timeout", type=float, default=1200)
     ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--ref-root", help="another checkout to time as 'ours_before' (before/after ratios)")
     a = ap.parse_args()
+    global REF_ROOT
+    if a.ref_root:
+        REF_ROOT = a.ref_root
+        a.tools = ["ours_before"] + a.tools
     if a.worker:
-        worker(a.worker, a.data)
+        worker(a.worker, a.data, a.cov)
         return
     record = {"created": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": platform.platform(),
               "cpus": os.cpu_count(), "python": sys.version.split()[0], "periods": T, "cohorts": COHORTS,
@@ -236,36 +262,40 @@ def main() -> None:
         for n in a.sizes:
             path = Path(tmp) / f"panel_{n}.parquet"
             make_data(n, path)
-            res = {}
-            for tool in a.tools:
-                print(f"[{n}] {tool} ...", file=sys.stderr, flush=True)
-                res[tool] = call(tool, path, a.timeout)
-                r = res[tool]
-                print(f"    {'ok' if r.get('ok') else 'FAILED'} {r.get('seconds', float('nan')):.3f}s "
-                      f"peak {r.get('peak_rss_gib', float('nan')):.2f} GiB {r.get('reason', '')[:200]}",
-                      file=sys.stderr, flush=True)
-            ours = res.get("ours", {})
-            summary = {}
-            if ours.get("ok"):
-                for tool in a.tools:
-                    if tool in CS_TOOLS and tool != "ours":
-                        res[tool]["agreement"] = compare(ours, res[tool])
-                        if res[tool].get("ok"):
-                            summary[f"{tool}_over_ours"] = res[tool]["seconds"] / ours["seconds"]
-                gb = res.get("pandas_groupby", {})
-                if gb.get("ok"):
-                    summary["ours_over_groupby"] = ours["seconds"] / gb["seconds"]
-            if res.get("ours_twfe", {}).get("ok") and res.get("pyfixest", {}).get("ok"):
-                summary["pyfixest_over_ours_twfe"] = res["pyfixest"]["seconds"] / res["ours_twfe"]["seconds"]
-                summary["twfe_estimate_abs_diff"] = abs(res["pyfixest"]["aggregates"]["twfe"][0]
-                                                        - res["ours_twfe"]["aggregates"]["twfe"][0])
-                summary["twfe_se_rel_diff"] = abs(res["pyfixest"]["aggregates"]["twfe"][1]
-                                                  / res["ours_twfe"]["aggregates"]["twfe"][1] - 1)
-            for r in res.values():
-                r.pop("gt", None)
-                r.pop("trace", None) if r.get("ok") else None
-            record["sizes"][str(n)] = {"tools": res, "ratios": summary}
-            print(json.dumps(summary, indent=1), file=sys.stderr, flush=True)
+            for mode in a.modes:
+                cov = mode == "cov"
+                res = {}
+                for tool in (a.tools if not cov else [t for t in a.tools if t in CS_TOOLS + ["ours_before"]]):
+                    print(f"[{n} {mode}] {tool} ...", file=sys.stderr, flush=True)
+                    res[tool] = call(tool, path, a.timeout, cov)
+                    r = res[tool]
+                    print(f"    {'ok' if r.get('ok') else 'FAILED'} {r.get('seconds', float('nan')):.3f}s "
+                          f"peak {r.get('peak_rss_gib', float('nan')):.2f} GiB {r.get('reason', '')[:200]}",
+                          file=sys.stderr, flush=True)
+                ours = res.get("ours", {})
+                summary = {}
+                if ours.get("ok"):
+                    for tool in a.tools:
+                        if tool in CS_TOOLS and tool != "ours":
+                            res[tool]["agreement"] = compare(ours, res[tool])
+                            if res[tool].get("ok"):
+                                summary[f"{tool}_over_ours"] = res[tool]["seconds"] / ours["seconds"]
+                    if res.get("ours_before", {}).get("ok"):
+                        summary["ours_before_over_ours"] = res["ours_before"]["seconds"] / ours["seconds"]
+                    gb = res.get("pandas_groupby", {})
+                    if gb.get("ok"):
+                        summary["ours_over_groupby"] = ours["seconds"] / gb["seconds"]
+                if res.get("ours_twfe", {}).get("ok") and res.get("pyfixest", {}).get("ok"):
+                    summary["pyfixest_over_ours_twfe"] = res["pyfixest"]["seconds"] / res["ours_twfe"]["seconds"]
+                    summary["twfe_estimate_abs_diff"] = abs(res["pyfixest"]["aggregates"]["twfe"][0]
+                                                            - res["ours_twfe"]["aggregates"]["twfe"][0])
+                    summary["twfe_se_rel_diff"] = abs(res["pyfixest"]["aggregates"]["twfe"][1]
+                                                      / res["ours_twfe"]["aggregates"]["twfe"][1] - 1)
+                for r in res.values():
+                    r.pop("gt", None)
+                    r.pop("trace", None) if r.get("ok") else None
+                record["sizes"][f"{n}_{mode}"] = {"tools": res, "ratios": summary}
+                print(json.dumps(summary, indent=1), file=sys.stderr, flush=True)
     out = write_record(record, a.out)
     print(f"wrote {out}", file=sys.stderr)
 

@@ -38,6 +38,7 @@ class Panel:
     y: np.ndarray | None = None
     dropped: dict = field(default_factory=dict)
     unit_weights_given: bool = False
+    panel: bool = True                # False: repeated cross-sections (every row its own unit)
 
 
 def _warn(msg: str) -> None:
@@ -127,7 +128,14 @@ def _time_codes(t: np.ndarray, sorted_balanced_ok: bool = True):
 def prepare_panel(data: pd.DataFrame, *, outcome: str, unit: str, time: str, group: str,
                   covariates=(), weights: str | None = None, cluster: str | None = None,
                   anticipation: int = 0, allow_unbalanced_panel: bool = False,
-                  control_group: str = "never", need_long: bool = False) -> Panel:
+                  control_group: str = "never", need_long: bool = False, panel: bool = True) -> Panel:
+    """Validate long data and return a :class:`Panel`.
+
+    With ``panel=False`` (repeated cross-sections, as R ``did``) every row is its own observation:
+    ``unit`` may be ``None``; if a unit column is given, a unit appearing twice in one period is an
+    error (a duplicate), while the same unit in different periods is allowed (a panel analysed as
+    repeated cross-sections).  Covariates, weights and clusters are taken row by row.
+    """
     covariates = [covariates] if isinstance(covariates, str) else list(covariates or ())
     _require_columns(data, {"outcome": outcome, "unit": unit, "time": time, "group": group,
                             "weights": weights, "cluster": cluster,
@@ -148,7 +156,7 @@ def prepare_panel(data: pd.DataFrame, *, outcome: str, unit: str, time: str, gro
     y = y.astype(np.float64, copy=False)
     t_raw = data[time].to_numpy()
     g_raw = data[group].to_numpy()
-    u = data[unit].to_numpy()
+    u = data[unit].to_numpy() if unit is not None else np.arange(len(data))
     Xl = data[covariates].to_numpy(dtype=np.float64) if covariates else None
     wl = data[weights].to_numpy(dtype=np.float64) if weights else None
     cl = data[cluster].to_numpy() if cluster else None
@@ -185,7 +193,7 @@ def prepare_panel(data: pd.DataFrame, *, outcome: str, unit: str, time: str, gro
     # ---- fast path: balanced panel sorted by unit then time ------------------------------
     nrow = len(y)
     fast = False
-    if tcode is None and np.issubdtype(u.dtype, np.number):
+    if tcode is None and panel and np.issubdtype(u.dtype, np.number):
         N = nrow // T
         u2 = u.reshape(N, T)
         if (u2 == u2[:, :1]).all() and (N == 1 or (u2[1:, 0] > u2[:-1, 0]).all()):
@@ -200,6 +208,14 @@ def prepare_panel(data: pd.DataFrame, *, outcome: str, unit: str, time: str, gro
         if not (g2 == G[:, None]).all():
             raise ValueError(_nonabsorbing_msg(group))
         first_row = np.arange(N) * T
+    elif not panel:
+        if unit is not None:
+            _check_rc_unit_repeats(u, tcode, tlist, unit)
+        N = nrow
+        ucode = np.arange(N, dtype=np.int64)
+        unit_ids = np.asarray(u)
+        G = g.copy()
+        first_row = ucode
     else:
         codes, uniq = pd.factorize(u, sort=False)
         ucode = codes.astype(np.int64)
@@ -269,7 +285,7 @@ def prepare_panel(data: pd.DataFrame, *, outcome: str, unit: str, time: str, gro
               "treated as never treated within the observation window.")
         dropped["units treated after the last period recoded as never treated"] = k
         G = np.where(late, 0, G)
-    if not balanced and not allow_unbalanced_panel:
+    if not balanced and not allow_unbalanced_panel and panel:
         inc = obs_per_unit < T
         inc_new = inc & keep_units
         k = int(inc_new.sum())
@@ -325,6 +341,8 @@ def prepare_panel(data: pd.DataFrame, *, outcome: str, unit: str, time: str, gro
     if N == 0:
         raise ValueError("no units left after dropping units treated in the first period")
 
+    if not panel:
+        balanced = False
     if Y is None and balanced:
         Y = np.empty((N, T))
         Y[ucode, tcode] = y
@@ -337,7 +355,7 @@ def prepare_panel(data: pd.DataFrame, *, outcome: str, unit: str, time: str, gro
     else:
         # still unbalanced after drops? (allow_unbalanced_panel=True)
         cnt = np.bincount(ucode, minlength=N)
-        if (cnt == T).all():
+        if panel and (cnt == T).all():
             balanced = True
             Y = np.empty((N, T))
             Y[ucode, tcode] = y
@@ -345,7 +363,23 @@ def prepare_panel(data: pd.DataFrame, *, outcome: str, unit: str, time: str, gro
     return Panel(tlist=tlist, G=G, w=w, n=N, balanced=balanced, Y=Y, X=X, cluster=ccode,
                  n_clusters=0 if ccode is None else int(ccode.max()) + 1, unit_ids=unit_ids,
                  ucode=ucode_l, tcode=tcode_l, y=y_l, dropped=dropped,
-                 unit_weights_given=weights is not None)
+                 unit_weights_given=weights is not None, panel=panel)
+
+
+def _check_rc_unit_repeats(u: np.ndarray, tcode: np.ndarray, tlist: np.ndarray, unit: str) -> None:
+    """Repeated cross-sections: a unit id may recur across periods, never within one."""
+    codes, uniq = pd.factorize(u, sort=False)
+    T = len(tlist)
+    key = codes.astype(np.int64) * T + np.asarray(tcode, dtype=np.int64)
+    k, cnt = np.unique(key, return_counts=True)
+    rep = cnt > 1
+    if rep.any():
+        j = int(k[np.flatnonzero(rep)[0]])
+        raise ValueError(
+            f"panel=False (repeated cross-sections) but unit {uniq[j // T]!r} of column {unit!r} appears "
+            f"{int(cnt[rep][0])} times in period {int(tlist[j % T])}; {int(rep.sum())} unit-periods are "
+            "repeated. In a repeated cross-section each row is one observation of one period: remove "
+            "the duplicate rows, or pass unit=None if the column is not a person or unit id.")
 
 
 def _nonabsorbing_msg(group: str) -> str:

@@ -247,7 +247,31 @@ def dr_imp_panel(dy, D, X, w, ps=None):
 
 
 # ---------------------------------------------------------------- repeated cross sections
-def dr_rc(y, post, D, X, w, ps=None, trim_level=0.995):
+def dr_rc(y, post, D, X, w, ps=None, trim_level=0.995, r_pre_sign: float = -1.0):
+    r"""Locally efficient doubly robust DiD for repeated cross-sections (DRDID ``drdid_rc``).
+
+    Sant'Anna & Zhao (2020), eq. (3.4): logit propensity score, linear outcome regressions for the
+    controls and the treated in each period, and
+
+    .. math:: \widehat{ATT} = (\hat a_{t,1} - \hat a_{t,0}) - (\hat a_{c,1} - \hat a_{c,0})
+              + (\hat a_{d,1} - \hat a_{dt,1}) - (\hat a_{d,0} - \hat a_{dt,0}),
+
+    with :math:`\hat a_{t,s} = E_n[w_{t,s}(Y - \hat m_c(X))]/E_n[w_{t,s}]` etc.
+
+    **Where this differs from R DRDID (<= 1.2.x).**  The terms :math:`\hat a_{t,0}` and
+    :math:`\hat a_{c,0}` enter the ATT with a minus sign, so the estimation effect of the
+    pre-period control regression :math:`\hat\beta_{c,0}` on them must be *subtracted* from the
+    influence function; ``drdid_rc`` adds it (``inf.treat.or <- inf.treat.or.post +
+    inf.treat.or.pre`` and likewise ``inf.cont.or``).  Here it is subtracted
+    (``r_pre_sign=-1``), which makes the influence function equal the numerical derivative of the
+    estimator with respect to each observation's weight (tests/test_did.py,
+    ``test_drdid_rc_influence_function_is_the_derivative``) and gives correct Monte Carlo
+    coverage where R's does not (benchmarks/bench_did_rc_coverage.py).  The two differ by
+    :math:`2\,\psi_{\beta_{c,0}}'(\bar X^w_{c,0} - \bar X_{t,0})`, which vanishes when the
+    propensity score balances the pre-period covariates (correctly specified propensity score,
+    large samples) but not otherwise.  The point estimate is the same as R's.
+    ``r_pre_sign=+1`` reproduces R (used only by the tests that show the difference).
+    """
     n = len(D)
     w = w / w.mean()
     if ps is None:
@@ -295,7 +319,7 @@ def dr_rc(y, post, D, X, w, ps=None, trim_level=0.995):
     inf_tpost = e_tpost - w_tpost * a_tpost / m(w_tpost)
     M1post = -cm((w_tpost * post)[:, None] * X) / m(w_tpost)
     M1pre = -cm((w_tpre * (1 - post))[:, None] * X) / m(w_tpre)
-    inf_t_or = alr_c_post @ M1post + alr_c_pre @ M1pre
+    inf_t_or = alr_c_post @ M1post + r_pre_sign * (alr_c_pre @ M1pre)
     inf_cpre = e_cpre - w_cpre * a_cpre / m(w_cpre)
     inf_cpost = e_cpost - w_cpost * a_cpost / m(w_cpost)
     M2pre = cm((w_cpre * (y - oy_c - a_cpre))[:, None] * X) / m(w_cpre)
@@ -303,7 +327,7 @@ def dr_rc(y, post, D, X, w, ps=None, trim_level=0.995):
     inf_c_ps = alr_ps @ (M2post - M2pre)
     M3post = -cm((w_cpost * post)[:, None] * X) / m(w_cpost)
     M3pre = -cm((w_cpre * (1 - post))[:, None] * X) / m(w_cpre)
-    inf_c_or = alr_c_post @ M3post + alr_c_pre @ M3pre
+    inf_c_or = alr_c_post @ M3post + r_pre_sign * (alr_c_pre @ M3pre)
     inf_eff = ((e_dpost - w_d * a_dpost / m(w_d)) - (e_dt1post - w_dt1 * a_dt1post / m(w_dt1))
                - ((e_dpre - w_d * a_dpre / m(w_d)) - (e_dt0pre - w_dt0 * a_dt0pre / m(w_dt0))))
     mom_post = cm((w_d / m(w_d) - w_dt1 / m(w_dt1))[:, None] * X)
@@ -312,6 +336,27 @@ def dr_rc(y, post, D, X, w, ps=None, trim_level=0.995):
     inf_treat = inf_tpost - inf_tpre + inf_t_or
     inf_cont = inf_cpost - inf_cpre + inf_c_ps + inf_c_or
     return att, inf_treat - inf_cont + inf_eff + inf_or
+
+
+def rc_means(y, post, D, w):
+    r"""Repeated cross-sections without covariates: the DiD of four weighted cell means.
+
+    .. math:: \widehat{ATT} = (\bar y_{11} - \bar y_{10}) - (\bar y_{01} - \bar y_{00}),
+              \qquad \psi_i = \sum_{dp} \pm \frac{w_i 1[i \in dp](y_i - \bar y_{dp})}{E_n[w 1[dp]]},
+
+    which is what ``reg_rc``, ``ipw_rc``, ``dr_rc`` and ``dr_imp_rc`` return with an intercept-only
+    design (their estimators are then this function of the data, so their influence functions are
+    this one); computed directly, without the logit and the four regressions.
+    """
+    w = w / w.mean()
+    cell = (D * 2 + post).astype(np.int64)                  # 0: c pre, 1: c post, 2: t pre, 3: t post
+    sw = np.bincount(cell, weights=w, minlength=4)
+    mu = np.bincount(cell, weights=w * y, minlength=4) / sw
+    sign = np.array([1.0, -1.0, -1.0, 1.0])
+    att = float(sign @ mu)
+    n = len(y)
+    inf = sign[cell] * w * (y - mu[cell]) / (sw[cell] / n)
+    return att, inf
 
 
 def ipw_rc(y, post, D, X, w, ps=None, trim_level=0.995):
@@ -412,3 +457,101 @@ def quiet(f, *a, **k):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return f(*a, **k)
+
+
+# ---------------------------------------------- all periods of one comparison at once (panel)
+def panel_block(DY, D, X, w, method, ps=None, trim_level=0.995):
+    r"""The panel estimators of :data:`PANEL` for several long differences on the same units.
+
+    Every ATT(g,t) of a cohort ``g`` with the same comparison units shares the rows, ``D``, ``X``,
+    ``w`` and the propensity score; only the long difference :math:`\Delta Y = Y_t - Y_b` changes.
+    ``DY`` is ``n x m`` (one column per ATT(g,t)); the outcome regressions are one weighted least
+    squares solve with ``m`` right-hand sides, and each estimation-effect term of the influence
+    function collapses to a unit-level scalar times a residual, e.g. for the outcome regression
+    :math:`\psi^{OLS}_i{}' M_1 = w_i(1-D_i) r_i\, x_i'(X'WX/n)^{-1} M_1`.  Returns
+    ``(att (m,), inf (n, m))`` equal column by column to :func:`dr_panel`, :func:`ipw_panel`,
+    :func:`reg_panel` and :func:`dr_imp_panel` (tests/test_did.py checks to 1e-10).
+    """
+    n = len(D)
+    w = w / w.mean()
+    ctrl = D == 0
+    if method == "dr_imp":
+        if ps is None:
+            ps, _ = ipt_pscore(X, D, w)
+        ps = np.minimum(ps, 1 - 1e-6)
+        odds = ps / (1 - ps)
+        beta = _wols(X[ctrl], DY[ctrl], (w * odds)[ctrl])
+        r = DY - X @ beta
+        h = w * (D - (1 - D) * odds)
+        mD = np.mean(w * D)
+        att = (h @ r) / n / mD
+        inf = h[:, None] * r
+        inf -= np.outer(w * D, att)
+        return att, inf / mD
+
+    wo = w * (1 - D)
+
+    def ols_q(M):
+        XpX = (X.T * wo) @ X / n
+        if np.linalg.cond(XpX) > 1 / np.finfo(float).eps:
+            raise OverlapError("regression design matrix is singular")
+        return X @ np.linalg.solve(XpX, M)
+
+    def ps_term(M2):                                   # alr_ps @ M2, n x m
+        W = ps * (1 - ps) * w
+        Hn = np.linalg.inv((X * W[:, None]).T @ X) * n
+        return (w * (D - ps))[:, None] * (X @ (Hn @ M2))
+
+    if method == "reg":
+        beta = _wols(X[ctrl], DY[ctrl], w[ctrl])
+        out = X @ beta
+        w_t = w * D
+        mwt = np.mean(w_t)
+        eta_t = (w_t @ DY) / n / mwt
+        eta_c = (w_t @ out) / n / mwt
+        q1 = ols_q((w_t @ X) / n)
+        inf = w_t[:, None] * (DY - eta_t)
+        inf -= w_t[:, None] * (out - eta_c)
+        inf -= (wo * q1)[:, None] * (DY - out)
+        return eta_t - eta_c, inf / mwt
+
+    if ps is None:
+        ps = logit(X, D, w)
+    ps = np.minimum(ps, 1 - 1e-6)
+    trim = np.where(D == 1, True, ps < trim_level)
+    w_t = trim * w * D
+    w_c = trim * w * ps * (1 - D) / (1 - ps)
+    mwt, mwc = np.mean(w_t), np.mean(w_c)
+    if method == "ipw":
+        eta_t = (w_t @ DY) / n / mwt
+        eta_c = (w_c @ DY) / n / mwc
+        dc = w_c[:, None] * (DY - eta_c)
+        inf_c = dc + ps_term(X.T @ dc / n)
+        inf = w_t[:, None] * (DY - eta_t) / mwt
+        inf -= inf_c / mwc
+        return eta_t - eta_c, inf
+    # dr.  With r = DY - X b the influence function is, column by column,
+    #   inf = alpha_i r_i + Z_i C,  alpha = w_t/m_t - w_c/m_c - w(1-D)(q1/m_t - q3/m_c),
+    #   Z = [-w_t/m_t, w_c/m_c, -w(D-p) x/m_c],  C = [eta_t; eta_c; (H/n)^-1 M2]
+    # (dr_panel's terms regrouped), so each n x m pass is a product, not a dozen temporaries.
+    XtW = X.T * wo                                   # controls' WLS without gathering DY rows
+    beta = np.linalg.solve(XtW @ X, XtW @ DY)
+    r = X @ beta
+    np.subtract(DY, r, out=r)
+    k = X.shape[1]
+    S = np.column_stack([w_t, w_c, X * w_c[:, None]]).T @ r / n       # (2 + k) x m
+    eta_t, eta_c = S[0] / mwt, S[1] / mwc
+    M2 = S[2:] - np.outer((w_c @ X) / n, eta_c)                         # X'(w_c (r - eta_c)) / n
+    q1 = ols_q((w_t @ X) / n)
+    q3 = ols_q((w_c @ X) / n)
+    Wp = ps * (1 - ps) * w
+    B = np.linalg.inv((X * Wp[:, None]).T @ X) * n @ M2                 # k x m
+    alpha = w_t / mwt - w_c / mwc - wo * (q1 / mwt - q3 / mwc)
+    Z = np.empty((n, 2 + k))
+    Z[:, 0] = -w_t / mwt
+    Z[:, 1] = w_c / mwc
+    Z[:, 2:] = X * (-(w * (D - ps)) / mwc)[:, None]
+    C = np.vstack([eta_t, eta_c, B])
+    r *= alpha[:, None]
+    r += Z @ C
+    return eta_t - eta_c, r

@@ -110,22 +110,31 @@ class LinearIF:
         return self.data.n
 
     def combine(self, A: np.ndarray, H: np.ndarray | None = None) -> "LinearIF":
-        th = np.einsum("kct,kp->pct", self.theta, A)
+        K, C, T1 = self.theta.shape
+        th = (A.T @ self.theta.reshape(K, C * T1)).reshape(A.shape[1], C, T1)
         if H is not None:
             th[:, :, -1] += H.T / self.data.n
         return LinearIF(self.data, th)
 
     def vcov(self, cluster: bool = False) -> np.ndarray:
+        P, C, T1 = self.theta.shape
         if cluster:
-            S = np.einsum("jct,pct->jp", self.data.cluster_sums(), self.theta)
+            R = self.data.cluster_sums()
+            S = R.reshape(R.shape[0], C * T1) @ self.theta.reshape(P, C * T1).T
             return S.T @ S
-        return np.einsum("pct,ctu,qcu->pq", self.theta, self.data.gram, self.theta)
+        V = np.zeros((P, P))
+        for c in range(C):                       # sum over cohorts of theta_c G_c theta_c'
+            th = self.theta[:, c, :]
+            V += (th @ self.data.gram[c]) @ th.T
+        return V
 
     def boot(self, biters: int, rng: np.random.Generator, kind: str, cluster: bool = False,
              chunk: int = 2_000_000) -> np.ndarray:
         d = self.data
+        P, C, T1 = self.theta.shape
         if cluster:
-            S = np.einsum("jct,pct->jp", d.cluster_sums(), self.theta)
+            R = d.cluster_sums()
+            S = R.reshape(R.shape[0], C * T1) @ self.theta.reshape(P, C * T1).T
             V = multipliers(rng, (biters, S.shape[0]), kind)
             return V @ S
         T = d.T
@@ -140,46 +149,127 @@ class LinearIF:
                 wZ[:, T] = d.ws[s:e]
                 V = multipliers(rng, (biters, e - s), kind)
                 acc[:, c, :] += V @ wZ
-        return np.einsum("bct,pct->bp", acc, self.theta)
+        return acc.reshape(biters, C * T1) @ self.theta.reshape(P, C * T1).T
 
 
 class DenseIF:
-    def __init__(self, M: np.ndarray, w: np.ndarray, cc: np.ndarray, cluster: np.ndarray | None):
+    """``psi`` as a units x K matrix ``M`` (covariates, unbalanced panels, repeated cross-sections).
+
+    Aggregations never form their own units x P matrix: with the Gram matrix ``G = M'M``, the
+    per-cohort weighted sums ``C = M' W_c`` (``W_c[i, c] = w_i 1[c(i) = c]``) and
+    ``q_c = sum_{c(i)=c} w_i^2``, the variance of ``M A + W_c H / n`` is
+
+    .. math:: A'GA + (A'CH + H'C'A)/n + H'\,\mathrm{diag}(q)\,H/n^2,
+
+    and clustered variances use the cluster sums of ``M`` and ``W_c`` in the same way; each is
+    computed once per fit (:class:`CombinedIF`).  ``perm`` maps rows to units when the rows were
+    reordered (cohort-sorted); it is ``None`` when row i is unit i.
+    """
+
+    def __init__(self, M: np.ndarray, w: np.ndarray, cc: np.ndarray, cluster: np.ndarray | None,
+                 perm: np.ndarray | None = None):
         self.M = M                  # (n, P): psi = IF / n
-        self.w, self.cc, self.cluster = w, cc, cluster
+        self.w, self.cc, self.cluster, self.perm = w, cc, cluster, perm
+        self._cache: dict = {}
 
     @property
     def n(self):
         return self.M.shape[0]
 
-    def combine(self, A: np.ndarray, H: np.ndarray | None = None) -> "DenseIF":
-        M = self.M @ A
-        if H is not None:
-            M += (self.w[:, None] * H[self.cc]) / self.n
-        return DenseIF(M, self.w, self.cc, self.cluster)
+    @property
+    def n_coh(self):
+        return int(self.cc.max()) + 1
+
+    def _Wc(self):
+        from scipy import sparse
+        n = self.n
+        return sparse.csr_matrix((self.w, (np.arange(n), self.cc)), shape=(n, self.n_coh))
+
+    def gram(self):
+        c = self._cache
+        if "G" not in c:
+            c["G"] = self.M.T @ self.M
+            c["C"] = np.asarray((self._Wc().T @ self.M).T)                    # K x n_coh
+            c["q"] = np.bincount(self.cc, weights=self.w ** 2, minlength=self.n_coh)
+        return c["G"], c["C"], c["q"]
+
+    def cluster_sums(self):
+        c = self._cache
+        if "SM" not in c:
+            c["SM"] = self._csum()
+            J = c["SM"].shape[0]
+            c["SW"] = np.bincount(self.cluster * self.n_coh + self.cc, weights=self.w,
+                                  minlength=J * self.n_coh).reshape(J, self.n_coh)
+        return c["SM"], c["SW"]
+
+    def combine(self, A: np.ndarray, H: np.ndarray | None = None) -> "CombinedIF":
+        return CombinedIF(self, A, np.zeros((self.n_coh, A.shape[1])) if H is None else H)
 
     def _csum(self):
         J = int(self.cluster.max()) + 1
-        S = np.zeros((J, self.M.shape[1]))
-        np.add.at(S, self.cluster, self.M)
-        return S
+        M = self.M
+        if M.flags.f_contiguous and not M.flags.c_contiguous:   # contiguous columns: bincount each
+            return np.column_stack([np.bincount(self.cluster, weights=M[:, j], minlength=J)
+                                    for j in range(M.shape[1])]) if M.shape[1] else np.zeros((J, 0))
+        from scipy import sparse
+        n = M.shape[0]
+        agg = sparse.csr_matrix((np.ones(n), (self.cluster, np.arange(n))), shape=(J, n))
+        return np.asarray(agg @ M)
 
     def vcov(self, cluster: bool = False) -> np.ndarray:
         if cluster:
-            S = self._csum()
+            S = self.cluster_sums()[0]
             return S.T @ S
-        return self.M.T @ self.M
+        return self.gram()[0]
 
     def boot(self, biters: int, rng: np.random.Generator, kind: str, cluster: bool = False,
              chunk: int = 2_000_000) -> np.ndarray:
         if cluster:
-            S = self._csum()
+            S = self.cluster_sums()[0]
             return multipliers(rng, (biters, S.shape[0]), kind) @ S
         out = np.zeros((biters, self.M.shape[1]))
         step = max(1, chunk // biters)
         for s in range(0, self.n, step):
             e = min(self.n, s + step)
             out += multipliers(rng, (biters, e - s), kind) @ self.M[s:e]
+        return out
+
+
+class CombinedIF:
+    """``M A + W_c H / n`` for a :class:`DenseIF` ``M``, without forming it (see there)."""
+
+    def __init__(self, base: DenseIF, A: np.ndarray, H: np.ndarray):
+        self.base, self.A, self.H = base, A, H
+
+    @property
+    def n(self):
+        return self.base.n
+
+    def _S(self):
+        SM, SW = self.base.cluster_sums()
+        return SM @ self.A + SW @ self.H / self.n
+
+    def vcov(self, cluster: bool = False) -> np.ndarray:
+        if cluster:
+            S = self._S()
+            return S.T @ S
+        G, C, q = self.base.gram()
+        A, H, n = self.A, self.H, self.n
+        X = A.T @ C @ H / n
+        return A.T @ G @ A + X + X.T + (H.T * q) @ H / n ** 2
+
+    def boot(self, biters: int, rng: np.random.Generator, kind: str, cluster: bool = False,
+             chunk: int = 2_000_000) -> np.ndarray:
+        if cluster:
+            S = self._S()
+            return multipliers(rng, (biters, S.shape[0]), kind) @ S
+        b = self.base
+        out = np.zeros((biters, self.A.shape[1]))
+        step = max(1, chunk // biters)
+        for s in range(0, b.n, step):
+            e = min(b.n, s + step)
+            psi = b.M[s:e] @ self.A + (b.w[s:e, None] * self.H[b.cc[s:e]]) / b.n
+            out += multipliers(rng, (biters, e - s), kind) @ psi
         return out
 
 

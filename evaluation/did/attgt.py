@@ -246,7 +246,7 @@ class ATTgtResult(TableResult):
         o = self.options
         head = (f"{self.method}\n  outcome {o['outcome']}, control group {o['control_group']}, method "
                 f"{o['method']}, base period {o['base_period']}, anticipation {o['anticipation']}, "
-                f"n = {self.n} units")
+                f"n = {self.n} {'units' if o.get('panel', True) else 'observations (repeated cross-sections)'}")
         cols = ["group", "time", "estimate", "se", "ci_low", "ci_high"]
         return head + "\n" + self.gt[cols].to_string(index=False, float_format=lambda x: f"{x:.5g}")
 
@@ -452,6 +452,71 @@ class ATTgtResult(TableResult):
             extra={"kind": kind})
 
 
+def _balanced_blocks(P, X, spec, cc, coh_idx, controls, method, nocov, att, M, ps_cache):
+    """Estimate the ATT(g,t) of a balanced panel by blocks: all cells of a cohort with the same
+    comparison units at once (:func:`evaluation.did._drdid.panel_block`), one propensity score
+    per block.  Fills ``att`` and the rows of ``M``; returns which cells were done (a block that
+    fails is left to the cell-by-cell loop, which reports each cell's problem)."""
+    K = len(spec)
+    done = np.zeros(K, bool)
+    blocks: dict = {}
+    for k, (g, ti, b, post, thr) in enumerate(spec):
+        if ti == b:
+            done[k] = True
+            continue
+        cm = controls(g, thr)
+        blocks.setdefault((g, cm.tobytes()), (cm, []))[1].append(k)
+    sorted_cc = not np.any(cc[1:] < cc[:-1])
+    bounds = np.searchsorted(cc, np.arange(len(coh_idx) + 1)) if sorted_cc else None
+    for (g, key), (cm, ks) in blocks.items():
+        gi = coh_idx[g]
+        if sorted_cc:                      # contiguous ranges: copies instead of gathers
+            sel = np.flatnonzero(cm | (np.arange(len(cm)) == gi))
+            ranges = [(bounds[c], bounds[c + 1]) for c in sel if bounds[c + 1] > bounds[c]]
+            take = lambda a: np.concatenate([a[lo:hi] for lo, hi in ranges])  # noqa: E731
+            rows = None
+            nrow = sum(hi - lo for lo, hi in ranges)
+        else:
+            rows = np.flatnonzero((cc == gi) | cm[cc])
+            take = lambda a: a[rows]  # noqa: E731
+            nrow = len(rows)
+        D = (take(cc) == gi).astype(float)
+        Xs, ws = take(X), take(P.w)
+        try:
+            ps = None
+            if method in ("dr", "ipw", "dr_imp") and not nocov:
+                ps = (_drdid.ipt_pscore(Xs, D, ws)[0] if method == "dr_imp"
+                      else _drdid.logit(Xs, D, ws / ws.mean()))
+                ps_cache[(g, key)] = ps
+                if ps.max() >= 0.999:
+                    continue
+            Yr = take(P.Y)
+            tis = np.array([spec[k][1] for k in ks])
+            bs = np.array([spec[k][2] for k in ks])
+            DY = Yr[:, tis] - Yr[:, bs]
+            a, inf = _drdid.quiet(_drdid.panel_block, DY, D, Xs, ws, method, ps=ps)
+        except (_drdid.OverlapError, np.linalg.LinAlgError, ZeroDivisionError):
+            continue
+        if not np.all(np.isfinite(a)):
+            continue
+        ks = np.asarray(ks)
+        att[ks] = a
+        inf /= nrow
+        cols = slice(ks[0], ks[-1] + 1) if np.all(np.diff(ks) == 1) else ks
+        if rows is None:
+            o = 0
+            for lo, hi in ranges:
+                if isinstance(cols, slice):
+                    M[lo:hi, cols] = inf[o:o + hi - lo]
+                else:
+                    M[lo:hi][:, cols] = inf[o:o + hi - lo]
+                o += hi - lo
+        else:
+            M[np.ix_(rows, ks)] = inf
+        done[ks] = True
+    return done
+
+
 def _na_small(se: np.ndarray, n: int) -> np.ndarray:
     # R sets standard errors <= sqrt(eps)*10 on its scale (sqrt(mean(IF^2)/n)) to NA
     se = np.asarray(se, float).copy()
@@ -460,19 +525,21 @@ def _na_small(se: np.ndarray, n: int) -> np.ndarray:
 
 
 # ========================================================================= the estimator
-def att_gt(data: pd.DataFrame, *, outcome: str, unit: str, time: str, group: str,
+def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None = None, time: str, group: str,
            covariates=(), control_group: str = "never", method: str = "dr", anticipation: int = 0,
            base_period: str = "varying", weights: str | None = None, cluster: str | None = None,
-           allow_unbalanced_panel: bool = False, bootstrap: bool = False, biters: int = 1000,
+           allow_unbalanced_panel: bool = False, panel: bool = True, bootstrap: bool = False, biters: int = 1000,
            bootstrap_weights: str = "mammen", seed: int | None = None, alpha: float = 0.05) -> ATTgtResult:
     r"""Group-time average treatment effects (Callaway & Sant'Anna 2021), as R ``did::att_gt``.
 
     Parameters
     ----------
     data : DataFrame
-        Long panel, one row per unit and period.
+        Long panel, one row per unit and period (or, with ``panel=False``, one row per
+        observation of a repeated cross-section).
     outcome, unit, time : str
-        Outcome, unit id and integer-like period columns.
+        Outcome, unit id and integer-like period columns.  ``unit`` may be omitted with
+        ``panel=False``.
     group : str
         First treated period of the unit (constant within unit). **Never-treated units may be coded
         0 or missing (NaN)** (``inf`` also works); both are accepted. Units first treated after the
@@ -513,6 +580,16 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str, time: str, group: str
         If False (R's default), units not observed in every period are dropped with a warning. If
         True and the panel is unbalanced, ATT(g,t) use the repeated-cross-section estimators on the
         available observations and influence functions are summed by unit (as R did).
+    panel : bool
+        ``False``: the data are repeated cross-sections (R did's ``panel = FALSE``): every row is a
+        separate observation (its own "unit" in the influence function and the bootstrap, with its
+        own covariates, weight and cluster), and each ATT(g,t) compares the four means
+        (group/control x period ``t``/base period) by the repeated-cross-section estimators of
+        DRDID: ``reg_did_rc`` (``"reg"``), ``std_ipw_did_rc`` (``"ipw"``), ``drdid_rc`` (``"dr"``)
+        and ``drdid_imp_rc`` (``"dr_imp"``).  A unit id appearing twice in one period is an error.
+        The ``"dr"`` standard errors subtract the estimation effect of the pre-period outcome
+        regression where R DRDID's ``drdid_rc`` adds it (see :func:`evaluation.did._drdid.dr_rc`;
+        point estimates are R's, standard errors differ by a fraction of a percent on mpdta).
     bootstrap : bool
         Report multiplier-bootstrap standard errors (R's default) instead of analytic ones.
     biters, bootstrap_weights, seed : int, str, int
@@ -553,10 +630,16 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str, time: str, group: str
         raise ValueError("method must be 'dr' (R did's default), 'dr_imp', 'ipw' or 'reg'")
     if base_period not in ("varying", "universal"):
         raise ValueError("base_period must be 'varying' or 'universal'")
+    if not isinstance(panel, (bool, np.bool_)):
+        raise ValueError(f"panel must be True (a panel: one row per unit and period) or False (repeated "
+                         f"cross-sections: one row per observation); got {panel!r}")
+    if unit is None and panel:
+        raise ValueError("unit (the unit id column) is required for panel data; for repeated "
+                         "cross-sections without a unit id pass panel=False")
     covariates = [covariates] if isinstance(covariates, str) else list(covariates or ())
     P = prepare_panel(data, outcome=outcome, unit=unit, time=time, group=group, covariates=covariates,
                       weights=weights, cluster=cluster, anticipation=anticipation,
-                      allow_unbalanced_panel=allow_unbalanced_panel, control_group=cg)
+                      allow_unbalanced_panel=allow_unbalanced_panel, control_group=cg, panel=bool(panel))
     tlist, G, n, T = P.tlist, P.G, P.n, len(P.tlist)
     if cluster is not None and P.n_clusters < 30:
         warnings.warn(f"Only {P.n_clusters} clusters of {cluster!r}: cluster-robust standard errors and bands "
@@ -632,22 +715,39 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str, time: str, group: str
             theta[k, ci, T] = mc / Wc
         ifo = LinearIF(LD, theta)
     else:
-        M = np.zeros((n, K))
+        # balanced: blocks of rows written at once (C order); otherwise one column per cell (F)
+        M = np.zeros((n, K), order="C" if P.balanced else "F")
         X = P.X if P.X is not None else np.ones((n, 1))
         ps_cache: dict = {}
         est_panel = _drdid.PANEL[method]
         est_rc = _drdid.RC[method]
+        done = np.zeros(K, bool)
+        perm = None
+        if P.balanced:
+            # units sorted by cohort: a comparison's rows are a few contiguous ranges
+            if np.any(cc[1:] < cc[:-1]):
+                perm = np.argsort(cc, kind="stable")
+                cc = cc[perm]
+                P.Y, P.w, X = P.Y[perm], P.w[perm], X[perm]
+                if P.cluster is not None:
+                    P.cluster = P.cluster[perm]
+            done = _balanced_blocks(P, X, spec, cc, coh_idx, controls, method, nocov, att, M, ps_cache)
         if not P.balanced:
             obs_unit, obs_t, obs_y = P.ucode, P.tcode, P.y
+            # rows of every period (one sort), so a cell touches only its two periods' rows
+            by_t = np.argsort(obs_t, kind="stable")
+            t_bounds = np.searchsorted(obs_t[by_t], np.arange(T + 1))
         for k, (g, ti, b, post, thr) in enumerate(spec):
             gi = coh_idx[g]
             if ti == b:
                 att[k] = 0.0
                 continue
             cm = controls(g, thr)
+            n_tr[k], n_co[k] = counts[gi], counts[cm].sum()
+            if done[k]:
+                continue
             sel_u = (cc == gi) | cm[cc]
             D_u = (cc == gi).astype(float)
-            n_tr[k], n_co[k] = counts[gi], counts[cm].sum()
             try:
                 if P.balanced:
                     rows = np.flatnonzero(sel_u)
@@ -670,7 +770,9 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str, time: str, group: str
                     att[k] = a
                     M[rows, k] = inf / len(rows)
                 else:
-                    mo = sel_u[obs_unit] & ((obs_t == ti) | (obs_t == b))
+                    r2 = np.sort(np.concatenate([by_t[t_bounds[ti]:t_bounds[ti + 1]],
+                                                 by_t[t_bounds[b]:t_bounds[b + 1]]]))
+                    mo = r2[sel_u[obs_unit[r2]]]
                     ou = obs_unit[mo]
                     post_o = (obs_t[mo] == ti).astype(float)
                     D = D_u[ou]
@@ -678,20 +780,27 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str, time: str, group: str
                             ((1 - D) * post_o).sum() == 0 or ((1 - D) * (1 - post_o)).sum() == 0:
                         raise _drdid.OverlapError(f"no units of group {g} or controls observed in periods "
                                                   f"{tlist[b]} and {tlist[ti]}")
-                    a, inf = _drdid.quiet(est_rc, obs_y[mo], post_o, D, X[ou], P.w[ou])
+                    if nocov:     # intercept only: every method is the DiD of four weighted means
+                        a, inf = _drdid.rc_means(obs_y[mo], post_o, D, P.w[ou])
+                    else:
+                        a, inf = _drdid.quiet(est_rc, obs_y[mo], post_o, D, X[ou], P.w[ou])
                     if not np.isfinite(a):
                         raise _drdid.OverlapError("non-finite estimate")
                     att[k] = a
-                    M[:, k] = np.bincount(ou, weights=inf, minlength=n) / len(ou)
+                    if P.panel:       # a unit can appear in both periods of the cell: sum by unit
+                        uu, inv = np.unique(ou, return_inverse=True)
+                        M[uu, k] = np.bincount(inv, weights=inf) / len(ou)
+                    else:
+                        M[ou, k] = inf / len(ou)
             except (_drdid.OverlapError, np.linalg.LinAlgError, ZeroDivisionError) as e:
                 warnings.warn(f"ATT({g},{tlist[ti]}) set to NA: {e}", DiDWarning, stacklevel=2)
                 att[k] = np.nan
-        ifo = DenseIF(M, P.w, cc, P.cluster)
+        ifo = DenseIF(M, P.w, cc, P.cluster, perm=perm)
 
     opts = dict(outcome=outcome, unit=unit, time=time, group=group, covariates=covariates,
                 control_group=cg, method=method, anticipation=anticipation, base_period=base_period,
                 weights=weights, cluster=cluster, allow_unbalanced_panel=allow_unbalanced_panel,
-                bootstrap=bootstrap, biters=biters, bootstrap_weights=bootstrap_weights, seed=seed,
+                panel=bool(panel), bootstrap=bootstrap, biters=biters, bootstrap_weights=bootstrap_weights, seed=seed,
                 alpha=alpha, balanced=P.balanced, dropped=P.dropped)
     gs = np.array([s[0] for s in spec])
     ts = tlist[[s[1] for s in spec]]
@@ -708,5 +817,5 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str, time: str, group: str
         "estimate": att, "se": se, "ci_low": att - z * se, "ci_high": att + z * se,
         "n_treated": n_tr, "n_control": n_co})
     res.table = tidy_frame(terms, att, se, n=n, level=1 - alpha)
-    res.extra = {"n_units": n, "dropped": P.dropped}
+    res.extra = {"n_units" if panel else "n_obs": n, "dropped": P.dropped}
     return res

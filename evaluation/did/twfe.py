@@ -480,6 +480,8 @@ def sun_abraham(data: pd.DataFrame, *, outcome: str, unit: str, time: str, group
     the cohort-specific ones.
     """
     _require_columns(data, {"outcome": outcome, "unit": unit, "time": time, "group": group})
+    if vcov not in ("cluster", "CR1", "iid", "unadjusted", "hc1", "HC1"):
+        raise ValueError(f"vcov must be 'cluster', 'iid' or 'hc1'; got {vcov!r}")
     g_all = group_codes(data[group].to_numpy(), group)
     d = data
     if control == "last":
