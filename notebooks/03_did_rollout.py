@@ -115,6 +115,10 @@ rec.add("cs_aggregates", pd.DataFrame([{"aggregation": k, **{c: a.to_dict()[c] f
 cs_rc = gate.noted(did.att_gt, data, **cols, covariates=opt["covariates"], control_group=opt["control_group"],
                    method=opt["method"], anticipation=int(opt["anticipation"]), base_period=opt["base_period"],
                    panel=False, cluster="person_id").aggregate("simple")
+rc_row = {"method": "Callaway-Sant'Anna, caseload as repeated cross-sections (simple, SE by person)",
+          "estimate": cs_rc.estimate, "se": cs_rc.se}
+
+# %%
 tw = gate.noted(did.twfe, data, **cols, cluster=cluster)
 es = gate.noted(did.event_study, data, **cols, min_e=min_e, max_e=max_e, cluster=cluster)
 sa = gate.noted(did.sun_abraham, data, **cols, cluster=cluster)
@@ -122,8 +126,7 @@ compare = pd.DataFrame([
     {"method": "TWFE (static)", "estimate": tw.estimate, "se": tw.se},
     {"method": "Callaway-Sant'Anna (simple)", "estimate": simple.estimate, "se": simple.se},
     {"method": "Callaway-Sant'Anna (dynamic, e >= 0)", "estimate": agg["dynamic"].estimate, "se": agg["dynamic"].se},
-    {"method": "Callaway-Sant'Anna, caseload as repeated cross-sections (simple, SE by person)",
-     "estimate": cs_rc.estimate, "se": cs_rc.se},
+    rc_row,
     {"method": "Sun-Abraham (cohort-share weighted, e >= 0)", "estimate": sa.extra["att"], "se": sa.extra["att_se"]},
 ])
 if panel.truth is not None and len(panel.truth):
