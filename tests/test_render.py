@@ -21,6 +21,7 @@ def small_params(tmp_path_factory):
     d["notebooks"] = [d["notebooks"][0]]
     d.pop("headline", None)
     d.pop("contract", None)
+    d.pop("design", None)
     f = tmp / "refino_small.yaml"
     f.write_text(yaml.safe_dump(d, sort_keys=False))
     return f

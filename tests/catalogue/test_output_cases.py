@@ -37,6 +37,7 @@ def plan(tmp_path_factory):
     d["notebooks"] = [d["notebooks"][0]]
     d.pop("headline")
     d.pop("contract")
+    d.pop("design", None)
     f = tmp / "tiny.yaml"
     f.write_text(yaml.safe_dump(d, sort_keys=False))
     out = tmp / "reports"
