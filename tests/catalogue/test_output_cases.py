@@ -320,7 +320,7 @@ def test_generator_refusal_becomes_a_clear_render_error(plan, tmp_path, monkeypa
 
     def refuse(*a, **k):
         raise ValueError(f"{folder} was not created by the generator; refusing to write there")
-    monkeypatch.setattr(synthetic, "generate", refuse)
+    monkeypatch.setattr(synthetic, "ensure", refuse)
     f = _variant(plan, tmp_path, data={**plan["dict"]["data"], "folder": str(folder)})
     with unchanged(folder, f), pytest.raises(RenderError, match="cannot write the synthetic extracts"):
         render.ensure_data(load_params(f), force=True)
