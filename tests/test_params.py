@@ -137,3 +137,10 @@ def test_panel_columns_cover_the_options_of_every_params_file():
     assert set(panel_columns()) == set(PANEL)
     for path in PARAMS:
         load_params(path)        # every column named in the repository's plans is a panel column
+
+
+def test_cli_options_prints_the_generated_reference(capsys):
+    from evaluation.cli import main
+    assert main(["options"]) == 0
+    out = capsys.readouterr().out
+    assert "**02_rct_analysis**" in out and "| `covariates` |" in out and "panel column(s)" in out
