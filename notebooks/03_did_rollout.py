@@ -105,7 +105,10 @@ rec.add("cs_aggregates", pd.DataFrame([{"aggregation": k, **{c: a.to_dict()[c] f
 
 # %% [markdown]
 # ## TWFE vs Callaway–Sant'Anna vs Sun–Abraham
-# One number per method (post-treatment average) and the event-study profiles side by side. TWFE
+# One number per method (post-treatment average) and the event-study profiles side by side; the
+# imputation estimator fits person and period effects on untreated person-periods only (its
+# standard error is by person: with one district per cohort, its district-clustered variance would
+# count district shocks as effect heterogeneity and be far too small). TWFE
 # uses already-treated districts as controls for later ones, which biases it when effects grow
 # over time. The caseload row treats each month's recipients as a repeated cross-section
 # (`panel=False`): it uses every person-month, including recipients not observed in every month
@@ -117,6 +120,8 @@ cs_rc = gate.noted(did.att_gt, data, **cols, covariates=opt["covariates"], contr
                    panel=False, cluster="person_id").aggregate("simple")
 rc_row = {"method": "Callaway-Sant'Anna, caseload as repeated cross-sections (simple, SE by person)",
           "estimate": cs_rc.estimate, "se": cs_rc.se}
+imp = gate.noted(did.did_imputation, data, **cols)
+imp_row = {"method": "Imputation (Borusyak-Jaravel-Spiess; SE by person)", "estimate": imp.estimate, "se": imp.se}
 
 # %%
 tw = gate.noted(did.twfe, data, **cols, cluster=cluster)
@@ -126,7 +131,7 @@ compare = pd.DataFrame([
     {"method": "TWFE (static)", "estimate": tw.estimate, "se": tw.se},
     {"method": "Callaway-Sant'Anna (simple)", "estimate": simple.estimate, "se": simple.se},
     {"method": "Callaway-Sant'Anna (dynamic, e >= 0)", "estimate": agg["dynamic"].estimate, "se": agg["dynamic"].se},
-    rc_row,
+    rc_row, imp_row,
     {"method": "Sun-Abraham (cohort-share weighted, e >= 0)", "estimate": sa.extra["att"], "se": sa.extra["att_se"]},
 ])
 if panel.truth is not None and len(panel.truth):
@@ -185,6 +190,57 @@ tests = pd.DataFrame([
     {"test": "TWFE event-study leads", "statistic": pt_es.statistic, "df": pt_es.df, "pvalue": pt_es.pvalue}])
 gate.table(tests, [], caption="Pre-trend tests")
 rec.add("pretest", tests)
+
+# %% [markdown]
+# ## How much could a violation of parallel trends change the conclusion? (HonestDiD)
+# Passing a pre-test does not show that trends are parallel after adoption. Following Rambachan &
+# Roth (2023), the average effect over event times 0–3 is given a confidence set that stays valid
+# when the post-adoption violation of parallel trends is at most M̄ times the largest pre-adoption
+# one (relative magnitudes, left) or when its slope changes by at most M per period (smoothness,
+# right). The breakdown value is the largest M̄ (M) at which the set still excludes zero. The event
+# study uses a universal base period (e = −1), as HonestDiD requires, and the person-level
+# covariance: with six districts the district-clustered covariance of seven coefficients is singular.
+
+# %%
+cs_u = gate.noted(did.att_gt, data, **cols, covariates=opt["covariates"], control_group=opt["control_group"],
+                  method=opt["method"], anticipation=int(opt["anticipation"]), base_period="universal")
+coefs = did.event_study_coefficients(cs_u.aggregate("dynamic", min_e=-4, max_e=3))
+avg_post = np.full(coefs.num_post, 1 / coefs.num_post)   # theta = mean effect over e = 0..3
+honest_rm = gate.noted(did.honest_did, coefs, restriction="relative_magnitude", m_values=[0, 0.5, 1, 1.5, 2],
+                       l_vec=avg_post)
+honest_sd = gate.noted(did.honest_did, coefs, restriction="smoothness", l_vec=avg_post)
+fig, axes = plt.subplots(1, 2, figsize=(13, 4))
+honest_rm.plot(ax=axes[0])
+axes[0].set_title("Relative magnitudes (C-LF)")
+honest_sd.plot(ax=axes[1])
+axes[1].set_title("Smoothness (FLCI)")
+plt.show()
+honest = pd.concat([honest_rm.tidy().rename(columns={"Mbar": "bound"}), honest_sd.tidy().rename(columns={"M": "bound"})])
+gate.table(honest[["delta", "method", "bound", "lb", "ub", "excludes_zero"]], [], precision=4,
+           caption=f"Robust 95 % sets for the mean effect over e = 0..3 (estimate {honest_rm.estimate:.4f}); "
+                   f"breakdown M̄ = {honest_rm.breakdown:.3g}, M = {honest_sd.breakdown:.3g}")
+rec.add("honestdid", honest)
+rec.add("honestdid_breakdown", pd.DataFrame([{"restriction": "relative magnitudes (Mbar)", "breakdown": honest_rm.breakdown},
+                                             {"restriction": "smoothness (M)", "breakdown": honest_sd.breakdown}]))
+
+# %% [markdown]
+# ## Power of the pre-test (Roth 2022)
+# How steep a linear violation of parallel trends would the pre-test (no pre-adoption coefficient
+# significant) detect half the time, or 80 % of the time? Against the 80 % slope, the table shows
+# the bias the event-study estimates would carry if the true effect were zero, unconditionally and
+# among event studies that pass the pre-test.
+
+# %%
+slopes = did.slope_for_power(coefs, power=[0.5, 0.8])
+power80 = did.pretrend_power(coefs, slope=float(slopes["slope"].iloc[1]))
+gate.table(slopes, [], caption="Slope of a linear violation (per period) detected with the given power", precision=4)
+power80.plot()
+plt.show()
+gate.table(power80.tidy()[["event_time", "betahat", "delta", "mean_after_pretest", "bias_unconditional",
+                           "bias_after_pretest"]], [],
+           caption=f"Against the 80 % slope: Bayes factor {power80.bayes_factor:.3f}, "
+                   f"likelihood ratio {power80.likelihood_ratio:.3g}")
+rec.add("pretest_power", slopes)
 
 # %% [markdown]
 # ## Effects by cohort and by calendar period
