@@ -1,39 +1,35 @@
 """Stage 2: link the validated extracts by person id into the person-month panel.
 
-:func:`build_panel` runs named steps: the options, validation, who enters the panel (with the
-persons stage of the sample flow), the row layout (coverage months clipped to the window, with
-the person-months stage), the monthly outcomes and baselines (:mod:`.outcomes`), the person
-table, and the assembly of the person-month frame.
+:func:`build_panel` validates the extracts, registers them in the engine and runs the relational
+definition (:mod:`.relational`, :mod:`.outcomes`): who enters the panel, the person table, the
+person-month rows with outcomes; it writes both to parquet (:mod:`.store`) and assembles the
+sample flow (:mod:`.flow`) from counts computed in the engine.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+import os
+import sys
+import time
+from typing import TYPE_CHECKING, Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 
 from .. import schema
+from . import engine as _engine
+from . import relational as rel
 from ._constants import CONTROL_ARMS, MONTHLY_KEYS, OUTCOMES
-from ._convert import _midx, _month_str, _month_ts, _NAT, _parse_window
+from ._convert import _midx, _month_str, _parse_window
 from .flow import Flow
-from .outcomes import (Rows, derive, employment_outcomes, other_outcomes,
-                       social_assistance_outcomes)
 from .problems import ValidationReport
+from .store import PanelStore
 from .validate import validate_extracts
 
 if TYPE_CHECKING:  # pragma: no cover
     from .panel import Panel
 
-
-def _cat_take(values, codes: np.ndarray) -> pd.Categorical:
-    cat = pd.Categorical(values)
-    return pd.Categorical.from_codes(cat.codes[codes], categories=cat.categories)
-
-
-def _bool_person(s: pd.Series):
-    """Person-level boolean column: numpy bool when complete, pandas 'boolean' with missing."""
-    b = s.astype("boolean")
-    return b.to_numpy(dtype=bool) if not b.isna().any() else b.array
+#: Person columns repeated on every person-month row, in :data:`schema.PANEL` order.
+_KEEP_ALWAYS = ("arm", "treated", "participated", "provider", "office", "stratum", "assigned_month",
+                "cohort")
 
 
 def build_panel(extracts: Mapping[str, pd.DataFrame], *, window=None,
@@ -42,7 +38,9 @@ def build_panel(extracts: Mapping[str, pd.DataFrame], *, window=None,
                 outside_window: str = "error", linkage: str = "exclude",
                 include_person_columns: bool = True, job_kept_min_share: float | None = None,
                 report: ValidationReport | None = None, ranges: Mapping | None = None,
-                min_link_rate: float | None = None) -> Panel:
+                min_link_rate: float | None = None, engine: str | None = None,
+                memory_limit: str | None = None, work_dir=None, progress=None,
+                data_row_limit: int | None = None, spark_master: str | None = None) -> Panel:
     """Link register extracts by person id into a person-month panel.
 
     Parameters
@@ -81,6 +79,25 @@ def build_panel(extracts: Mapping[str, pd.DataFrame], *, window=None,
         Plausible value ranges and minimum link rate, passed to :func:`validate_extracts`.
     report : ValidationReport, optional
         A report from :func:`validate_extracts` to reuse (otherwise validation runs here).
+    engine : {"duckdb", "spark", "bigquery"}, optional
+        Engine that runs the relational build (:mod:`evaluation.panel.relational`); see
+        :mod:`evaluation.panel.engine`.  Default ``$EVALUATION_ENGINE`` (set by a render from
+        ``data.engine`` in the params file or ``--engine``), else ``"duckdb"``.
+    memory_limit : str, optional
+        DuckDB memory limit, e.g. ``"4GB"``; beyond it DuckDB spills to the work folder.
+        Default ``$EVALUATION_MEMORY_LIMIT`` (``data.memory_limit``), else DuckDB's own (80 % of RAM).
+    work_dir : str or Path, optional
+        Where the panel's parquet files go (default: a new folder under ``$EVALUATION_WORK`` or
+        the system temp folder; never the data folder).
+    progress : callable, optional
+        Called with ``(stage, rows)`` as the build goes; default: a line on stderr for panels of
+        more than a million person-months.
+    data_row_limit : int, optional
+        Largest panel :attr:`Panel.data` materialises in pandas (default
+        :data:`evaluation.panel.panel.DATA_ROW_LIMIT`); use the frame methods above it.
+    spark_master : str, optional
+        Spark master URL for ``engine="spark"`` (else ``SPARK_MASTER`` / ``SPARK_REMOTE`` or
+        local mode).
 
     Returns
     -------
@@ -93,11 +110,14 @@ def build_panel(extracts: Mapping[str, pd.DataFrame], *, window=None,
 
     Notes
     -----
-    Definitions of every column are in the module docstring.  The construction is vectorised:
-    each person gets a contiguous block of rows (coverage months clipped to the window); a
-    register record of person ``i`` in month ``m`` lands on row ``offset[i] + m - first[i]``.
+    Definitions of every column are in the :mod:`evaluation.panel` docstring.  Validation runs
+    on the extracts; the build itself is relational (joins, spell expansion, windows, group-bys)
+    and runs in the engine, which writes the panel to parquet (:mod:`.store`); pandas only sees
+    the frames asked for.
     """
     ks, outs, lookback = _options(outcomes, baseline_months, lookback_months)
+    engine = _engine.check_engine(engine or os.environ.get("EVALUATION_ENGINE") or "duckdb")
+    memory_limit = memory_limit or os.environ.get("EVALUATION_MEMORY_LIMIT") or None
     if report is None:
         report = validate_extracts(extracts, window=window, offices=offices, lookback_months=lookback,
                                    outside_window=outside_window, linkage=linkage, raise_errors=True,
@@ -106,35 +126,120 @@ def build_panel(extracts: Mapping[str, pd.DataFrame], *, window=None,
         report.raise_for_errors()
     ex = {k: v for k, v in report.extracts.items() if k in schema.EXTRACTS}
     win = _parse_window(window) if window is not None else report.window
-    cov = ex["coverage"]
     if win is None:
+        cov = ex["coverage"]
         win = (int(_midx(cov["first_month"]).min()), int(_midx(cov["last_month"]).max()))
-    flow = Flow()
-    kidx, A, P, C = _study_population(ex, win, flow)
-    rows = _row_layout(kidx, C, win, flow)
-    ref = _midx(A["assigned_month"])
-    ref = np.where(ref != _NAT, ref, rows.ws)
-    data_start = min((int(_midx(ex[nm]["month"]).min()) for nm in MONTHLY_KEYS
-                      if nm in ex and len(ex[nm])), default=rows.ws)
-    base: dict[str, np.ndarray] = {}
-    monthly = employment_outcomes(ex, rows, flow, ref, ks, base, job_kept_min_share)
-    monthly["sa_amount"] = social_assistance_outcomes(ex, rows, flow, ref, ks, base)
-    monthly.update(other_outcomes(ex, rows, flow))
-    pers, person_cols = _person_table(A, P, rows, ref, ks, base, data_start, flow)
-    data = _assemble(rows, A, pers, person_cols, derive(monthly, outs), include_person_columns)
+    say = _progress(progress, sum(len(v) for v in ex.values()))
+    con = _engine.connect(engine, memory_limit=memory_limit, temp_dir=None, spark_master=spark_master)
+    store = PanelStore(_engine.work_dir(work_dir))
+    try:
+        counts = _run(con, ex, win, ks, outs, job_kept_min_share, include_person_columns, store, say)
+    except Exception as exc:
+        if _engine.out_of_memory(exc):
+            raise _engine.EngineError(
+                f"{engine} ran out of memory building the panel (memory_limit={memory_limit!r}): "
+                f"{str(exc).splitlines()[0][:200]}. Fix: raise memory_limit (data: memory_limit: in "
+                "the params file), free memory, or use engine: spark for data beyond one machine") from None
+        raise
     meta = {"panel": {
-        "window": [_month_str(rows.ws), _month_str(rows.we)], "n_periods": rows.we - rows.ws + 1,
-        "n_persons": rows.K, "n_person_months": rows.total,
-        "data_start": _month_str(data_start), "baseline_months": ks,
+        "window": [_month_str(win[0]), _month_str(win[1])], "n_periods": win[1] - win[0] + 1,
+        "n_persons": counts["K"], "n_person_months": counts["total"],
+        "data_start": _month_str(counts["data_start"]), "baseline_months": ks,
         "lookback_months": lookback, "outcomes": outs, "job_kept_min_share": job_kept_min_share,
         "extracts": {k: {"rows": len(v), "source": extracts[k].attrs.get("source") if k in extracts else None}
                      for k, v in ex.items()},
         "missing_extracts": [n_ for n_ in schema.EXTRACTS if n_ not in ex],
         "control_arms": list(CONTROL_ARMS),
         "warnings": [str(p) for p in report.warnings],
+        "engine": engine, "store": str(store.folder),
     }}
     from .panel import Panel
-    return Panel(data, flow.frame(), meta, pers, report=report)
+    return Panel.from_store(store, counts["flow"], meta, report=report, data_row_limit=data_row_limit)
+
+
+def _progress(progress, n_records):
+    if progress is not None:
+        return progress
+    if n_records < 1_000_000:
+        return lambda stage, rows=None: None
+    t0 = time.perf_counter()
+
+    def say(stage, rows=None):
+        extra = f", {rows:,} rows" if rows is not None else ""
+        print(f"[panel {time.perf_counter() - t0:6.1f}s] {stage}{extra}", file=sys.stderr, flush=True)
+    return say
+
+
+def _run(con, ex, win, ks, outs, min_share, include_person_columns, store, say) -> dict:
+    """The relational build in the engine: population, persons, person-months, flow counts."""
+    ws, we = win
+    say("registering extracts in the engine", sum(len(v) for v in ex.values()))
+    t = rel.register(con, rel.narrow_frames(ex))
+    flags, pop_agg = rel.population(t, ws, we)
+    pop = pop_agg.cross_join(rel.data_start(t)).to_pandas().iloc[0]
+    start = ws if pd_isna(pop["start"]) else int(pop["start"])
+    kept = flags.filter(flags.step == 5).select("person_id")
+    P = rel.person_table(con, t, kept, ws, we, ks, start)
+    counts = rel.record_flow(t, P, ws, we).cross_join(rel.person_month_flow(P, ws, we)).to_pandas()
+    pmf = counts.iloc[0]
+    say("persons", int(pmf["K"]))
+    order = [*MONTHLY_KEYS, "jobseeker_spells"]
+    rec = {r["extract"]: r for _, r in counts.sort_values(
+        "extract", key=lambda s: s.map(order.index)).iterrows()}
+    rel.write(con, rel.persons_out(P, ks), store.persons_path, order=("person_id",))
+    pm = rel.person_months(t, P, ws, we, min_share)
+    pm = rel.panel_out(pm, P, ks, outs, include_person_columns)
+    rel.write(con, pm, store.panel_dir / "part-00000.parquet", order=("person_id", "month"), folder=True)
+    say("person-months written", int(pmf["total"]) if not pd_isna(pmf["total"]) else 0)
+    flow = _flow(pop, pmf, rec, we - ws + 1)
+    return {"K": int(pmf["K"]), "total": _int(pmf["total"]), "data_start": start, "flow": flow}
+
+
+def pd_isna(v) -> bool:
+    import pandas as pd
+    return v is None or bool(pd.isna(v))
+
+
+def _int(v) -> int:
+    return 0 if pd_isna(v) else int(v)
+
+
+def _flow(pop, pmf, rec, T):
+    """The sample-flow table from the engine's counts (order and wording as documented)."""
+    fl = Flow()
+    fl.add("persons", "total", "persons in any extract", _int(pop["total"]), _int(pop["total_pm"]))
+    for k, reason in ((1, "no assignment record"), (2, "no covariates (not in persons)"),
+                      (3, "no coverage record")):
+        fl.add("persons", "excluded", reason, _int(pop[f"n{k}"]), _int(pop[f"pm{k}"]))
+    fl.add("persons", "excluded", "coverage does not overlap the study window", _int(pop["n4"]), 0)
+    K, total = _int(pmf["K"]), _int(pmf["total"])
+    fl.add("persons", "kept", "persons in the panel", K, total)
+    fl.add("person-months", "total", "kept persons x window months", K, K * T)
+    fl.add("person-months", "excluded", "months before first_month (late entry, not observed)",
+           _int(pmf["late_p"]), _int(pmf["late_n"]))
+    fl.add("person-months", "excluded", "months after last_month (attrition, not observed)",
+           _int(pmf["attr_p"]), _int(pmf["attr_n"]))
+    fl.add("person-months", "kept", "person-months in the panel", K, total)
+    if _int(pmf["out_n"]):
+        fl.add("records", "info", "coverage months of kept persons outside the study window (not in panel)",
+               _int(pmf["out_p"]), _int(pmf["out_n"]))
+    for name, r in rec.items():
+        if name == "jobseeker_spells":
+            continue
+        for key, kind, reason in (("notin", "excluded", "records of persons not in the panel"),
+                                  ("before", "info", "records before the window (baseline history only)"),
+                                  ("after", "excluded", "records after the window end"),
+                                  ("outcov", "excluded", "records in months outside the person's coverage")):
+            if _int(r[f"{key}_n"]):
+                fl.add("records", kind, f"{name}: {reason}", _int(r[f"{key}_p"]), _int(r[f"{key}_n"]))
+    if "jobseeker_spells" in rec and _int(rec["jobseeker_spells"]["notin_n"]):
+        r = rec["jobseeker_spells"]
+        fl.add("records", "excluded", "jobseeker_spells: spells of persons not in the panel",
+               _int(r["notin_p"]), _int(r["notin_n"]))
+    if _int(pmf["coh_p"]):
+        fl.add("persons", "info", "treated persons assigned before the window or without assigned_month "
+               "(cohort missing)", _int(pmf["coh_p"]), _int(pmf["coh_n"]))
+    return fl.frame()
 
 
 def _options(outcomes, baseline_months, lookback_months):
@@ -153,150 +258,3 @@ def _options(outcomes, baseline_months, lookback_months):
     return ks, outs, lookback
 
 
-def _study_population(ex, win, flow: Flow):
-    """Persons in the panel (sorted ids) and their assignment, persons and coverage rows;
-    the persons stage of the sample flow."""
-    ws, we = win
-    cov = ex["coverage"]
-    cf, cl = _midx(cov["first_month"]), _midx(cov["last_month"])
-    all_ids = pd.Index(pd.concat([pd.Series(df["person_id"].dropna().unique()).astype(object)
-                                  for df in ex.values()], ignore_index=True).unique())
-    cov_in = pd.Series(np.maximum(0, np.minimum(cl, we) - np.maximum(cf, ws) + 1),
-                       index=cov["person_id"].astype(object).to_numpy())
-    cov_in = cov_in[~cov_in.index.duplicated()]
-
-    def in_win_months(ids):
-        return cov_in.reindex(ids).fillna(0).sum()
-
-    flow.add("persons", "total", "persons in any extract", len(all_ids), in_win_months(all_ids))
-    remaining = all_ids
-    for reason, name in (("no assignment record", "assignment"),
-                         ("no covariates (not in persons)", "persons"),
-                         ("no coverage record", "coverage")):
-        ok = pd.Index(ex[name]["person_id"].dropna().astype(object).unique())
-        excl = remaining.difference(ok)
-        remaining = remaining.intersection(ok)
-        flow.add("persons", "excluded", reason, len(excl), in_win_months(excl))
-    n_in = cov_in.reindex(remaining).to_numpy()
-    flow.add("persons", "excluded", "coverage does not overlap the study window", (n_in <= 0).sum(), 0)
-    kidx = pd.Index(np.sort(remaining[n_in > 0].to_numpy(dtype=object)), dtype=object, name="person_id")
-
-    def per_person(df):
-        d = df.copy(deep=False)
-        d.index = pd.Index(d["person_id"].astype(object).to_numpy())
-        return d.reindex(kidx)
-
-    A, P, C = per_person(ex["assignment"]), per_person(ex["persons"]), per_person(cov)
-    for frame, name in ((A, "assignment"), (P, "persons")):
-        for c in schema.EXTRACTS[name]:
-            if c not in frame.columns:
-                frame[c] = pd.NA if schema.EXTRACTS[name][c] != "month" else pd.NaT
-    flow.add("persons", "kept", "persons in the panel", len(kidx), None)
-    return kidx, A, P, C
-
-
-def _row_layout(kidx, C, win, flow: Flow) -> Rows:
-    """One row per person and covered month in the window; the person-months stage of the flow."""
-    ws, we = win
-    K, T = len(kidx), we - ws + 1
-    first = np.maximum(_midx(C["first_month"]), ws)
-    last = np.minimum(_midx(C["last_month"]), we)
-    n = (last - first + 1).astype(np.int64)
-    offs = np.cumsum(n) - n
-    total = int(n.sum())
-    code = np.repeat(np.arange(K, dtype=np.int32), n)
-    mi = np.arange(total, dtype=np.int64) - np.repeat(offs - first, n)
-    flow.set_last_person_months(total)
-    raw_first, raw_last = _midx(C["first_month"]), _midx(C["last_month"])
-    late = np.clip(np.minimum(raw_first, we + 1) - ws, 0, None)
-    attr = np.clip(we - np.maximum(raw_last, ws - 1), 0, None)
-    flow.add("person-months", "total", "kept persons x window months", K, K * T)
-    flow.add("person-months", "excluded", "months before first_month (late entry, not observed)",
-             (late > 0).sum(), late.sum())
-    flow.add("person-months", "excluded", "months after last_month (attrition, not observed)",
-             (attr > 0).sum(), attr.sum())
-    flow.add("person-months", "kept", "person-months in the panel", K, total)
-    outside = np.clip(ws - raw_first, 0, None) + np.clip(raw_last - we, 0, None)
-    if outside.sum():
-        flow.add("records", "info", "coverage months of kept persons outside the study window (not in panel)",
-                 (outside > 0).sum(), outside.sum())
-    return Rows(kidx, first, last, n, offs, total, code, mi, ws, we)
-
-
-def _person_table(A, P, rows: Rows, ref, ks, base, data_start, flow: Flow):
-    """One row per panel person: assignment, covariates, cohort, age, baseline histories."""
-    ws, n, first, last, kidx = rows.ws, rows.n, rows.first, rows.last, rows.kidx
-    arm = A["arm"].astype(object).to_numpy()
-    treated = ~pd.Series(arm).isin(CONTROL_ARMS).to_numpy()
-    a_idx = _midx(A["assigned_month"])
-    coh = np.where(treated, a_idx - ws + 1, 0)
-    coh_na = treated & ((a_idx == _NAT) | (a_idx < ws))
-    if coh_na.any():
-        flow.add("persons", "info", "treated persons assigned before the window or without assigned_month "
-           "(cohort missing)", coh_na.sum(), n[coh_na].sum())
-    cohort = pd.array(np.where(coh_na, 0, coh).astype(np.int16), dtype="Int16")
-    cohort[coh_na] = pd.NA
-    birth = P["birth_year"].to_numpy(dtype=np.int64)
-    age = (ref // 12 + 1970 - birth).astype(np.int16)
-    office = A["office"].astype(object).where(A["office"].notna(), P["office"].astype(object))
-
-    pers = pd.DataFrame({
-        "person_id": kidx.to_numpy(),
-        "arm": pd.Categorical(arm), "treated": treated,
-        "participated": _bool_person(A["participated"]),
-        "provider": pd.Categorical(A["provider"].astype(object)),
-        "office": pd.Categorical(office), "stratum": pd.Categorical(A["stratum"].astype(object)),
-        "assigned_month": A["assigned_month"].to_numpy(dtype="datetime64[ns]"),
-        "cohort": cohort,
-        "birth_year": birth.astype(np.int16), "age": age,
-        "sex": pd.Categorical(P["sex"].astype(object)),
-        "female": (P["sex"].astype(object) == "F").to_numpy(dtype=bool),
-        "immigrant": _bool_person(P["immigrant"]),
-        "country_group": pd.Categorical(P["country_group"].astype(object)),
-        "years_in_norway": P["years_in_norway"].to_numpy(dtype=np.float32, na_value=np.nan),
-        "education_level": pd.Categorical(P["education_level"].astype(object)),
-        "norwegian_level": pd.Categorical(P["norwegian_level"].astype(object)),
-        "under_30": age < 30,
-    })
-    for k in ks:
-        pers[f"sa_months_{k}"] = base[f"sa_months_{k}"].astype(np.int16)
-    for k in ks:
-        pers[f"emp_months_{k}"] = base[f"emp_months_{k}"].astype(np.int16)
-    pers[f"earnings_{ks[0]}"] = base[f"earnings_{ks[0]}"]
-    pers[f"sa_amount_{ks[0]}"] = base[f"sa_amount_{ks[0]}"]
-    person_cols = [c_ for c_ in pers.columns if c_ != "person_id"]
-    pers["mapping_month"] = A["mapping_month"].to_numpy(dtype="datetime64[ns]")
-    pers["first_month"] = _month_ts(first)
-    pers["last_month"] = _month_ts(last)
-    pers["n_months"] = n.astype(np.int32)
-    for k in ks:
-        pers[f"baseline_observed_{k}"] = np.clip(ref - data_start, 0, k).astype(np.int16)
-
-    return pers, person_cols
-
-
-def _assemble(rows: Rows, A, pers, person_cols, outcome_cols: dict, include_person_columns: bool):
-    """The person-month frame: ids, time, person columns repeated on each row, outcomes."""
-    code, mi, ws, we, kidx = rows.code, rows.mi, rows.ws, rows.we, rows.kidx
-    a_idx = _midx(A["assigned_month"])
-    has_a = a_idx != _NAT
-    cols: dict[str, Any] = {}
-    et_vals = (mi - a_idx[code])
-    et_mask = ~has_a[code]
-    cols["person_id"] = pd.Categorical.from_codes(code, categories=pd.Index(kidx.to_numpy()))
-    cols["month"] = _month_ts(np.arange(ws, we + 1))[mi - ws]
-    cols["period"] = (mi - ws + 1).astype(np.int16)
-    cols["event_time"] = pd.arrays.IntegerArray(np.where(et_mask, 0, et_vals).astype(np.int16), et_mask)
-    keep_always = {"arm", "treated", "participated", "provider", "office", "stratum",
-                   "assigned_month", "cohort"}
-    for c_ in person_cols:
-        if not include_person_columns and c_ not in keep_always:
-            continue
-        v = pers[c_]
-        if isinstance(v.dtype, pd.CategoricalDtype):
-            cols[c_] = pd.Categorical.from_codes(v.cat.codes.to_numpy()[code], categories=v.cat.categories)
-        else:
-            cols[c_] = v.array.take(code) if isinstance(v.array, pd.api.extensions.ExtensionArray) \
-                and not isinstance(v.array, pd.arrays.NumpyExtensionArray) else v.to_numpy()[code]
-    cols.update(outcome_cols)
-    return pd.DataFrame(cols, copy=False)  # no block consolidation: avoids copying every column

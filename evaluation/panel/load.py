@@ -7,6 +7,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from . import cache as _cache
 from .build import build_panel
 from .panel import Panel
 from .read import read_extracts
@@ -46,6 +47,12 @@ def load_panel(folder, *, window=None, names: Sequence[str] | None = None,
     Returns
     -------
     Panel
+
+    Notes
+    -----
+    A panel built from the same files (path, size, modification time) with the same options is
+    reused from the cache (:mod:`evaluation.panel.cache`), so the notebooks of one render build
+    a folder once.
     """
     folder = Path(folder)
     meta: dict = {}
@@ -57,9 +64,19 @@ def load_panel(folder, *, window=None, names: Sequence[str] | None = None,
         window = _window_from_meta(meta)
     if offices is None and isinstance(meta.get("offices"), list):
         offices = meta["offices"]
-    extracts = read_extracts(folder, names=names, large_file_mb=large_file_mb)
-    panel = build_panel(extracts, window=window, offices=offices, **kw)
-    panel.meta = {**meta, "panel": {**panel.meta["panel"], "folder": str(folder),
-                                    "readers": {k: v.attrs.get("reader") for k, v in extracts.items()}}}
+    k = _cache.key(folder, {"window": window, "offices": offices, "names": names, **kw}) \
+        if _cache.cache_root() is not None and kw.get("report") is None else None
+    panel = _cache.lookup(k) if k is not None else None
+    if panel is None:
+        extracts = read_extracts(folder, names=names, large_file_mb=large_file_mb)
+        cache_dir = _cache.cache_root() if k is not None else None
+        if cache_dir is not None and "work_dir" not in kw:
+            kw["work_dir"] = cache_dir / "building"
+        panel = build_panel(extracts, window=window, offices=offices, **kw)
+        panel.meta["panel"].update(folder=str(folder),
+                                   readers={n: v.attrs.get("reader") for n, v in extracts.items()})
+        if k is not None:
+            _cache.save(panel, k)
+    panel.meta = {**meta, "panel": panel.meta["panel"]}
     panel.truth = truth
     return panel

@@ -9,6 +9,11 @@ import pandas as pd
 from ._constants import OUTCOMES
 from .problems import ValidationReport
 
+#: Largest panel (person-months) that :attr:`Panel.data` brings into pandas by default (about
+#: 2 GB with person columns); above it ask for frames (:meth:`Panel.person_frame`,
+#: :meth:`Panel.person_period`, :meth:`Panel.aggregate`).  Overridden by ``EVALUATION_DATA_ROW_LIMIT``.
+DATA_ROW_LIMIT = 20_000_000
+
 _DESCRIBE_COVARIATES = ("age", "female", "under_30", "immigrant", "years_in_norway", "participated")
 
 
@@ -20,7 +25,9 @@ class Panel:
     data : DataFrame
         One row per person and observed month, columns as :data:`evaluation.schema.PANEL` (see the
         module docstring for definitions).  String columns are categoricals, flags ``bool``,
-        counts small integers; ``event_time`` and ``cohort`` are nullable ``Int16``.
+        counts small integers; ``event_time`` and ``cohort`` are nullable ``Int16``.  The panel
+        lives on disk (:attr:`store`); ``data`` reads it whole into pandas on first use, up to
+        ``data_row_limit`` person-months; beyond that it is an error pointing to the frames.
     flow : DataFrame
         Sample-flow table with columns ``step, stage, kind, reason, persons, person_months``.
         ``stage`` is ``"persons"`` (who enters the panel), ``"person-months"`` (which months of
@@ -38,15 +45,50 @@ class Panel:
         Validation warnings (exclusions) behind the flow.
     """
 
-    def __init__(self, data: pd.DataFrame, flow: pd.DataFrame, meta: dict | None = None,
+    def __init__(self, data: pd.DataFrame | None, flow: pd.DataFrame, meta: dict | None = None,
                  persons: pd.DataFrame | None = None, truth: pd.DataFrame | None = None,
-                 report: ValidationReport | None = None):
-        self.data = data
+                 report: ValidationReport | None = None, store=None,
+                 data_row_limit: int | None = None):
+        self._data = data
         self.flow = flow
         self.meta = meta if meta is not None else {}
         self._persons = persons
         self.truth = truth
         self.report = report
+        self.store = store
+        self.data_row_limit = data_row_limit
+
+    @classmethod
+    def from_store(cls, store, flow, meta, *, report=None, data_row_limit=None) -> "Panel":
+        """A panel whose rows are in the parquet files of ``store`` (:mod:`.store`)."""
+        return cls(None, flow, meta, report=report, store=store, data_row_limit=data_row_limit)
+
+    @property
+    def n_person_months(self) -> int:
+        if self._data is not None:
+            return len(self._data)
+        return int(self.meta.get("panel", {}).get("n_person_months", 0))
+
+    @property
+    def data(self) -> pd.DataFrame:
+        if self._data is None:
+            import os
+            limit = self.data_row_limit or int(os.environ.get("EVALUATION_DATA_ROW_LIMIT", DATA_ROW_LIMIT))
+            n = self.n_person_months
+            if n > limit:
+                raise MemoryError(
+                    f"the panel has {n:,} person-months, more than data_row_limit={limit:,} that "
+                    "Panel.data brings into pandas. Fix: ask for an analysis frame instead -- "
+                    "panel.person_frame(event_times=[...]) (one row per person at event times), "
+                    "panel.person_period(columns=[...]) (person x period for DiD) or "
+                    "panel.aggregate(by=[...]) ((group, period) counts and means) -- or raise the "
+                    "limit (data_row_limit=, EVALUATION_DATA_ROW_LIMIT) if memory allows")
+            self._data = self.store.read()
+        return self._data
+
+    @data.setter
+    def data(self, value: pd.DataFrame) -> None:
+        self._data = value
 
     # ------------------------------------------------------------------
     def persons(self) -> pd.DataFrame:
@@ -57,6 +99,8 @@ class Panel:
         last panel month), ``n_months`` (panel rows) and ``baseline_observed_k`` (observed months
         in each baseline window).
         """
+        if self._persons is None and self.store is not None:
+            self._persons = self.store.read_persons()
         if self._persons is None:  # pragma: no cover - panels built by build_panel have it
             raise ValueError("this Panel has no person table")
         return self._persons.copy()
@@ -69,12 +113,13 @@ class Panel:
     def summary(self) -> str:
         """Printable overview: window, persons and person-months, arms, sample flow, outcome means."""
         pm = self.meta.get("panel", {})
-        lines = [f"Person-month panel: {pm.get('n_persons', '?')} persons, {len(self.data)} person-months, "
+        lines = [f"Person-month panel: {pm.get('n_persons', '?')} persons, {self.n_person_months} person-months, "
                  f"window {pm.get('window', ['?', '?'])[0]}..{pm.get('window', ['?', '?'])[1]}"]
         if "scenario" in self.meta:
             lines[0] += f", scenario {self.meta['scenario']}"
-        if self._persons is not None and "arm" in self._persons:
-            arms = self._persons["arm"].value_counts(dropna=False).sort_index()
+        pers = self.persons() if (self._persons is not None or self.store is not None) else None
+        if pers is not None and "arm" in pers:
+            arms = pers["arm"].value_counts(dropna=False).sort_index()
             lines.append("Persons by arm: " + ", ".join(f"{k}: {v}" for k, v in arms.items()))
         lines.append("Sample flow:")
         lines.append(self.flow.to_string(index=False))
@@ -87,7 +132,7 @@ class Panel:
 
     def __repr__(self) -> str:
         pm = self.meta.get("panel", {})
-        return (f"<Panel: {pm.get('n_persons', '?')} persons x {len(self.data)} person-months, "
+        return (f"<Panel: {pm.get('n_persons', '?')} persons x {self.n_person_months} person-months, "
                 f"window {pm.get('window')}>")
 
     def _repr_html_(self) -> str:
@@ -96,6 +141,99 @@ class Panel:
                 f"person-months, window {pm.get('window')}</p>")
         return (head + "<p><b>Sample flow</b></p>" + self.flow.to_html(index=False)
                 + "<p><b>First rows</b></p>" + self.data.head(5).to_html(index=False))
+
+    # ------------------------------------------------------------------ analysis frames
+    def _read(self, columns: Sequence[str] | None, filter=None) -> pd.DataFrame:
+        """Rows of the panel with some columns (from disk; from ``data`` for hand-made panels)."""
+        if self.store is None or self._data is not None and self.store is None:
+            d = self.data if columns is None else self.data[list(columns)]
+            if filter is not None:
+                col, op, vals = filter[0]
+                d = d[d[col].isin(vals)]
+            return d.reset_index(drop=True)
+        return self.store.read(columns, filter=filter)
+
+    def _check_columns(self, cols, what: str) -> list[str]:
+        from .. import schema
+        have = list(self.store.columns) if self.store is not None else list(self.data.columns)
+        bad = [c for c in cols if c not in have]
+        if bad:
+            raise ValueError(f"{what}: column(s) {bad} not in the panel; columns are {have}"
+                             + ("" if all(c in schema.PANEL for c in bad) else
+                                " (see evaluation.schema.PANEL)"))
+        return list(cols)
+
+    def person_frame(self, event_times, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """One row per person and chosen event time (months since ``assigned_month``).
+
+        Parameters
+        ----------
+        event_times : int or sequence of int
+            e.g. ``12`` (the headline horizon) or ``[6, 12, 24]``.
+        columns : sequence of str, optional
+            Panel columns to include (default: all).  ``person_id`` and ``event_time`` are
+            always included.
+
+        Returns
+        -------
+        DataFrame
+            Rows of the panel with ``event_time`` in ``event_times`` (persons not observed at an
+            event time have no row there: attrition), sorted by person and event time.
+        """
+        ets = [int(event_times)] if np.ndim(event_times) == 0 else [int(e) for e in event_times]
+        cols = None if columns is None else self._check_columns(
+            ["person_id", "event_time", *[c for c in columns if c not in ("person_id", "event_time")]],
+            "person_frame")
+        return self._read(cols, filter=[("event_time", "in", ets)])
+
+    def person_period(self, columns: Sequence[str] | None = None, *,
+                      periods: Sequence[int] | None = None) -> pd.DataFrame:
+        """Person x period frame for difference-in-differences: the panel rows with some columns.
+
+        Parameters
+        ----------
+        columns : sequence of str, optional
+            Panel columns (default: all); ``person_id`` and ``period`` are always included.
+        periods : sequence of int, optional
+            Keep these periods only.
+        """
+        cols = None if columns is None else self._check_columns(
+            ["person_id", "period", *[c for c in columns if c not in ("person_id", "period")]],
+            "person_period")
+        return self._read(cols, filter=None if periods is None else
+                          [("period", "in", [int(p) for p in periods])])
+
+    def aggregate(self, by: Sequence[str] = ("office", "period"), *,
+                  outcomes: Sequence[str] | None = None) -> pd.DataFrame:
+        """(group, period) aggregates computed in the engine: rows, persons, sums and means.
+
+        Parameters
+        ----------
+        by : sequence of str, default ("office", "period")
+            Grouping columns, e.g. ``["office", "month"]``, ``["cohort", "period"]``.
+        outcomes : sequence of str, optional
+            Outcome columns (default: every outcome in the panel).
+
+        Returns
+        -------
+        DataFrame
+            One row per group: ``by`` columns, ``n`` (person-months = persons, one row per person
+            and period), and ``<outcome>_sum`` and ``<outcome>_mean`` for each outcome; sorted by
+            ``by``.  Only these aggregates come into pandas, whatever the panel's size.
+        """
+        by = self._check_columns(list(by), "aggregate")
+        have = list(self.store.columns) if self.store is not None else list(self.data.columns)
+        outs = [o for o in OUTCOMES if o in have] if outcomes is None else \
+            self._check_columns(list(outcomes), "aggregate")
+        if self.store is None:
+            d = self.data
+            g = d.groupby(by, observed=True, dropna=False)
+            out = g.size().rename("n").to_frame()
+            for o in outs:
+                out[f"{o}_sum"] = g[o].sum().astype(float)
+                out[f"{o}_mean"] = g[o].mean().astype(float)
+            return out.reset_index()
+        return self.store.aggregate(by, outs)
 
     def describe_by(self, by: str = "arm", *, covariates: Sequence[str] | None = None,
                     outcomes: Sequence[str] | None = None) -> pd.DataFrame:

@@ -1,0 +1,198 @@
+"""National register scale: the panel built out of core (DuckDB) and on Spark (issue 11).
+
+Each stage runs in its own process so that its peak resident memory is its own:
+
+* ``generate`` -- the REFINO scenario's extracts written as parquet (the synthetic generator);
+* ``build+itt`` -- ``load_panel`` (validation, the relational build on DuckDB, the panel written
+  to parquet) and the headline ITT (Lin-adjusted, HC2) on the person frame at event month 24;
+* ``cs-did`` -- Callaway-Sant'Anna on the person x period frame (``alna_aktiv`` rollout);
+* ``spark`` -- the same build on Spark local mode at 100k persons, its time, and equality with
+  DuckDB.
+
+Reference numbers before issue 11 (pandas panel, same machine): 1M persons 34 s and 7.9 GiB,
+2.5M persons 101 s and 19.6 GiB for load_panel + headline ITT.
+
+Usage::
+
+    python benchmarks/bench_scale.py [--sizes 1000000 2500000] [--spark 100000] [--memory-limit 4GB]
+
+Writes ``benchmarks/results/bench_scale.json``.  Check ``free -g`` first: a stage is stopped at
+8 GiB (``RLIMIT_AS`` is not used: DuckDB maps memory lazily; the parent polls RSS instead).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+CAP_GIB = 8.0
+
+
+def _stage_generate(folder: str, n: int, scenario: str) -> dict:
+    from evaluation import synthetic
+    t = time.perf_counter()
+    s = synthetic.generate(scenario, n_persons=n, seed=1)
+    s.write(folder, overwrite=True)
+    return {"seconds": time.perf_counter() - t}
+
+
+def _stage_build_itt(folder: str, memory_limit: str | None, engine: str) -> dict:
+    from evaluation import rct
+    from evaluation.panel import load_panel
+    os.environ["EVALUATION_CACHE"] = "off"
+    t0 = time.perf_counter()
+    p = load_panel(folder, engine=engine, memory_limit=memory_limit)
+    t1 = time.perf_counter()
+    f = p.person_frame(24, columns=["arm", "employed_50", "age", "female", "immigrant",
+                                    "sa_months_24", "emp_months_24", "earnings_12"])
+    res = rct.itt(f, outcome="employed_50", treatment="arm",
+                  covariates=["age", "female", "immigrant", "sa_months_24", "emp_months_24",
+                              "earnings_12"], method="lin", control="control")
+    t2 = time.perf_counter()
+    tid = res.tidy()
+    return {"build_seconds": t1 - t0, "itt_seconds": t2 - t1, "seconds": t2 - t0,
+            "persons": p.meta["panel"]["n_persons"], "person_months": p.meta["panel"]["n_person_months"],
+            "itt": float(tid["estimate"].iloc[0]), "frame_rows": len(f)}
+
+
+def _stage_csdid(folder: str, memory_limit: str | None) -> dict:
+    from evaluation import did
+    from evaluation.panel import load_panel
+    os.environ["EVALUATION_CACHE"] = "off"
+    t0 = time.perf_counter()
+    p = load_panel(folder, memory_limit=memory_limit)
+    t1 = time.perf_counter()
+    f = p.person_period(["cohort", "on_social_assistance", "office"])
+    f = f[f["cohort"].notna()]
+    f["cohort"] = f["cohort"].astype(int)
+    f["person_id"] = f["person_id"].cat.codes
+    res = did.att_gt(f, outcome="on_social_assistance", unit="person_id", time="period",
+                     group="cohort", control_group="notyet", allow_unbalanced_panel=True)
+    t2 = time.perf_counter()
+    return {"build_seconds": t1 - t0, "csdid_seconds": t2 - t1, "seconds": t2 - t0,
+            "frame_rows": len(f), "overall_att": _overall(res.aggregate("simple"))}
+
+
+def _overall(agg) -> float:
+    for a in ("overall_att", "estimate", "att"):
+        if hasattr(agg, a):
+            return float(getattr(agg, a))
+    return float(agg.tidy()["estimate"].iloc[0])
+
+
+def _stage_spark(folder: str) -> dict:
+    import pandas as pd
+
+    from evaluation.panel import build_panel, read_extracts
+    from evaluation.panel.engine import spark_session
+    from evaluation.panel.load import _window_from_meta
+    meta = json.loads((Path(folder) / "meta.json").read_text())
+    ex = read_extracts(folder)
+    w = _window_from_meta(meta)
+    t = time.perf_counter()
+    a = build_panel(ex, window=w, offices=meta.get("offices"))
+    t_duck = time.perf_counter() - t
+    t = time.perf_counter()
+    spark_session()
+    t_start = time.perf_counter() - t
+    t = time.perf_counter()
+    b = build_panel(ex, window=w, offices=meta.get("offices"), engine="spark")
+    t_spark = time.perf_counter() - t
+    equal = True
+    try:
+        pd.testing.assert_frame_equal(a.data, b.data)
+        pd.testing.assert_frame_equal(a.flow, b.flow)
+        pd.testing.assert_frame_equal(a.persons(), b.persons())
+    except AssertionError as exc:
+        equal = str(exc)[:500]
+    return {"duckdb_seconds": t_duck, "spark_session_start_seconds": t_start,
+            "spark_seconds": t_spark, "identical": equal, "person_months": len(a.data)}
+
+
+STAGES = {"generate": _stage_generate, "build_itt": _stage_build_itt, "csdid": _stage_csdid,
+          "spark": _stage_spark}
+
+
+def run_stage(name: str, *args) -> dict:
+    """Run a stage in a child process; wall time and the child's peak RSS (GiB)."""
+    code = (f"import json, sys, resource; sys.path.insert(0, {str(HERE)!r}); import bench_scale as b; "
+            f"r = b.STAGES[{name!r}](*{args!r}); "
+            "r['peak_rss_gib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2; "
+            "print('RESULT ' + json.dumps(r))")
+    t = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "SPARK_DRIVER_MEMORY": "3g"})
+    peak = 0.0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss_gib(proc.pid))
+        if peak > CAP_GIB:
+            proc.kill()
+            return {"error": f"stopped above {CAP_GIB} GiB", "wall_seconds": time.perf_counter() - t}
+        time.sleep(0.5)
+    out = proc.stdout.read()
+    line = next((x for x in out.splitlines() if x.startswith("RESULT ")), None)
+    res = json.loads(line[7:]) if line else {"error": f"exit code {proc.returncode}"}
+    res["wall_seconds"] = time.perf_counter() - t
+    res["peak_rss_tree_gib"] = max(peak, res.get("peak_rss_gib", 0))
+    print(f"  {name}{args[1:] if len(args) > 1 else ''}: {json.dumps(res)}", flush=True)
+    return res
+
+
+def _tree_rss_gib(pid: int) -> float:
+    """RSS of a process and its children (Spark's JVM is a child), GiB."""
+    try:
+        out = subprocess.run(["ps", "-o", "rss=", "--ppid", str(pid), "-p", str(pid)],
+                             capture_output=True, text=True).stdout
+        return sum(int(x) for x in out.split()) / 1024 ** 2
+    except (OSError, ValueError):
+        return 0.0
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="*", default=[1_000_000, 2_500_000])
+    ap.add_argument("--csdid-size", type=int, default=1_000_000)
+    ap.add_argument("--spark", type=int, default=100_000)
+    ap.add_argument("--memory-limit", default="4GB")
+    ap.add_argument("--work", default=None, help="folder for generated data (default: temp)")
+    ap.add_argument("--out", default=str(HERE / "results" / "bench_scale.json"))
+    a = ap.parse_args(argv)
+    work = Path(a.work or tempfile.mkdtemp(prefix="bench-scale-"))
+    rec = {"machine": {"cpus": os.cpu_count()}, "reference_before": {
+        "1000000": {"seconds": 34, "peak_rss_gib": 7.9}, "2500000": {"seconds": 101, "peak_rss_gib": 19.6}},
+        "memory_limit": a.memory_limit, "refino": {}, "alna_aktiv": {}, "spark": {}}
+    for n in a.sizes:
+        folder = str(work / f"refino_{n}")
+        rec["refino"][str(n)] = {"generate": run_stage("generate", folder, n, "refino"),
+                                 "build_itt": run_stage("build_itt", folder, a.memory_limit, "duckdb")}
+        _write(rec, a.out)
+    if a.csdid_size:
+        folder = str(work / f"alna_{a.csdid_size}")
+        rec["alna_aktiv"][str(a.csdid_size)] = {
+            "generate": run_stage("generate", folder, a.csdid_size, "alna_aktiv"),
+            "csdid": run_stage("csdid", folder, a.memory_limit)}
+        _write(rec, a.out)
+    if a.spark:
+        folder = str(work / f"refino_spark_{a.spark}")
+        rec["spark"][str(a.spark)] = {"generate": run_stage("generate", folder, a.spark, "refino"),
+                                      "compare": run_stage("spark", folder)}
+        _write(rec, a.out)
+    print(json.dumps(rec, indent=1))
+
+
+def _write(rec, out):
+    from _harness import write_record
+    write_record(rec, out)
+
+
+if __name__ == "__main__":
+    main()

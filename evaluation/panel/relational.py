@@ -1,0 +1,312 @@
+"""The panel build as one relational definition (Ibis), run by DuckDB, Spark or BigQuery.
+
+Every step is an Ibis expression over the extracts registered in the engine; nothing here is
+engine specific.  Months are integer indices (months since 1970-01: ``mi``), so no date
+arithmetic differs between engines; dates are made only for the columns written out.
+
+Steps, in the order :func:`evaluation.panel.build.build_panel` runs them:
+
+* :func:`register` -- the validated extracts as narrow engine tables (``m`` month indices);
+* :func:`population` -- who enters the panel, with the persons stage of the sample flow;
+* :func:`person_table` -- one row per panel person: assignment, covariates, cohort, age,
+  baseline histories (:func:`baselines`);
+* :func:`person_months` -- one row per person and covered month, with the monthly outcomes
+  (:func:`monthly_outcomes`, :func:`job_kept`, :func:`in_measure`);
+* :func:`record_flow`, :func:`person_month_flow` -- the counts of the other flow stages.
+
+Definitions of every column are in the :mod:`evaluation.panel` docstring.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from ._constants import CONTROL_ARMS, MONTHLY_KEYS
+from ._convert import _midx, _NAT
+from .outcomes import _month_table, baselines, monthly_outcomes
+
+#: Monthly extracts and their value columns (besides person_id and m) as registered.
+_MONTHLY_VALUES = {"employment": ("ps", "earn"), "social_assistance": ("amt",),
+                   "benefits": ("benefit",), "education": (), "reoffending": ("ev",)}
+
+
+# ------------------------------------------------------------------------------------ register --
+def _months(s: pd.Series) -> pd.array:
+    """Month index as nullable Int64 (missing dates stay missing)."""
+    m = _midx(s)
+    return pd.arrays.IntegerArray(np.where(m == _NAT, 0, m), m == _NAT)
+
+
+def _str(s: pd.Series) -> pd.Series:
+    return s.astype(object).where(s.notna(), None)
+
+
+def _col(df: pd.DataFrame, c: str, fill=None) -> pd.Series:
+    return df[c] if c in df.columns else pd.Series([fill] * len(df), index=df.index, dtype=object)
+
+
+def _bool(s: pd.Series) -> pd.Series:
+    return s.astype("boolean") if len(s) else pd.Series([], dtype="boolean")
+
+
+def narrow_frames(ex: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The validated extracts as the narrow frames the relational build reads (vectorised)."""
+    out = {}
+    p = ex["persons"]
+    out["persons"] = pd.DataFrame({
+        "person_id": _str(p["person_id"]), "birth_year": p["birth_year"].astype("int64"),
+        "sex": _str(p["sex"]), "immigrant": _bool(_col(p, "immigrant")),
+        "country_group": _str(_col(p, "country_group")),
+        "years_in_norway": pd.to_numeric(_col(p, "years_in_norway"), errors="coerce").astype("float64"),
+        "education_level": _str(_col(p, "education_level")),
+        "norwegian_level": _str(_col(p, "norwegian_level")), "p_office": _str(_col(p, "office"))})
+    a = ex["assignment"]
+    out["assignment"] = pd.DataFrame({
+        "person_id": _str(a["person_id"]), "arm": _str(a["arm"]), "am": _months(a["assigned_month"]),
+        "provider": _str(_col(a, "provider")), "a_office": _str(_col(a, "office")),
+        "participated": _bool(_col(a, "participated")),
+        "mapm": _months(a["mapping_month"]) if "mapping_month" in a else pd.array([pd.NA] * len(a), "Int64"),
+        "stratum": _str(_col(a, "stratum"))})
+    c = ex["coverage"]
+    out["coverage"] = pd.DataFrame({"person_id": _str(c["person_id"]),
+                                    "cf": _midx(c["first_month"]), "cl": _midx(c["last_month"])})
+    src = {"employment": {"ps": "position_share", "earn": "earnings"},
+           "social_assistance": {"amt": "amount"}, "benefits": {"benefit": "benefit"},
+           "education": {}, "reoffending": {"ev": "events"}}
+    for name, cols in src.items():
+        if name not in ex:
+            continue
+        d = ex[name]
+        f = pd.DataFrame({"person_id": _str(d["person_id"]), "m": _midx(d["month"])})
+        for new, old in cols.items():
+            f[new] = _str(d[old]) if new == "benefit" else \
+                d[old].to_numpy(dtype=float, na_value=0.0)
+        out[name] = f
+    if "jobseeker_spells" in ex:
+        s = ex["jobseeker_spells"]
+        out["jobseeker_spells"] = pd.DataFrame({
+            "person_id": _str(s["person_id"]), "st": _midx(s["spell_start"]), "en": _months(s["spell_end"]),
+            "has_measure": s["measure"].notna().to_numpy() if "measure" in s else np.ones(len(s), bool)})
+    return out
+
+
+_TYPES = {"person_id": "string", "sex": "string", "country_group": "string", "education_level": "string",
+          "norwegian_level": "string", "p_office": "string", "arm": "string", "provider": "string",
+          "a_office": "string", "stratum": "string", "benefit": "string", "birth_year": "int64",
+          "am": "int64", "mapm": "int64", "cf": "int64", "cl": "int64", "m": "int64", "st": "int64",
+          "en": "int64", "years_in_norway": "float64", "ps": "float64", "earn": "float64",
+          "amt": "float64", "ev": "float64", "immigrant": "bool", "participated": "bool",
+          "has_measure": "bool"}
+
+
+def _arrow(df: pd.DataFrame):
+    import pyarrow as pa
+    schema = pa.schema([(c, getattr(pa, {"string": "string", "int64": "int64", "float64": "float64",
+                                         "bool": "bool_"}[_TYPES[c]])()) for c in df.columns])
+    return pa.Table.from_pandas(df, schema=schema, preserve_index=False)
+
+
+def register(con, frames: Mapping[str, pd.DataFrame]) -> dict[str, ibis.Table]:
+    """Register the narrow frames as engine tables (temporary, ``_ev_<extract>_<tag>``), typed by
+    :data:`_TYPES` (so empty extracts keep their types)."""
+    import uuid
+    tag = uuid.uuid4().hex[:8]
+    out = {}
+    for name, df in frames.items():
+        tab, view = _arrow(df), f"_ev_{name}_{tag}"
+        if _is_duckdb(con):
+            con.con.register(view, tab)            # zero-copy view over the arrow table
+        else:                                      # Spark: a cached temporary view
+            sdf = con._session.createDataFrame(tab)
+            sdf.createOrReplaceTempView(view)
+            con._session.catalog.cacheTable(view)
+        out[name] = con.table(view)
+    return out
+
+
+def _cached(con, t: ibis.Table) -> ibis.Table:
+    """``t`` materialised in ``con`` (a DuckDB temporary table, a cached Spark view).
+
+    ``Table.cache()`` would pick Ibis's default backend for an in-memory table; the backend's
+    own cache keeps it in the engine the build runs on."""
+    return con._cached_table(t)
+
+
+def _is_duckdb(con) -> bool:
+    return getattr(con, "name", "") == "duckdb"
+
+
+# ---------------------------------------------------------------------------------- population --
+def population(t: Mapping[str, ibis.Table], ws: int, we: int):
+    """Persons in any extract, flagged by the exclusion step that removes them.
+
+    Returns the flagged id table (``step`` 1..4 = excluded at that step, 5 = kept; ``cov_in``
+    = coverage months inside the window) and the aggregate expression of the persons stage.
+    """
+    ids = None
+    for tab in t.values():
+        s = tab.select("person_id").filter(tab.person_id.notnull())
+        ids = s if ids is None else ids.union(s, distinct=False)
+    ids = ids.distinct()
+    cov = t["coverage"]
+    cov_in = cov.select("person_id", cov_in=ibis.greatest(
+        0, ibis.least(cov.cl, we) - ibis.greatest(cov.cf, ws) + 1)).distinct(on="person_id", keep="first")
+    flags = ids
+    for name, flag in (("assignment", "has_a"), ("persons", "has_p"), ("coverage", "has_c")):
+        have = t[name].select("person_id").distinct().mutate(**{flag: ibis.literal(True)})
+        flags = flags.left_join(have, "person_id").drop("person_id_right")
+    flags = flags.left_join(cov_in, "person_id").drop("person_id_right")
+    cin = flags.cov_in.fill_null(0)
+    a, p, c = flags.has_a.fill_null(False), flags.has_p.fill_null(False), flags.has_c.fill_null(False)
+    step = ibis.cases((~a, 1), (~p, 2), (~c, 3), (cin <= 0, 4), else_=5)
+    flags = flags.select("person_id", step=step, cov_in=cin)
+    agg = flags.aggregate(
+        total=flags.count(), total_pm=flags.cov_in.sum(),
+        **{f"n{k}": (flags.step == k).sum() for k in range(1, 6)},
+        **{f"pm{k}": flags.cov_in.sum(where=flags.step == k) for k in range(1, 4)})
+    return flags, agg
+
+
+# -------------------------------------------------------------------------------- person table --
+def _date(mi):
+    """First day of month index ``mi`` (months since 1970-01) as a date."""
+    return ibis.date(1970 + mi // 12, mi % 12 + 1, 1)
+
+
+def person_table(con, t, kept: ibis.Table, ws: int, we: int, ks: Sequence[int], data_start: int):
+    """One row per panel person (see the module docstring of :mod:`evaluation.panel`), cached in
+    the engine: assignment, covariates and coverage first, then the baseline histories."""
+    P = (kept.select("person_id")
+         .left_join(t["assignment"], "person_id").drop("person_id_right")
+         .left_join(t["persons"], "person_id").drop("person_id_right")
+         .left_join(t["coverage"], "person_id").drop("person_id_right"))
+    treated = P.arm.notin(list(CONTROL_ARMS))
+    ref = P.am.fill_null(ws)
+    coh_na = treated & (P.am.isnull() | (P.am < ws))
+    first, last = ibis.greatest(P.cf, ws), ibis.least(P.cl, we)
+    age = (ref // 12 + 1970 - P.birth_year)
+    P = P.mutate(treated=treated, ref=ref, coh_na=coh_na, first=first, last=last,
+                 cohort=ibis.cases((coh_na, ibis.null("int64")), (treated, P.am - ws + 1), else_=0),
+                 age=age, office=P.a_office.fill_null(P.p_office))
+    P = P.mutate(n=P.last - P.first + 1, female=P.sex == "F", under_30=P.age < 30,
+                 **{f"baseline_observed_{k}": ibis.least(ibis.greatest(P.ref - data_start, 0), k)
+                    for k in ks})
+    P = _cached(con, P)
+    return _cached(con, baselines(t, P, ks))
+
+
+# ------------------------------------------------------------------------------- person-months --
+def person_months(t, P: ibis.Table, ws: int, we: int, min_share) -> ibis.Table:
+    """One row per panel person and covered month in the window, with outcomes."""
+    M = _month_table(ws, we)
+    pm = P.select("person_id", "first", "last", "am").join(M, [M.mi >= P["first"], M.mi <= P["last"]])
+    pm = pm.select("person_id", "mi", "am")
+    pm = monthly_outcomes(t, pm, P, ws, we, min_share)
+    return pm.mutate(month=_date(pm.mi), period=pm.mi - ws + 1, event_time=pm.mi - pm.am)
+
+
+# ---------------------------------------------------------------------------------------- flow --
+def record_flow(t, P: ibis.Table, ws: int, we: int) -> ibis.Table:
+    """Records not used for monthly outcomes, per extract and reason: one row per extract with
+    distinct persons (``*_p``) and records (``*_n``) for each reason."""
+    parts = []
+    zero = ibis.literal(0, "int64")
+    for name in [*MONTHLY_KEYS, "jobseeker_spells"]:
+        if name not in t:
+            continue
+        r = t[name].left_join(P.select("person_id", "first", "last",
+                                       inp=ibis.literal(True)), "person_id")
+        inp = r.inp.fill_null(False)
+        if name == "jobseeker_spells":
+            conds = {"notin": ~inp}
+        else:
+            conds = {"notin": ~inp, "before": inp & (r.m < ws), "after": inp & (r.m > we),
+                     "outcov": inp & (r.m >= ws) & (r.m <= we) & ((r.m < r["first"]) | (r.m > r["last"]))}
+        aggs = {}
+        for k in ("notin", "before", "after", "outcov"):
+            c = conds.get(k)
+            aggs[f"{k}_p"] = r.person_id.nunique(where=c).cast("int64") if c is not None else zero
+            aggs[f"{k}_n"] = c.sum().cast("int64") if c is not None else zero
+        parts.append(r.aggregate(**aggs).mutate(extract=ibis.literal(name)))
+    out = parts[0]
+    for x in parts[1:]:
+        out = out.union(x, distinct=False)
+    return out
+
+
+def person_month_flow(P: ibis.Table, ws: int, we: int) -> ibis.Table:
+    """Late entry, attrition, coverage outside the window and missing cohorts among panel persons."""
+    late = ibis.greatest(ibis.least(P.cf, we + 1) - ws, 0)
+    attr = ibis.greatest(we - ibis.greatest(P.cl, ws - 1), 0)
+    outside = ibis.greatest(ws - P.cf, 0) + ibis.greatest(P.cl - we, 0)
+    return P.aggregate(
+        K=P.count(), total=P.n.sum(), late_p=(late > 0).sum(), late_n=late.sum(),
+        attr_p=(attr > 0).sum(), attr_n=attr.sum(), out_p=(outside > 0).sum(), out_n=outside.sum(),
+        coh_p=P.coh_na.sum(), coh_n=P.n.sum(where=P.coh_na))
+
+
+def data_start(t) -> ibis.Table:
+    """First month present in the monthly registers (an expression), or None without records."""
+    mins = [t[n].select(m=t[n].m) for n in MONTHLY_KEYS if n in t]
+    u = mins[0]
+    for x in mins[1:]:
+        u = u.union(x, distinct=False)
+    return u.aggregate(start=u.m.min())
+
+
+# ------------------------------------------------------------------------------------- outputs --
+def cache(con, expr: ibis.Table, name: str) -> ibis.Table:
+    """Materialise an intermediate the later steps read several times."""
+    return _cached(con, expr)
+
+
+def _person_columns(P: ibis.Table, ks: Sequence[int]) -> dict:
+    """Person-level panel columns, in :data:`schema.PANEL` order."""
+    k0 = ks[0]
+    cols = {"arm": P.arm, "treated": P.treated, "participated": P.participated,
+            "provider": P.provider, "office": P.office, "stratum": P.stratum,
+            "assigned_month": ibis.cases((P.am.isnull(), ibis.null("date")), else_=_date(P.am)),
+            "cohort": P.cohort, "birth_year": P.birth_year, "age": P.age, "sex": P.sex,
+            "female": P.female, "immigrant": P.immigrant, "country_group": P.country_group,
+            "years_in_norway": P.years_in_norway, "education_level": P.education_level,
+            "norwegian_level": P.norwegian_level, "under_30": P.under_30}
+    cols.update({f"sa_months_{k}": P[f"sa_months_{k}"] for k in ks})
+    cols.update({f"emp_months_{k}": P[f"emp_months_{k}"] for k in ks})
+    cols[f"earnings_{k0}"] = P[f"earnings_{k0}"]
+    cols[f"sa_amount_{k0}"] = P[f"sa_amount_{k0}"]
+    return cols
+
+
+def persons_out(P: ibis.Table, ks: Sequence[int]) -> ibis.Table:
+    """The person table written to ``persons.parquet``."""
+    cols = _person_columns(P, ks)
+    cols.update(mapping_month=ibis.cases((P.mapm.isnull(), ibis.null("date")), else_=_date(P.mapm)),
+                first_month=_date(P["first"]), last_month=_date(P["last"]), n_months=P.n)
+    cols.update({f"baseline_observed_{k}": P[f"baseline_observed_{k}"] for k in ks})
+    return P.select(person_id=P.person_id, **cols)
+
+
+def panel_out(pm: ibis.Table, P: ibis.Table, ks, outs, include_person_columns: bool) -> ibis.Table:
+    """The person-month rows written to the panel files, in :data:`schema.PANEL` column order."""
+    from ._constants import OUTCOMES
+    keep_always = ("arm", "treated", "participated", "provider", "office", "stratum",
+                   "assigned_month", "cohort")
+    pc = {c: v for c, v in _person_columns(P, ks).items() if include_person_columns or c in keep_always}
+    people = P.select(pid=P.person_id, **pc)
+    j = pm.join(people, pm.person_id == people.pid)
+    return j.select("person_id", "month", "period", "event_time", *pc, *[o for o in OUTCOMES if o in outs])
+
+
+def write(con, expr: ibis.Table, path, *, order: Sequence[str], folder: bool = False) -> None:
+    """Write ``expr`` sorted by ``order`` to parquet: one file (DuckDB) or a folder of parts."""
+    from pathlib import Path
+    path = Path(path)
+    expr = expr.order_by(list(order))
+    if _is_duckdb(con):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con.to_parquet(expr, path)
+    else:
+        con.to_parquet(expr, path.parent if folder else path)

@@ -1,0 +1,115 @@
+"""The panel on disk: parquet files in a work folder, read into pandas only as analysis frames.
+
+A build writes ``<work>/panel/`` (one row per person-month, sorted by person and month, in one
+or more ``part-*.parquet`` files) and ``<work>/persons.parquet`` (one row per person).  Frames are
+read with pyarrow (column selection and row filters pushed down to the files) or aggregated by
+DuckDB over the files, so only the frame comes into memory.  pandas types follow the
+:data:`evaluation.schema.PANEL` contract: text as categoricals (sorted categories), flags
+``bool`` (pandas ``boolean`` where missing), counts small integers, ``event_time`` and ``cohort``
+nullable ``Int16``, months ``datetime64[ns]``.
+"""
+from __future__ import annotations
+
+import shutil
+import weakref
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .. import schema
+
+_INT16 = ("period", "birth_year", "age", "reoffence_events")
+_INT16_PREFIX = ("sa_months_", "emp_months_", "baseline_observed_")
+_FLOAT32 = ("position_share", "years_in_norway")
+_NULLABLE_INT16 = ("event_time", "cohort")
+_DATES = ("month", "assigned_month", "mapping_month", "first_month", "last_month")
+_MAYBE_NA_BOOL = ("participated", "immigrant")
+
+
+def pandas_types(df: pd.DataFrame, *, person_level: bool = False) -> pd.DataFrame:
+    """Convert a frame read from the panel files to the panel's pandas types (in place)."""
+    for c in df.columns:
+        s = df[c]
+        typ = schema.PANEL.get(c)
+        if c in _DATES:
+            df[c] = pd.to_datetime(s).astype("datetime64[ns]") if len(s) else s.astype("datetime64[ns]")
+        elif c in _NULLABLE_INT16:
+            df[c] = s.astype("Int16")
+        elif c in _INT16 or c.startswith(_INT16_PREFIX):
+            df[c] = s.astype(np.int16)
+        elif c == "n_months":
+            df[c] = s.astype(np.int32)
+        elif c in _FLOAT32:
+            df[c] = s.astype(np.float32)
+        elif typ == "bool":
+            b = s.astype("boolean")
+            df[c] = b.to_numpy(dtype=bool) if (c not in _MAYBE_NA_BOOL or not b.isna().any()) else b
+        elif typ == "str":
+            if c == "person_id" and person_level:
+                df[c] = s.astype(str)
+                continue
+            cat = s if isinstance(s.dtype, pd.CategoricalDtype) else s.astype("category")
+            cats = pd.Index(sorted(cat.cat.categories))
+            df[c] = pd.Categorical.from_codes(
+                cats.get_indexer(cat.cat.categories)[cat.cat.codes.to_numpy()]
+                if len(cat) else np.array([], dtype=np.int8), categories=cats) \
+                if not cat.hasnans else cat.astype(pd.CategoricalDtype(cats))
+        elif typ == "float":
+            df[c] = s.astype(np.float64)
+    return df
+
+
+class PanelStore:
+    """The parquet files of one built panel (removed when the last Panel using them is gone,
+    unless ``keep=True``)."""
+
+    def __init__(self, folder: Path, *, keep: bool = False):
+        self.folder = Path(folder)
+        self.panel_dir = self.folder / "panel"
+        self.persons_path = self.folder / "persons.parquet"
+        if not keep:
+            self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.folder), True)
+
+    # ------------------------------------------------------------------ reading
+    def _dataset(self):
+        import pyarrow.dataset as ds
+        return ds.dataset(str(self.panel_dir), format="parquet")
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self._dataset().schema.names)
+
+    def read(self, columns: Sequence[str] | None = None, filter=None) -> pd.DataFrame:
+        """Person-month rows (optionally some columns, and rows matching a pyarrow filter)."""
+        import pyarrow.parquet as pq
+        cols = list(columns) if columns is not None else None
+        strs = [c for c in (cols or self.columns) if schema.PANEL.get(c) == "str"]
+        tab = pq.read_table(str(self.panel_dir), columns=cols, filters=filter, read_dictionary=strs)
+        return pandas_types(tab.to_pandas(date_as_object=False))
+
+    def read_persons(self) -> pd.DataFrame:
+        import pyarrow.parquet as pq
+        import pyarrow.dataset as ds
+        names = ds.dataset(str(self.persons_path), format="parquet").schema.names
+        strs = [c for c in names if schema.PANEL.get(c) == "str"]
+        tab = pq.read_table(str(self.persons_path), read_dictionary=strs)
+        return pandas_types(tab.to_pandas(date_as_object=False), person_level=True)
+
+    def aggregate(self, by: Sequence[str], outcomes: Sequence[str]) -> pd.DataFrame:
+        """Group-by counts, sums and means over the person-month files (DuckDB via Ibis)."""
+        import ibis
+        con = ibis.duckdb.connect()
+        try:
+            t = con.read_parquet(str(self.panel_dir / "*.parquet"))
+            aggs = {"n": t.count()}
+            for o in outcomes:
+                v = t[o].cast("float64")
+                aggs[f"{o}_sum"] = v.sum()
+                aggs[f"{o}_mean"] = v.mean()
+            out = t.group_by(list(by)).aggregate(**aggs).order_by(list(by)).to_pandas()
+        finally:
+            con.disconnect()
+        out["n"] = out["n"].astype(np.int64)
+        return pandas_types(out)
