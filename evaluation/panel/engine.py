@@ -92,6 +92,7 @@ def spark_session(*, master: str | None = None, remote: str | None = None, new: 
         builder = (builder.master(master or "local[2]")
                    .config("spark.ui.enabled", "false")
                    .config("spark.ui.showConsoleProgress", "false")
+                   .config("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="evaluation-spark-"))
                    .config("spark.sql.shuffle.partitions", "4")
                    .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "2g")))
     builder = builder.config("spark.sql.session.timeZone", "UTC")

@@ -96,3 +96,32 @@ def test_memory_limit_too_small_names_the_fix(tmp_path):
 def test_bad_memory_limit_string():
     with pytest.raises(EngineError, match="memory_limit is a size such as '4GB'"):
         build_panel(read_extracts(DATA), window=WINDOW, memory_limit="lots")
+
+
+def test_built_columns_within_schema_panel_columns():
+    p = build_panel(read_extracts(DATA), window=WINDOW)
+    assert set(p.store.columns) <= set(schema.panel_columns())
+    assert list(p.data.columns) == list(schema.panel_columns())
+
+
+def test_frames_come_from_disk_and_match_the_data():
+    p = build_panel(read_extracts(DATA), window=WINDOW)
+    d = p.data
+    f = p.person_frame([0, 3], columns=["treated", "employed"])
+    exp = d.loc[d["event_time"].isin([0, 3]), ["person_id", "event_time", "treated", "employed"]]
+    pd.testing.assert_frame_equal(f, exp.reset_index(drop=True))
+    pp = p.person_period(["employed"], periods=[1, 2])
+    assert len(pp) == int(d["period"].isin([1, 2]).sum()) and list(pp.columns) == ["person_id", "period", "employed"]
+    agg = p.aggregate(["arm", "period"], outcomes=["employed", "sa_amount"])
+    g = d.groupby(["arm", "period"], observed=True)
+    assert agg["n"].tolist() == g.size().tolist()
+    np.testing.assert_allclose(agg["sa_amount_sum"], g["sa_amount"].sum().to_numpy())
+    with pytest.raises(ValueError, match="column\\(s\\) \\['employd'\\] not in the panel"):
+        p.person_frame(0, columns=["employd"])
+
+
+def test_data_row_limit_points_to_the_frames():
+    p = build_panel(read_extracts(DATA), window=WINDOW, data_row_limit=10)
+    with pytest.raises(MemoryError, match="more than data_row_limit=10.*person_frame.*person_period.*aggregate"):
+        p.data
+    assert len(p.person_frame(0)) == 3
