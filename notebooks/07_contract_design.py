@@ -33,13 +33,12 @@ options = None  # None: the options of params/<programme>.yaml; a render passes 
 import matplotlib.pyplot as plt
 
 import evaluation.contracts as ec
-import evaluation.disclosure
 import evaluation.panel
 import evaluation.params
 import evaluation.report
 from evaluation.contracts.compare import DesignSpec
 from evaluation.contracts.design_plots import plot_incentives
-from evaluation.report import show_table
+from evaluation.report import TableSpec
 
 evaluation.report.notebook_setup()
 opt = evaluation.params.notebook_options(programme, "07_contract_design", options)
@@ -55,7 +54,8 @@ matched = None
 if counterfactual == "matched" or any(c.get("counterfactual") == "matched"
                                       for c in design.sensitivity.counterfactuals.values()):
     matched, _ = ec.matched_comparison(panel, seed=seed, **opt.matching.model_dump())
-rec = evaluation.report.Recorder(output_dir, notebook="07_contract_design", threshold=disclosure_threshold)
+gate = evaluation.report.Gate(disclosure_threshold, disclosure)
+rec = gate.recorder(output_dir, notebook="07_contract_design")
 cf_kw = {"counterfactual": counterfactual, "assignment": assignment,
          "comparison": matched if counterfactual == "matched" else None}
 
@@ -71,10 +71,10 @@ cf_kw = {"counterfactual": counterfactual, "assignment": assignment,
 cmp = ec.compare_rules(panel.data, spec, design.rules, true_effect=design.true_effect,
                        relative=design.relative, effect_grid=design.effect_grid,
                        investor=design.investor, n_draws=design.n_draws, seed=seed, **cf_kw)
-print(cmp.method)
-print("Stated true effect:", ", ".join(f"{k} {v:+g}" for k, v in design.true_effect.items()))
-show_table(cmp.tidy(), ["n"], threshold=disclosure_threshold, caption="Candidate payment rules")
-rec.add("rules", cmp.tidy())
+gate.say(cmp.method)
+gate.say("Stated true effect:", ", ".join(f"{k} {v:+g}" for k, v in design.true_effect.items()))
+rules = gate.table(cmp.tidy(), ["n"], caption="Candidate payment rules")
+rec.add("rules", rules)
 cmp.plot("payments")
 plt.tight_layout()
 plt.show()
@@ -115,7 +115,7 @@ if design.prices is not None:
     prices = ec.break_even_prices(rate, se, target_effect=pr.target_effect,
                                   value_per_outcome=pr.value_per_outcome, budget=pr.budget,
                                   n_participants=cmp.results[payer].n_participants)
-    show_table(prices, [], threshold=disclosure_threshold,
+    gate.table(prices, [],
                caption=f"Price per {pr.event} (counterfactual rate from '{payer}')")
     rec.add("prices", prices)
 
@@ -143,18 +143,18 @@ if design.even_rule is not None:
                                 n_draws=design.n_draws, seed=seed, **cf_kw)
     for name, res in cmp_even.results.items():
         tables.append(ec.incentives(res, panel.data, g.column, cuts=g.cuts).assign(rule=name))
-    print("Group prices:", next(iter(even.values()))["group_prices"])
-    show_table(cmp_even.tidy(), ["n"], threshold=disclosure_threshold, caption="The re-priced rule")
-    rec.add("even_rule", cmp_even.tidy())
+    gate.say("Group prices:", next(iter(even.values()))["group_prices"])
+    even_rule = gate.table(cmp_even.tidy(), ["n"], caption="The re-priced rule")
+    rec.add("even_rule", even_rule)
 if tables:
     import pandas as pd
     inc = pd.concat(tables, ignore_index=True)
-    show_table(inc, ["n", "n_comparison"], threshold=disclosure_threshold,
-               caption="Payment per participant by baseline group",
-               dependent_columns={"n": ["payment", "paid_anyway", "effect", "share_paid_anyway"]})
-    rec.add("incentives", inc)
+    published = gate.table(inc, TableSpec(counts=["n", "n_comparison"], stats={
+        "n": ["payment", "paid_anyway", "effect", "share_paid_anyway"]}),
+        caption="Payment per participant by baseline group")
+    rec.add("incentives", published)
     for col, t in inc.groupby("by", sort=False):
-        plot_incentives(t, threshold=disclosure_threshold, currency=cmp.currency)
+        plot_incentives(t, threshold=gate.threshold, currency=cmp.currency)
         plt.title(f"Payment per participant by {col}")
         plt.tight_layout()
         plt.show()
@@ -171,7 +171,7 @@ sens_cf = {counterfactual: cf_kw, **{
 windows = design.sensitivity.windows or [spec.window_months]
 sens = ec.settlement_sensitivity(panel.data, {k: r.spec for k, r in cmp.results.items()},
                                  sens_cf, windows, assignment=assignment)
-show_table(sens, [], threshold=disclosure_threshold, caption="Settlement by counterfactual and window")
+gate.table(sens, [], caption="Settlement by counterfactual and window")
 rec.add("sensitivity", sens)
 
 # %% [markdown]
@@ -182,8 +182,8 @@ if design.chosen is not None:
     import json
     from pathlib import Path
     record = ec.design_to_indigo(cmp, design.chosen, Path(output_dir) / f"indigo_design_{programme}.json",
-                                 disclosure=evaluation.disclosure.options(disclosure_threshold, disclosure))
-    print(json.dumps(record["outcome_payment_plan"], indent=2))
+                                 disclosure=gate.options)
+    gate.say(json.dumps(record["outcome_payment_plan"], indent=2))
 
 # %% [markdown]
 # ## Key numbers
@@ -195,4 +195,4 @@ for r in cmp.table.itertuples():
     rec.add(f"deadweight_share_{r.rule}", r.deadweight_share)
     rec.add(f"p_pay_no_effect_{r.rule}", r.p_pay_no_effect)
 rec.save()
-print(rec.key_results(digits=3))
+gate.say(rec.key_results(digits=3))
