@@ -22,6 +22,11 @@ def _dev(D, p, w):
                             + (1 - D) * np.log(np.clip(1 - p, 1e-300, None))))
 
 
+def _dev_eta(D, eta, w):
+    """Binomial deviance from the linear predictor: 2 sum w (log(1 + e^eta) - D eta)."""
+    return 2 * (w @ np.logaddexp(0.0, eta) - (w * D) @ eta)
+
+
 def logit(X: np.ndarray, D: np.ndarray, w: np.ndarray, tol: float = 1e-10, maxit: int = 50):
     """Weighted logit by Newton-Raphson (as R ``glm``); returns fitted probabilities.
 
@@ -38,28 +43,30 @@ def logit(X: np.ndarray, D: np.ndarray, w: np.ndarray, tol: float = 1e-10, maxit
     const = np.flatnonzero(sd == 0)
     if len(const):
         beta[const[0]] = np.log(pbar / (1 - pbar)) / Xs[0, const[0]]
-    p = expit(Xs @ beta)
-    dev_old = _dev(D, p, w)
+    eta = Xs @ beta
+    p = expit(eta)
+    dev_old = _dev_eta(D, eta, w)
     for _ in range(maxit):
         W = w * p * (1 - p)
         grad = Xs.T @ (w * (D - p))
-        H = (Xs * W[:, None]).T @ Xs
+        H = (Xs.T * W) @ Xs
         try:
             step = np.linalg.solve(H, grad)
         except np.linalg.LinAlgError:
             raise OverlapError("propensity-score design matrix is singular") from None
         for _half in range(30):
-            p_new = expit(Xs @ (beta + step))
-            dev = _dev(D, p_new, w)
+            eta_new = Xs @ (beta + step)
+            dev = _dev_eta(D, eta_new, w)
             if dev <= dev_old + 1e-12 * (abs(dev_old) + 1):
                 break
             step = step / 2
         beta = beta + step
-        p = p_new
+        eta = eta_new
+        p = expit(eta)
         if abs(dev - dev_old) / (abs(dev) + 0.1) < tol and np.max(np.abs(step)) < 1e-7:
             break
         dev_old = dev
-    return expit(Xs @ beta)
+    return p
 
 
 def _wols(X, y, w):
@@ -533,25 +540,32 @@ def panel_block(DY, D, X, w, method, ps=None, trim_level=0.995):
     # dr.  With r = DY - X b the influence function is, column by column,
     #   inf = alpha_i r_i + Z_i C,  alpha = w_t/m_t - w_c/m_c - w(1-D)(q1/m_t - q3/m_c),
     #   Z = [-w_t/m_t, w_c/m_c, -w(D-p) x/m_c],  C = [eta_t; eta_c; (H/n)^-1 M2]
-    # (dr_panel's terms regrouped), so each n x m pass is a product, not a dozen temporaries.
-    XtW = X.T * wo                                   # controls' WLS without gathering DY rows
-    beta = np.linalg.solve(XtW @ X, XtW @ DY)
-    r = X @ beta
-    np.subtract(DY, r, out=r)
+    # (dr_panel's terms regrouped); with r = DY - X b folded in, inf = alpha DY + [Z, -alpha X][C; b],
+    # and every statistic of r is a statistic of DY: DY is read by one product and never copied.
     k = X.shape[1]
-    S = np.column_stack([w_t, w_c, X * w_c[:, None]]).T @ r / n       # (2 + k) x m
+    Q = np.empty((n, 2 * k + 2))
+    Q[:, :k] = X * wo[:, None]
+    Q[:, k] = w_t
+    Q[:, k + 1] = w_c
+    Q[:, k + 2:] = X * w_c[:, None]
+    QtD = Q.T @ DY / n                                                   # (2k+2) x m
+    QtX = Q.T @ X / n
+    if np.linalg.cond(QtX[:k]) > 1 / np.finfo(float).eps:
+        raise OverlapError("regression design matrix is singular")
+    beta = np.linalg.solve(QtX[:k], QtD[:k])                             # controls' WLS
+    S = QtD[k:] - QtX[k:] @ beta                                         # [w_t, w_c, w_c X]' r / n
     eta_t, eta_c = S[0] / mwt, S[1] / mwc
-    M2 = S[2:] - np.outer((w_c @ X) / n, eta_c)                         # X'(w_c (r - eta_c)) / n
-    q1 = ols_q((w_t @ X) / n)
-    q3 = ols_q((w_c @ X) / n)
+    M2 = S[2:] - np.outer(QtX[k + 1], eta_c)                             # X'(w_c (r - eta_c)) / n
+    q1 = ols_q(QtX[k])
+    q3 = ols_q(QtX[k + 1])
     Wp = ps * (1 - ps) * w
     B = np.linalg.inv((X * Wp[:, None]).T @ X) * n @ M2                 # k x m
     alpha = w_t / mwt - w_c / mwc - wo * (q1 / mwt - q3 / mwc)
-    Z = np.empty((n, 2 + k))
+    Z = np.empty((n, 2 * k + 2))
     Z[:, 0] = -w_t / mwt
     Z[:, 1] = w_c / mwc
-    Z[:, 2:] = X * (-(w * (D - ps)) / mwc)[:, None]
-    C = np.vstack([eta_t, eta_c, B])
-    r *= alpha[:, None]
-    r += Z @ C
-    return eta_t - eta_c, r
+    Z[:, 2:k + 2] = X * (-(w * (D - ps)) / mwc)[:, None]
+    Z[:, k + 2:] = X * -alpha[:, None]
+    inf = Z @ np.vstack([eta_t, eta_c, B, beta])
+    inf += alpha[:, None] * DY
+    return eta_t - eta_c, inf

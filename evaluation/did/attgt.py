@@ -490,10 +490,18 @@ def _balanced_blocks(P, X, spec, cc, coh_idx, controls, method, nocov, att, M, p
                 ps_cache[(g, key)] = ps
                 if ps.max() >= 0.999:
                     continue
-            Yr = take(P.Y)
             tis = np.array([spec[k][1] for k in ks])
             bs = np.array([spec[k][2] for k in ks])
-            DY = Yr[:, tis] - Yr[:, bs]
+            if rows is None:              # long differences straight from the cohort ranges
+                DY = np.empty((nrow, len(ks)))
+                o = 0
+                for lo, hi in ranges:
+                    Yc = P.Y[lo:hi]
+                    np.subtract(Yc[:, tis], Yc[:, bs], out=DY[o:o + hi - lo])
+                    o += hi - lo
+            else:
+                Yr = P.Y[rows]
+                DY = Yr[:, tis] - Yr[:, bs]
             a, inf = _drdid.quiet(_drdid.panel_block, DY, D, Xs, ws, method, ps=ps)
         except (_drdid.OverlapError, np.linalg.LinAlgError, ZeroDivisionError):
             continue
@@ -501,18 +509,17 @@ def _balanced_blocks(P, X, spec, cc, coh_idx, controls, method, nocov, att, M, p
             continue
         ks = np.asarray(ks)
         att[ks] = a
-        inf /= nrow
         cols = slice(ks[0], ks[-1] + 1) if np.all(np.diff(ks) == 1) else ks
         if rows is None:
             o = 0
             for lo, hi in ranges:
-                if isinstance(cols, slice):
-                    M[lo:hi, cols] = inf[o:o + hi - lo]
+                if isinstance(cols, slice):      # scale and write in one pass
+                    np.multiply(inf[o:o + hi - lo], 1.0 / nrow, out=M[lo:hi, cols])
                 else:
-                    M[lo:hi][:, cols] = inf[o:o + hi - lo]
+                    M[lo:hi][:, cols] = inf[o:o + hi - lo] / nrow
                 o += hi - lo
         else:
-            M[np.ix_(rows, ks)] = inf
+            M[np.ix_(rows, ks)] = inf / nrow
         done[ks] = True
     return done
 
