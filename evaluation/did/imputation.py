@@ -116,11 +116,12 @@ def _prepare(data, outcome, unit, time, group, weights, cluster):
 
 
 # ========================================================================== variance
-def _aux_residuals(tau, v1, unit1, groups1, leave_out):
-    """``tau - tau~_g`` per target column; ``tau~_g = sum_i a_ig b_ig / sum_i a_ig^2`` (BJS eq. 8)."""
+def _aux_residuals(tau, v1, unit1, gcode, leave_out):
+    """``tau - tau~_g`` per target column; ``tau~_g = sum_i a_ig b_ig / sum_i a_ig^2`` (BJS eq. 8).
+
+    ``gcode``: auxiliary group (cohort x event time) of each treated observation."""
     n1, K = v1.shape
-    gu = pd.factorize(pd.Series(list(zip(groups1, unit1))))[0] if n1 else np.zeros(0, int)
-    gcode = pd.factorize(pd.Series(list(groups1)))[0] if n1 else np.zeros(0, int)
+    gu = np.unique(np.column_stack([gcode, unit1]), axis=0, return_inverse=True)[1].ravel() if n1 else gcode
     ng, ngu = (gcode.max() + 1, gu.max() + 1) if n1 else (0, 0)
     g_of_gu = np.zeros(ngu, int)
     g_of_gu[gu] = gcode
@@ -258,15 +259,15 @@ def did_imputation(data: pd.DataFrame, *, outcome: str, unit: str, time: str, gr
     ct = np.stack([np.bincount(tcode[treat], weights=W1[:, k], minlength=nT) for k in range(W1.shape[1])], 1)
     ga, gb = fe.solve(cu, ct)
     v0 = -(ga[u0] + gb[t0]) * w[~treat][:, None]
-    groups1 = list(zip(g[treat], e1))
-    eps1 = _aux_residuals(tau, W1, ucode[treat], groups1, leave_out)
+    gcode1 = np.unique(np.column_stack([g[treat], e1]), axis=0, return_inverse=True)[1].ravel()
+    eps1 = _aux_residuals(tau, W1, ucode[treat], gcode1, leave_out)
     v = np.vstack([W1, v0])
     eps = np.vstack([eps1, np.repeat(resid0[:, None], W1.shape[1], axis=1)])
     clu = (ucode if cl is None else cl)
     clv = np.concatenate([clu[treat], clu[~treat]])
     se = _cluster_se(v, eps, clv)
     if cl is not None:
-        g_cl = pd.DataFrame({"g": pd.factorize(pd.Series(groups1))[0], "c": clu[treat]}).groupby("g")["c"].nunique()
+        g_cl = pd.DataFrame({"g": gcode1, "c": clu[treat]}).groupby("g")["c"].nunique()
         if (g_cl <= 1).all():
             warnings.warn(f"every cohort x event-time group of treated observations lies in a single {cluster!r} "
                           "cluster: the conservative variance then treats cluster-level shocks to treated clusters "
