@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -16,6 +17,8 @@ def main(argv=None) -> int:
     r.add_argument("-o", "--out", default=None, help="output folder (default reports/)")
     r.add_argument("--show-code", action="store_true", help="show code cells in the HTML")
     r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--engine", default=None,
+                   help="engine of the panel build: duckdb (default) or spark (overrides data.engine)")
 
     c = sub.add_parser("check", help="re-run a report and compare with its results.json")
     c.add_argument("report", help="reports/<programme> folder")
@@ -50,6 +53,9 @@ def main(argv=None) -> int:
     from .params import ParamsError
     try:
         if a.cmd == "render":
+            if a.engine:
+                from .panel.engine import check_engine
+                os.environ["EVALUATION_ENGINE_CLI"] = check_engine(a.engine)
             res = rd.render(a.params, out_root=a.out, jobs=a.jobs, show_code=a.show_code,
                             progress=not a.no_progress)
             for x in res:
@@ -101,6 +107,11 @@ def main(argv=None) -> int:
         print(f"interrupted: {exc}", file=sys.stderr)
         return 130
     except (rd.RenderError, ParamsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:          # evaluation.panel.engine.EngineError: --engine misspelt
+        if type(exc).__name__ != "EngineError":
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 1

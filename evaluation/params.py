@@ -421,6 +421,10 @@ class DataSpec(_Strict):
     seed: int = 1
     effect_scale: float = 1.0
     folder: Optional[str] = None
+    #: engine of the panel build (evaluation.panel.engine); --engine on the command line wins
+    engine: Literal["duckdb", "spark", "bigquery"] = "duckdb"
+    #: DuckDB memory limit for the panel build, e.g. "4GB" (beyond it DuckDB spills to disk)
+    memory_limit: Optional[str] = Field(default=None, pattern=r"^\s*\d+(\.\d+)?\s*[KMGT]i?B\s*$")
 
     @field_validator("scenario")
     @classmethod

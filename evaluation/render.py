@@ -391,6 +391,16 @@ class RenderResult:
     results: str = ""
 
 
+def _engine_env(params) -> None:
+    """The panel engine and memory limit for this render's kernels (they inherit the environment):
+    ``--engine`` (``EVALUATION_ENGINE_CLI``) wins over ``data.engine`` in the params file."""
+    os.environ["EVALUATION_ENGINE"] = os.environ.get("EVALUATION_ENGINE_CLI") or params.data.engine
+    if params.data.memory_limit:
+        os.environ["EVALUATION_MEMORY_LIMIT"] = params.data.memory_limit
+    else:
+        os.environ.pop("EVALUATION_MEMORY_LIMIT", None)
+
+
 def render_one(params_path: str | Path, *, out_root: str | Path | None = None,
                show_code: bool = False, progress=None) -> RenderResult:
     """Render one parameter file into ``<out_root>/<programme>/``, staged and swapped in whole.
@@ -402,6 +412,7 @@ def render_one(params_path: str | Path, *, out_root: str | Path | None = None,
     """
     params_path = Path(params_path).resolve()
     params = load_params(params_path)
+    _engine_env(params)
     out_root = Path(out_root or REPORTS).resolve()
     out_dir = out_root / params.programme
     label = _rel(params_path)

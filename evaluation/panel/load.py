@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -64,7 +65,9 @@ def load_panel(folder, *, window=None, names: Sequence[str] | None = None,
         window = _window_from_meta(meta)
     if offices is None and isinstance(meta.get("offices"), list):
         offices = meta["offices"]
-    k = _cache.key(folder, {"window": window, "offices": offices, "names": names, **kw}) \
+    engine = kw.get("engine") or os.environ.get("EVALUATION_ENGINE") or "duckdb"
+    k = _cache.key(folder, {"window": window, "offices": offices, "names": names, **kw,
+                            "engine": engine}) \
         if _cache.cache_root() is not None and kw.get("report") is None else None
     panel = _cache.lookup(k) if k is not None else None
     if panel is None:

@@ -125,3 +125,23 @@ def test_data_row_limit_points_to_the_frames():
     with pytest.raises(MemoryError, match="more than data_row_limit=10.*person_frame.*person_period.*aggregate"):
         p.data
     assert len(p.person_frame(0)) == 3
+
+
+def test_engine_in_params_and_on_the_command_line(tmp_path):
+    import subprocess
+    import sys
+
+    import yaml
+
+    from evaluation.params import ParamsError, load_params
+    root = Path(__file__).resolve().parents[2]
+    d = yaml.safe_load((root / "params" / "refino.yaml").read_text())
+    f = tmp_path / "p.yaml"
+    f.write_text(yaml.safe_dump({**d, "data": {**d["data"], "engine": "sprak"}}))
+    with pytest.raises(ParamsError, match="data.engine.*'duckdb', 'spark' or 'bigquery'"):
+        load_params(f)
+    f.write_text(yaml.safe_dump({**d, "data": {**d["data"], "engine": "spark", "memory_limit": "2GB"}}))
+    assert load_params(f).data.engine == "spark"
+    r = subprocess.run([sys.executable, "-m", "evaluation", "render", str(f), "--engine", "duckbd"],
+                       capture_output=True, text=True, cwd=root)
+    assert r.returncode == 2 and "unknown engine 'duckbd'" in r.stderr and "Traceback" not in r.stderr
