@@ -170,3 +170,13 @@ def test_one_post_period_and_result_api(twfe_es):
         assert set(r.tidy().columns) >= {"lb", "ub", "excludes_zero"}
     ax = rm.plot()
     assert ax.get_xlabel() == "Mbar"
+
+
+def test_breakdown_refined(twfe_es):
+    r = honest_did(twfe_es, restriction="smoothness", m_values=[0.0, 0.01, 0.02, 0.03])
+    assert r.breakdown == pytest.approx(0.02)
+    bd = r.breakdown_refined(tol=5e-4)
+    assert 0.02 <= bd < 0.03
+    just_in = honest_did(twfe_es, restriction="smoothness", m_values=[bd])
+    just_out = honest_did(twfe_es, restriction="smoothness", m_values=[bd + 5e-4])
+    assert just_in.table["lb"][0] > 0 and just_out.table["lb"][0] <= 0

@@ -716,9 +716,12 @@ def honest_did(es=None, *, betahat=None, sigma=None, num_pre: int | None = None,
                       "(as HonestDiD warns)", RuntimeWarning, stacklevel=2)
     orig = original_ci(b, S, num_pre, num_post, lv, alpha)
     post = slice(num_pre, num_pre + num_post)
+    inputs = dict(b=b, S=S, num_pre=num_pre, num_post=num_post, lv=lv, restriction=restriction, method=method,
+                  alpha=alpha, grid_points=int(grid_points), seed=seed, fold_sims=fold_sims, grid_lb=grid_lb,
+                  grid_ub=grid_ub)
     return HonestDiDResult(table=table, original=orig, restriction=restriction, method=method,
                            estimate=float(lv @ b[post]), l_vec=lv, alpha=alpha, num_pre=num_pre,
-                           num_post=num_post, event_times=event_times)
+                           num_post=num_post, event_times=event_times, _inputs=inputs)
 
 
 def _default_m(b, S, num_pre, restriction):
@@ -753,6 +756,7 @@ class HonestDiDResult:
     num_post: int = 0
     event_times: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
+    _inputs: dict | None = field(default=None, repr=False)
 
     @property
     def m_name(self) -> str:
@@ -768,6 +772,32 @@ class HonestDiDResult:
         stop = np.flatnonzero(~t["excl"].to_numpy())
         last = (stop[0] - 1) if len(stop) else len(t) - 1
         return float(t["M"].iloc[last])
+
+    def breakdown_refined(self, tol: float | None = None) -> float:
+        """Breakdown value by bisection between the grid's breakdown value and the next grid value.
+
+        ``tol`` defaults to 1 % of the grid step.  Each step computes one robust set (about a
+        second for relative magnitudes), so this is not done by default.  Returns the grid value
+        when the set includes zero already at the smallest ``M`` (``NaN``) or at none (the grid's
+        largest value: the breakdown lies beyond the grid).
+        """
+        bd = self.breakdown
+        ms = np.sort(self.table["M"].to_numpy())
+        if not np.isfinite(bd) or bd >= ms.max() or self._inputs is None:
+            return bd
+        lo, hi = bd, ms[ms > bd].min()
+        tol = 0.01 * (hi - lo) if tol is None else tol
+        p = self._inputs
+        while hi - lo > tol:
+            mid = (lo + hi) / 2
+            lb, ub, _ = _one_set(p["b"], p["S"], p["num_pre"], p["num_post"], p["lv"], p["restriction"],
+                                 p["method"], mid, p["alpha"], p["grid_points"], p["seed"], p["fold_sims"],
+                                 p["grid_lb"], p["grid_ub"])
+            if np.isfinite(lb) and not (lb <= 0 <= ub):
+                lo = mid
+            else:
+                hi = mid
+        return float(lo)
 
     def tidy(self) -> pd.DataFrame:
         t = self.table.rename(columns={"M": self.m_name}).copy()
