@@ -235,6 +235,63 @@ class DenseIF:
         return out
 
 
+class BlockIF(DenseIF):
+    """A :class:`DenseIF` kept as the blocks the covariate path estimates: ``(ranges, cols, psi)``
+    with ``ranges`` a list of ``(cohort, lo, hi)`` row ranges (units sorted by cohort) and ``psi``
+    the block's rows x len(cols) values; every other entry of ``M`` is zero.  The Gram matrix and
+    the per-cohort sums come from products of block pieces over shared cohort ranges, so the
+    units x K matrix is formed only if a bootstrap or cluster sums need it."""
+
+    def __init__(self, n, K, blocks, w, cc, cluster, perm=None):
+        self._n, self._K, self.blocks = n, K, blocks
+        self.w, self.cc, self.cluster, self.perm = w, cc, cluster, perm
+        self._cache = {}
+        self._M = None
+
+    @property
+    def n(self):
+        return self._n
+
+    @property
+    def M(self):
+        if self._M is None:
+            self._M = np.zeros((self._n, self._K))
+            self.write(self._M, self.blocks)
+        return self._M
+
+    @staticmethod
+    def write(M, blocks):
+        for ranges, cols, psi in blocks:
+            o = 0
+            for _, lo, hi in ranges:
+                M[lo:hi, cols] = psi[o:o + hi - lo]
+                o += hi - lo
+
+    def gram(self):
+        c = self._cache
+        if "G" not in c:
+            K, ncoh = self._K, self.n_coh
+            pieces: dict = {}                           # cohort -> [(cols, rows of psi)]
+            for ranges, cols, psi in self.blocks:
+                o = 0
+                for coh, lo, hi in ranges:
+                    pieces.setdefault(coh, []).append((cols, psi[o:o + hi - lo], lo, hi))
+                    o += hi - lo
+            G = np.zeros((K, K))
+            C = np.zeros((K, ncoh))
+            for coh, ps in pieces.items():
+                for i, (ca, pa, lo, hi) in enumerate(ps):
+                    C[ca, coh] += self.w[lo:hi] @ pa
+                    for cb, pb, _, _ in ps[i:]:
+                        blk = pa.T @ pb
+                        G[np.ix_(ca, cb)] += blk
+                        if cb is not ca:
+                            G[np.ix_(cb, ca)] += blk.T
+            c["G"], c["C"] = G, C
+            c["q"] = np.bincount(self.cc, weights=self.w ** 2, minlength=ncoh)
+        return c["G"], c["C"], c["q"]
+
+
 class CombinedIF:
     """``M A + W_c H / n`` for a :class:`DenseIF` ``M``, without forming it (see there)."""
 

@@ -12,7 +12,7 @@ from scipy import stats
 from ..results import Result, TableResult, tidy_frame
 from . import _drdid
 from ._data import prepare_panel
-from ._influence import DenseIF, LinearData, LinearIF, boot_summary
+from ._influence import BlockIF, DenseIF, LinearData, LinearIF, boot_summary
 
 _SE_EPS = np.sqrt(np.finfo(float).eps) * 10
 
@@ -452,13 +452,17 @@ class ATTgtResult(TableResult):
             extra={"kind": kind})
 
 
-def _balanced_blocks(P, X, spec, cc, coh_idx, controls, method, nocov, att, M, ps_cache):
+def _balanced_blocks(P, X, spec, cc, coh_idx, controls, method, nocov, att, ps_cache):
     """Estimate the ATT(g,t) of a balanced panel by blocks: all cells of a cohort with the same
     comparison units at once (:func:`evaluation.did._drdid.panel_block`), one propensity score
-    per block.  Fills ``att`` and the rows of ``M``; returns which cells were done (a block that
-    fails is left to the cell-by-cell loop, which reports each cell's problem)."""
+    per block, on units sorted by cohort.  Fills ``att``; returns which cells were done (a block
+    that fails is left to the cell-by-cell loop, which reports each cell's problem) and the blocks
+    of the influence function ``(cohort ranges, columns, psi)`` for :class:`BlockIF`."""
     K = len(spec)
     done = np.zeros(K, bool)
+    store = []
+    if np.any(cc[1:] < cc[:-1]):
+        return done, store
     blocks: dict = {}
     for k, (g, ti, b, post, thr) in enumerate(spec):
         if ti == b:
@@ -466,20 +470,13 @@ def _balanced_blocks(P, X, spec, cc, coh_idx, controls, method, nocov, att, M, p
             continue
         cm = controls(g, thr)
         blocks.setdefault((g, cm.tobytes()), (cm, []))[1].append(k)
-    sorted_cc = not np.any(cc[1:] < cc[:-1])
-    bounds = np.searchsorted(cc, np.arange(len(coh_idx) + 1)) if sorted_cc else None
+    bounds = np.searchsorted(cc, np.arange(len(coh_idx) + 1))
     for (g, key), (cm, ks) in blocks.items():
         gi = coh_idx[g]
-        if sorted_cc:                      # contiguous ranges: copies instead of gathers
-            sel = np.flatnonzero(cm | (np.arange(len(cm)) == gi))
-            ranges = [(bounds[c], bounds[c + 1]) for c in sel if bounds[c + 1] > bounds[c]]
-            take = lambda a: np.concatenate([a[lo:hi] for lo, hi in ranges])  # noqa: E731
-            rows = None
-            nrow = sum(hi - lo for lo, hi in ranges)
-        else:
-            rows = np.flatnonzero((cc == gi) | cm[cc])
-            take = lambda a: a[rows]  # noqa: E731
-            nrow = len(rows)
+        sel = np.flatnonzero(cm | (np.arange(len(cm)) == gi))       # contiguous cohort ranges
+        ranges = [(c, bounds[c], bounds[c + 1]) for c in sel if bounds[c + 1] > bounds[c]]
+        take = lambda a: np.concatenate([a[lo:hi] for _, lo, hi in ranges])  # noqa: E731
+        nrow = sum(hi - lo for _, lo, hi in ranges)
         D = (take(cc) == gi).astype(float)
         Xs, ws = take(X), take(P.w)
         try:
@@ -492,16 +489,12 @@ def _balanced_blocks(P, X, spec, cc, coh_idx, controls, method, nocov, att, M, p
                     continue
             tis = np.array([spec[k][1] for k in ks])
             bs = np.array([spec[k][2] for k in ks])
-            if rows is None:              # long differences straight from the cohort ranges
-                DY = np.empty((nrow, len(ks)))
-                o = 0
-                for lo, hi in ranges:
-                    Yc = P.Y[lo:hi]
-                    np.subtract(Yc[:, tis], Yc[:, bs], out=DY[o:o + hi - lo])
-                    o += hi - lo
-            else:
-                Yr = P.Y[rows]
-                DY = Yr[:, tis] - Yr[:, bs]
+            DY = np.empty((nrow, len(ks)))          # long differences straight from the ranges
+            o = 0
+            for _, lo, hi in ranges:
+                Yc = P.Y[lo:hi]
+                np.subtract(Yc[:, tis], Yc[:, bs], out=DY[o:o + hi - lo])
+                o += hi - lo
             a, inf = _drdid.quiet(_drdid.panel_block, DY, D, Xs, ws, method, ps=ps)
         except (_drdid.OverlapError, np.linalg.LinAlgError, ZeroDivisionError):
             continue
@@ -509,19 +502,10 @@ def _balanced_blocks(P, X, spec, cc, coh_idx, controls, method, nocov, att, M, p
             continue
         ks = np.asarray(ks)
         att[ks] = a
-        cols = slice(ks[0], ks[-1] + 1) if np.all(np.diff(ks) == 1) else ks
-        if rows is None:
-            o = 0
-            for lo, hi in ranges:
-                if isinstance(cols, slice):      # scale and write in one pass
-                    np.multiply(inf[o:o + hi - lo], 1.0 / nrow, out=M[lo:hi, cols])
-                else:
-                    M[lo:hi][:, cols] = inf[o:o + hi - lo] / nrow
-                o += hi - lo
-        else:
-            M[np.ix_(rows, ks)] = inf / nrow
+        inf *= 1.0 / nrow
+        store.append((ranges, ks, inf))
         done[ks] = True
-    return done
+    return done, store
 
 
 def _na_small(se: np.ndarray, n: int) -> np.ndarray:
@@ -586,7 +570,9 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None = None, time: s
     allow_unbalanced_panel : bool
         If False (R's default), units not observed in every period are dropped with a warning. If
         True and the panel is unbalanced, ATT(g,t) use the repeated-cross-section estimators on the
-        available observations and influence functions are summed by unit (as R did).
+        available observations and influence functions are summed by unit (as R did; with
+        ``method="dr"`` and covariates the standard errors use the corrected ``drdid_rc``
+        influence function described under ``panel``).
     panel : bool
         ``False``: the data are repeated cross-sections (R did's ``panel = FALSE``): every row is a
         separate observation (its own "unit" in the influence function and the bootstrap, with its
@@ -723,7 +709,6 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None = None, time: s
         ifo = LinearIF(LD, theta)
     else:
         # balanced: blocks of rows written at once (C order); otherwise one column per cell (F)
-        M = np.zeros((n, K), order="C" if P.balanced else "F")
         X = P.X if P.X is not None else np.ones((n, 1))
         ps_cache: dict = {}
         est_panel = _drdid.PANEL[method]
@@ -738,7 +723,14 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None = None, time: s
                 P.Y, P.w, X = P.Y[perm], P.w[perm], X[perm]
                 if P.cluster is not None:
                     P.cluster = P.cluster[perm]
-            done = _balanced_blocks(P, X, spec, cc, coh_idx, controls, method, nocov, att, M, ps_cache)
+            done, store = _balanced_blocks(P, X, spec, cc, coh_idx, controls, method, nocov, att, ps_cache)
+        block_if = None
+        if P.balanced and done.all():
+            block_if = BlockIF(n, K, store, P.w, cc, P.cluster, perm=perm)
+        else:
+            M = np.zeros((n, K), order="C" if P.balanced else "F")
+            if P.balanced:
+                BlockIF.write(M, store)
         if not P.balanced:
             obs_unit, obs_t, obs_y = P.ucode, P.tcode, P.y
             # rows of every period (one sort), so a cell touches only its two periods' rows
@@ -802,7 +794,7 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None = None, time: s
             except (_drdid.OverlapError, np.linalg.LinAlgError, ZeroDivisionError) as e:
                 warnings.warn(f"ATT({g},{tlist[ti]}) set to NA: {e}", DiDWarning, stacklevel=2)
                 att[k] = np.nan
-        ifo = DenseIF(M, P.w, cc, P.cluster, perm=perm)
+        ifo = block_if if block_if is not None else DenseIF(M, P.w, cc, P.cluster, perm=perm)
 
     opts = dict(outcome=outcome, unit=unit, time=time, group=group, covariates=covariates,
                 control_group=cg, method=method, anticipation=anticipation, base_period=base_period,
