@@ -20,6 +20,8 @@ from . import relational as rel
 from ._constants import CONTROL_ARMS, MONTHLY_KEYS, OUTCOMES
 from ._convert import _midx, _month_str, _parse_window
 from .flow import Flow
+from .outcomes import baselines, month_frame
+from .runner import Runner
 from .problems import ValidationReport
 from .store import PanelStore
 from .validate import validate_extracts
@@ -174,23 +176,34 @@ def _run(con, ex, win, ks, outs, min_share, include_person_columns, store, say) 
     """The relational build in the engine: population, persons, person-months, flow counts."""
     ws, we = win
     say("registering extracts in the engine", sum(len(v) for v in ex.values()))
-    t = rel.register(con, rel.narrow_frames(ex))
-    flags, pop_agg = rel.population(t, ws, we)
-    pop = pop_agg.cross_join(rel.data_start(t)).to_pandas().iloc[0]
+    frames = rel.narrow_frames(ex)
+    frames["_months"] = month_frame(ws, we)
+    t = rel.register(con, frames)
+    shape = {"engine": con.name, "win": win, "ks": ks, "outs": outs, "min_share": min_share,
+             "person_cols": include_person_columns, "extracts": sorted(frames),
+             "columns": {k: list(v.columns) for k, v in frames.items()}}
+    run = Runner(con, shape)
+
+    def flags():
+        return rel.population(t, ws, we)[0]
+    pop = run.frame("population", lambda: rel.population(t, ws, we)[1].cross_join(rel.data_start(t))).iloc[0]
     start = ws if pd_isna(pop["start"]) else int(pop["start"])
-    kept = flags.filter(flags.step == 5).select("person_id")
-    P = rel.person_table(con, t, kept, ws, we, ks, start)
-    counts = rel.record_flow(t, P, ws, we).cross_join(rel.person_month_flow(P, ws, we)).to_pandas()
+    run.shape += f"-start{start}"
+    P0 = run.table("persons0", "_ev_P0", lambda: rel.person_table(
+        t, flags().filter(flags().step == 5).select("person_id"), ws, we, ks, start))
+    P = run.table("persons", "_ev_P", lambda: baselines(t, P0, ks))
+    counts = run.frame("counts", lambda: rel.record_flow(t, P, ws, we).cross_join(
+        rel.person_month_flow(P, ws, we)))
     pmf = counts.iloc[0]
     say("persons", int(pmf["K"]))
     order = [*MONTHLY_KEYS, "jobseeker_spells"]
     rec = {r["extract"]: r for _, r in counts.sort_values(
         "extract", key=lambda s: s.map(order.index)).iterrows()}
-    rel.write(con, rel.persons_out(P, ks), store.persons_path, order=("person_id",))
-    pm = rel.person_months(t, P, ws, we, min_share)
-    pm = rel.panel_out(pm, P, ks, outs, include_person_columns)
-    rel.write(con, pm, store.panel_dir / "part-00000.parquet", order=("person_id", "month"), folder=True)
-    say("person-months written", int(pmf["total"]) if not pd_isna(pmf["total"]) else 0)
+    run.write("persons_out", lambda: rel.persons_out(P, ks), store.persons_path, order=("person_id",))
+    run.write("panel_out", lambda: rel.panel_out(rel.person_months(t, P, ws, we, min_share), P, ks, outs,
+                                                 include_person_columns),
+              store.panel_dir / "part-00000.parquet", order=("person_id", "month"), folder=True)
+    say("person-months written", _int(pmf["total"]))
     flow = _flow(pop, pmf, rec, we - ws + 1)
     return {"K": int(pmf["K"]), "total": _int(pmf["total"]), "data_start": start, "flow": flow}
 

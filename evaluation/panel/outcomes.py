@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 
 
-def _month_table(ws: int, we: int) -> ibis.Table:
-    return ibis.memtable(pd.DataFrame({"mi": np.arange(ws, we + 1, dtype="int64")}))
+def month_frame(ws: int, we: int) -> pd.DataFrame:
+    """The window's month indices (registered in the engine as table ``_months``)."""
+    return pd.DataFrame({"mi": np.arange(ws, we + 1, dtype="int64")})
 
 
 def baselines(t, P: ibis.Table, ks: Sequence[int]) -> ibis.Table:
@@ -58,7 +59,7 @@ def in_measure(t, P: ibis.Table, ws: int, we: int) -> ibis.Table | None:
     s = t["jobseeker_spells"]
     s = s.filter(s.has_measure).join(P.select("person_id", "first", "last"), "person_id")
     s = s.mutate(s0=ibis.greatest(s.st, s["first"]), e0=ibis.least(s.en.fill_null(we), s["last"]))
-    M = _month_table(ws, we)
+    M = t["_months"]
     x = s.join(M, [M.mi >= s.s0, M.mi <= s.e0])
     return x.select("person_id", m=x.mi).distinct().mutate(meas=ibis.literal(True))
 

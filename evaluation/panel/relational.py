@@ -26,7 +26,7 @@ import pandas as pd
 
 from ._constants import CONTROL_ARMS, MONTHLY_KEYS
 from ._convert import _midx, _NAT
-from .outcomes import _month_table, baselines, monthly_outcomes
+from .outcomes import monthly_outcomes
 
 #: Monthly extracts and their value columns (besides person_id and m) as registered.
 _MONTHLY_VALUES = {"employment": ("ps", "earn"), "social_assistance": ("amt",),
@@ -99,7 +99,7 @@ _TYPES = {"person_id": "string", "sex": "string", "country_group": "string", "ed
           "am": "int64", "mapm": "int64", "cf": "int64", "cl": "int64", "m": "int64", "st": "int64",
           "en": "int64", "years_in_norway": "float64", "ps": "float64", "earn": "float64",
           "amt": "float64", "ev": "float64", "immigrant": "bool", "participated": "bool",
-          "has_measure": "bool"}
+          "has_measure": "bool", "mi": "int64"}
 
 
 def _arrow(df: pd.DataFrame):
@@ -110,29 +110,26 @@ def _arrow(df: pd.DataFrame):
 
 
 def register(con, frames: Mapping[str, pd.DataFrame]) -> dict[str, ibis.Table]:
-    """Register the narrow frames as engine tables (temporary, ``_ev_<extract>_<tag>``), typed by
-    :data:`_TYPES` (so empty extracts keep their types)."""
-    import uuid
-    tag = uuid.uuid4().hex[:8]
+    """Register the narrow frames as engine tables ``_ev_<extract>`` (a zero-copy DuckDB view
+    over Arrow; a cached Spark temporary view), typed by :data:`_TYPES` (so empty extracts keep
+    their types)."""
     out = {}
     for name, df in frames.items():
-        tab, view = _arrow(df), f"_ev_{name}_{tag}"
+        tab, view = _arrow(df), f"_ev{name}" if name.startswith("_") else f"_ev_{name}"
         if _is_duckdb(con):
-            con.con.register(view, tab)            # zero-copy view over the arrow table
-        else:                                      # Spark: a cached temporary view
-            sdf = con._session.createDataFrame(tab)
-            sdf.createOrReplaceTempView(view)
-            con._session.catalog.cacheTable(view)
+            con.con.register(view, tab)
+        else:
+            _spark_view(con, con._session.createDataFrame(tab), view)
         out[name] = con.table(view)
     return out
 
 
-def _cached(con, t: ibis.Table) -> ibis.Table:
-    """``t`` materialised in ``con`` (a DuckDB temporary table, a cached Spark view).
-
-    ``Table.cache()`` would pick Ibis's default backend for an in-memory table; the backend's
-    own cache keeps it in the engine the build runs on."""
-    return con._cached_table(t)
+def _spark_view(con, sdf, view: str) -> None:
+    session = con._session
+    if session.catalog.tableExists(view):
+        session.catalog.uncacheTable(view)
+    sdf.createOrReplaceTempView(view)
+    session.catalog.cacheTable(view)
 
 
 def _is_duckdb(con) -> bool:
@@ -147,7 +144,9 @@ def population(t: Mapping[str, ibis.Table], ws: int, we: int):
     = coverage months inside the window) and the aggregate expression of the persons stage.
     """
     ids = None
-    for tab in t.values():
+    for name, tab in t.items():
+        if name.startswith("_"):
+            continue
         s = tab.select("person_id").filter(tab.person_id.notnull())
         ids = s if ids is None else ids.union(s, distinct=False)
     ids = ids.distinct()
@@ -176,9 +175,10 @@ def _date(mi):
     return ibis.date(1970 + mi // 12, mi % 12 + 1, 1)
 
 
-def person_table(con, t, kept: ibis.Table, ws: int, we: int, ks: Sequence[int], data_start: int):
-    """One row per panel person (see the module docstring of :mod:`evaluation.panel`), cached in
-    the engine: assignment, covariates and coverage first, then the baseline histories."""
+def person_table(t, kept: ibis.Table, ws: int, we: int, ks: Sequence[int], data_start: int):
+    """One row per panel person (see the module docstring of :mod:`evaluation.panel`):
+    assignment, covariates, coverage, cohort, age (the baseline histories are added by
+    :func:`evaluation.panel.outcomes.baselines` on the materialised result)."""
     P = (kept.select("person_id")
          .left_join(t["assignment"], "person_id").drop("person_id_right")
          .left_join(t["persons"], "person_id").drop("person_id_right")
@@ -194,14 +194,13 @@ def person_table(con, t, kept: ibis.Table, ws: int, we: int, ks: Sequence[int], 
     P = P.mutate(n=P.last - P.first + 1, female=P.sex == "F", under_30=P.age < 30,
                  **{f"baseline_observed_{k}": ibis.least(ibis.greatest(P.ref - data_start, 0), k)
                     for k in ks})
-    P = _cached(con, P)
-    return _cached(con, baselines(t, P, ks))
+    return P
 
 
 # ------------------------------------------------------------------------------- person-months --
 def person_months(t, P: ibis.Table, ws: int, we: int, min_share) -> ibis.Table:
     """One row per panel person and covered month in the window, with outcomes."""
-    M = _month_table(ws, we)
+    M = t["_months"]
     pm = P.select("person_id", "first", "last", "am").join(M, [M.mi >= P["first"], M.mi <= P["last"]])
     pm = pm.select("person_id", "mi", "am")
     pm = monthly_outcomes(t, pm, P, ws, we, min_share)
@@ -258,11 +257,6 @@ def data_start(t) -> ibis.Table:
 
 
 # ------------------------------------------------------------------------------------- outputs --
-def cache(con, expr: ibis.Table, name: str) -> ibis.Table:
-    """Materialise an intermediate the later steps read several times."""
-    return _cached(con, expr)
-
-
 def _person_columns(P: ibis.Table, ks: Sequence[int]) -> dict:
     """Person-level panel columns, in :data:`schema.PANEL` order."""
     k0 = ks[0]
@@ -298,15 +292,3 @@ def panel_out(pm: ibis.Table, P: ibis.Table, ks, outs, include_person_columns: b
     people = P.select(pid=P.person_id, **pc)
     j = pm.join(people, pm.person_id == people.pid)
     return j.select("person_id", "month", "period", "event_time", *pc, *[o for o in OUTCOMES if o in outs])
-
-
-def write(con, expr: ibis.Table, path, *, order: Sequence[str], folder: bool = False) -> None:
-    """Write ``expr`` sorted by ``order`` to parquet: one file (DuckDB) or a folder of parts."""
-    from pathlib import Path
-    path = Path(path)
-    expr = expr.order_by(list(order))
-    if _is_duckdb(con):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        con.to_parquet(expr, path)
-    else:
-        con.to_parquet(expr, path.parent if folder else path)
