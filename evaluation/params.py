@@ -263,6 +263,16 @@ class DiDOptions(NotebookOptions):
     group: str = _column("cohort", "column with the first treated period (0 = never treated)")
     time: str = _column("period", "integer time column")
     district: str = _column("office", "column naming the rollout unit (district)")
+    headline_inference: Literal["cluster", "wild", "randomization"] = Field(
+        "cluster", description="pre-specified inference of the headline: cluster-robust, wild "
+        "cluster bootstrap (WCR) or randomisation inference over districts' adoption dates")
+    wild_weights: Literal["rademacher", "webb"] = Field("webb", description="wild bootstrap weights")
+    wild_draws: int = Field(9999, ge=99, description="wild bootstrap draws (Rademacher: all 2^G "
+                            "sign vectors when 2^G <= draws)")
+    ri_permutations: Optional[int] = Field(None, ge=19, description="random permutations for "
+                                           "randomisation inference (empty: all distinct assignments)")
+    pilot_district: Optional[str] = Field(None, description="district for synthetic control / "
+                                          "synthetic DiD (the first adopter; empty: no such section)")
 
     @model_validator(mode="after")
     def _window(self):
@@ -388,6 +398,20 @@ class TrialDesignOptions(ContractOptions):
                                                 "power curves (default: margin × 1, 1.5, 2, 3)")
     sizes: list[int] = Field([100, 200, 300, 500, 1000, 2000, 4000, 8000], min_length=1,
                              description="trial sizes of the power curves")
+    pilot_power: bool = Field(False, description="add the simulated power of a district pilot / "
+                              "staggered rollout (difference-in-differences with few districts)")
+    pilot_outcome: str = _column("on_social_assistance", "outcome of the district-pilot power "
+                                 "simulation (its SD and persistence come from the panel)")
+    pilot_cluster: str = _column("office", "district column of the panel (for the variance components)")
+    pilot_districts: list[int] = Field([6, 8, 10, 12, 16, 20], min_length=1,
+                                       description="numbers of districts in the power curves")
+    pilot_effects: list[float] = Field([-0.02, -0.05], min_length=1, description="true effects "
+                                       "(outcome units) of the district-pilot power curves")
+    pilot_icc: list[float] = Field([0.01, 0.05], min_length=1, description="district intra-cluster "
+                                   "correlations assumed (the panel's estimate is shown beside them)")
+    pilot_persons: int = Field(580, ge=1, description="persons per district")
+    pilot_periods: int = Field(48, ge=4, description="months observed")
+    pilot_sims: int = Field(300, ge=50, description="simulated studies per point of the curves")
 
     @model_validator(mode="after")
     def _ratio_default(self):

@@ -104,6 +104,28 @@ rec.add("cs_aggregates", pd.DataFrame([{"aggregation": k, **{c: a.to_dict()[c] f
                                         ("estimate", "se", "ci_low", "ci_high")}} for k, a in agg.items()]))
 
 # %% [markdown]
+# ## Few-cluster inference (pre-specified headline inference)
+# With a handful of districts, intervals built from cluster-robust variances are unreliable (when
+# every adoption cohort is one district they rest on the comparison districts alone). The same
+# headline estimate with three kinds of inference: cluster-robust, the restricted wild cluster
+# bootstrap of its equivalent regression, and randomisation inference that permutes the
+# districts' adoption dates (exact over all distinct assignments; the confidence set inverts
+# sharp nulls of a constant effect). The parameter file declares which one is the headline.
+
+# %%
+few = gate.noted(did.few_cluster_inference, cs, data, cluster=opt["district"], wild_weights=opt.wild_weights,
+                 wild_draws=opt.wild_draws, ri_permutations=opt.ri_permutations, seed=seed)
+gate.table(few.tidy(), [], caption=f"Headline ATT with few-cluster inference (pre-specified: "
+                                   f"{opt.headline_inference})")
+rec.add("few_cluster_inference", few.tidy())
+if opt.headline_inference != "cluster":
+    head = few.result(opt.headline_inference)
+    lo, hi = head.ci()
+    gate.say(f"Headline ATT on {outcome} ({opt.headline_inference} inference): {format_ci(head.estimate, lo, hi)},"
+             f" p = {head.pvalue:.4f}")
+    rec.add("headline", head, headline=True, outcome=f"{outcome}, overall ATT")
+
+# %% [markdown]
 # ## TWFE vs Callaway–Sant'Anna vs Sun–Abraham
 # One number per method (post-treatment average) and the event-study profiles side by side; the
 # imputation estimator fits person and period effects on untreated person-periods only (its
@@ -272,6 +294,32 @@ gate.table(bacon.by_type(), [], caption=f"Bacon decomposition (TWFE {bacon.twfe_
 bacon.plot()
 plt.show()
 rec.add("bacon", bacon)
+
+# %% [markdown]
+# ## Synthetic control and synthetic DiD for the pilot district
+# The pilot district against a weighted combination of the other districts (district means of the
+# outcome), in the months before the next district adopted: synthetic control (Abadie, Diamond &
+# Hainmueller 2010) and synthetic difference-in-differences (Arkhangelsky et al. 2021). With only
+# a few comparison districts the placebo test (each comparison district in turn as the "pilot")
+# cannot reach conventional significance: its smallest p-value is 1/(districts).
+
+# %%
+if opt.pilot_district:
+    pp = gate.mask(did.pilot_panel(data, outcome=outcome, time=opt["time"], group=g, district=opt["district"],
+                                   pilot=opt.pilot_district))
+    sy = {m: did.synthdid(pp, outcome=outcome, unit=opt["district"], time=opt["time"], treatment="treated",
+                          method=m) for m in ("sc", "sdid", "did")}
+    synth_tab = pd.DataFrame([{"method": r.method.split(",")[0], "estimate": r.estimate,
+                               "placebo SE": r.se, "placebo p": r.placebo_pvalue,
+                               "effective comparison districts": r.effective_controls} for r in sy.values()])
+    gate.table(synth_tab, [], caption=f"{opt.pilot_district}: effect on {outcome} before the next district adopted")
+    rec.add("pilot_synthetic_control", synth_tab)
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4), gridspec_kw={"width_ratios": [2, 2, 1]})
+    sy["sc"].plot(ax=axes[0])
+    sy["sdid"].plot(ax=axes[1])
+    sy["sdid"].plot_weights(ax=axes[2])
+    plt.tight_layout()
+    plt.show()
 
 # %% [markdown]
 # ## Key numbers

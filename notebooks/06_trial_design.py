@@ -53,7 +53,7 @@ if counterfactual == "matched":  # the comparison pool as a whole (design inputs
     pool = panel.persons()
     comparison = pool.loc[~pool["treated"].astype(bool), ["person_id"]].astype(str)
 res = ec.evaluate(panel.data, spec, counterfactual=counterfactual, comparison=comparison,
-                  effect=opt.effect, baseline=opt.baseline,
+                  effect=ec.resolve_effect(opt.effect, output_dir), baseline=opt.baseline,
                   assignment=assignment, uncertainty=None)
 inp = ec.design_inputs(res)
 margin = inp["margin"] if inp["margin"] is not None else opt.margin
@@ -110,6 +110,43 @@ ax.set_ylabel("P(estimate beats the payment margin)")
 ax.set_title(f"Payment threshold ({margin:.1%}) met, by trial size")
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# ## How large must a district pilot be?
+# Power of a difference-in-differences evaluation when the programme is rolled out by district
+# (one pilot district, or half of the districts in a staggered rollout), by simulation
+# (`evaluation.did.did_power`): persons per district and months as in the plan, outcome SD and
+# persistence from the current panel, the district intra-cluster correlation assumed (the
+# panel's own estimate is shown). Tests: cluster-robust t, wild cluster bootstrap (WCR) and
+# randomisation inference over adoption dates; the last cannot reject with a single pilot
+# district unless there are at least 20 districts (its smallest p-value is 1/districts). With one
+# treated district the cluster-robust test is not valid (its 95 % intervals cover only 63-67 % in
+# benchmarks/results/few_clusters.json), so its rejection rate there is not a power, and the wild
+# bootstrap with one treated cluster is very conservative.
+
+# %%
+if opt.pilot_power:
+    import evaluation.did as did
+    g0 = panel.data["cohort"].fillna(0) if "cohort" in panel.data else 0
+    untreated = panel.data[(g0 == 0) | (panel.data["period"] < g0)]
+    vc = did.variance_components(untreated, outcome=opt.pilot_outcome, unit="person_id", time="period",
+                                 cluster=opt.pilot_cluster)
+    gate.say(f"{opt.pilot_outcome}: SD {vc['sd']:.3f}, district ICC estimated {vc['icc']:.4f}, "
+             f"person persistence {vc['person_persistence']:.2f}")
+    curves = __import__("pandas").concat([
+        did.power_curve(n_clusters_grid=opt.pilot_districts, n_treated=k, share_treated=0.5,
+                        effects=opt.pilot_effects, n_sims=opt.pilot_sims, seed=seed, icc=icc, sd=vc["sd"],
+                        person_persistence=vc["person_persistence"], persons=opt.pilot_persons,
+                        periods=opt.pilot_periods).assign(design=name, icc=icc)
+        for name, k in (("one pilot district", 1), ("half the districts, staggered", None))
+        for icc in opt.pilot_icc], ignore_index=True)
+    gate.table(curves, [], caption="Simulated power by number of districts (5 % two-sided)")
+    rec.add("district_pilot_power", curves)
+    grid = sns.relplot(data=curves, x="n_clusters", y="power", hue="method", style="effect", col="design",
+                       row="icc", kind="line", marker="o", height=3, aspect=1.5)
+    for ax in grid.axes.ravel():
+        ax.axhline(0.8, ls="--", color="grey", lw=1)
+    plt.show()
 
 # %% [markdown]
 # ## Key numbers

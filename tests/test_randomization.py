@@ -122,3 +122,25 @@ def test_size_tiny_monte_carlo():
         r = randomization_inference(d, outcome="y", time="period", group="group", cluster="district")
         rej.append(r.pvalue <= 0.05)
     assert np.mean(rej) <= 0.2
+
+
+def test_few_cluster_inference_and_pilot_panel(data):
+    """The notebook's two calls: one estimate, three inferences; the pilot district's window."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cs = did.att_gt(data, outcome="y", unit="unit", time="period", group="group", cluster="district",
+                        control_group="notyet")
+    few = did.few_cluster_inference(cs, data, cluster="district", wild_draws=999, seed=1)
+    t = few.tidy()
+    assert list(t["inference"]) == ["cluster", "wild", "randomization"]
+    np.testing.assert_allclose(t["estimate"], cs.aggregate("simple").estimate, rtol=1e-10)
+    assert few.extra["single_cluster_cohorts"] and t["note"].iloc[0]
+    assert few.result("randomization").exact
+    with pytest.raises(ValueError, match="inference must be one of"):
+        few.result("bayes")
+    pp = did.pilot_panel(data, outcome="y", time="period", group="group", district="district", pilot="0")
+    assert pp["period"].max() == 5 and pp["treated"].sum() == 2 and (pp["n"] == 30).all()
+    r = did.synthdid(pp, outcome="y", unit="district", time="period", treatment="treated", method="sc")
+    assert len(r.placebo) == 5 and 1 / 6 <= r.placebo_pvalue <= 1
+    with pytest.raises(ValueError, match="needs it to be the first adopter"):
+        did.pilot_panel(data, outcome="y", time="period", group="group", district="district", pilot="1")

@@ -42,3 +42,6 @@ __all__ += ["synthdid", "synthetic_control", "SynthResult"]
 from .power import PowerResult, cluster_design, coverage, did_power, power_curve, variance_components
 
 __all__ += ["did_power", "power_curve", "coverage", "cluster_design", "variance_components", "PowerResult"]
+from .fewclusters import FewClusterResult, balanced_rows, few_cluster_inference, pilot_panel
+
+__all__ += ["few_cluster_inference", "pilot_panel", "balanced_rows", "FewClusterResult"]

@@ -285,6 +285,15 @@ class SynthResult(Result):
     placebo: np.ndarray | None = field(default=None, repr=False)
 
     @property
+    def placebo_pvalue(self) -> float:
+        """Abadie et al. (2010)'s placebo test: ``(1 + #{|tau_j| >= |tau|}) / (J + 1)`` over the
+        placebo estimates ``tau_j`` (each control once as pseudo-treated); ``1 / (J + 1)`` is the
+        smallest attainable value."""
+        if self.placebo is None:
+            return float("nan")
+        return float((1 + np.sum(np.abs(self.placebo) >= abs(self.estimate))) / (len(self.placebo) + 1))
+
+    @property
     def effective_controls(self) -> float:
         """``1 / sum(omega^2)`` (synthdid's 'Effective N0')."""
         return float(1 / (self.omega ** 2).sum())
@@ -334,6 +343,7 @@ class SynthResult(Result):
     def to_dict(self) -> dict:
         d = super().to_dict()
         d["effective_controls"] = self.effective_controls
+        d["placebo_pvalue"] = self.placebo_pvalue
         d["weights"] = {str(k): float(v) for k, v in self.omega[self.omega > 0].items()}
         return d
 
