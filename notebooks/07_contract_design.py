@@ -31,6 +31,7 @@ options = None  # None: the options of params/<programme>.yaml; a render passes 
 
 # %%
 import matplotlib.pyplot as plt
+import pandas as pd
 
 import evaluation.contracts as ec
 import evaluation.panel
@@ -128,27 +129,14 @@ if design.prices is not None:
 # the same per participant in every group.
 
 # %%
-tables = []
-for g in design.incentives:
-    for name, res in cmp.results.items():
-        if res.spec.payment.type in ("staged", "rate_card", "threshold"):
-            tables.append(ec.incentives(res, panel.data, g.column, cuts=g.cuts).assign(rule=name))
+inc = ec.incentive_tables(cmp.results, panel.data, design.incentives)
 if design.even_rule is not None:
-    g = design.incentives[0]
-    base = next(t for t in tables if t["rule"].iat[0] == design.even_rule and t["by"].iat[0] == g.column)
-    even = {f"{design.even_rule} (group prices)": ec.even_group_prices(
-        base, design.rules[design.even_rule], column=g.column, cuts=g.cuts)}
-    cmp_even = ec.compare_rules(panel.data, spec, even, true_effect=design.true_effect,
-                                relative=design.relative, investor=design.investor,
-                                n_draws=design.n_draws, seed=seed, **cf_kw)
-    for name, res in cmp_even.results.items():
-        tables.append(ec.incentives(res, panel.data, g.column, cuts=g.cuts).assign(rule=name))
-    gate.say("Group prices:", next(iter(even.values()))["group_prices"])
-    even_rule = gate.table(cmp_even.tidy(), ["n"], caption="The re-priced rule")
-    rec.add("even_rule", even_rule)
-if tables:
-    import pandas as pd
-    inc = pd.concat(tables, ignore_index=True)
+    cmp_even, even = ec.compare_even_rule(panel.data, spec, design, inc, seed=seed, **cf_kw)
+    inc = pd.concat([inc, ec.incentive_tables(cmp_even.results, panel.data, design.incentives[:1])],
+                    ignore_index=True)
+    gate.say("Group prices:", even["group_prices"])
+    rec.add("even_rule", gate.table(cmp_even.tidy(), ["n"], caption="The re-priced rule"))
+if not inc.empty:
     published = gate.table(inc, TableSpec(counts=["n", "n_comparison"], stats={
         "n": ["payment", "paid_anyway", "effect", "share_paid_anyway"]}),
         caption="Payment per participant by baseline group")

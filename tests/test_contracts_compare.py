@@ -124,3 +124,18 @@ def test_sensitivity_one_at_a_time_cells():
         ("historical", 24), ("rct_control", 6), ("rct_control", 12), ("rct_control", 24)]
     with pytest.raises(ValueError, match="grid"):
         compare.settlement_sensitivity(contract_panel(), specs, cfs, windows=[6], grid="half")
+
+
+def test_compare_even_rule_reprices_by_group():
+    from evaluation.contracts import incentive_tables
+    from evaluation.contracts.compare import DesignSpec
+    design = DesignSpec.model_validate({"rules": {"staged": STAGED}, "even_rule": "staged",
+                                        "incentives": [{"column": "sa_months_24", "cuts": [12]}],
+                                        "n_draws": 50})
+    base = compare.compare_rules(contract_panel(), CONTRACT, design.rules, n_draws=50)
+    inc = incentive_tables(base.results, contract_panel(), design.incentives)
+    cmp, rule = compare.compare_even_rule(contract_panel(), CONTRACT, design, inc)
+    assert rule["group_prices"]["factors"] == pytest.approx([2.6, 0.619], abs=1e-3)
+    # the re-priced rule pays 2.6 x the low group's and 0.619 x the long-term group's prices
+    assert cmp.results["staged (group prices)"].payment == pytest.approx(
+        2.6 * (10000 + 4 * 2000) + 0.619048 * 5 * 10000, rel=1e-4)

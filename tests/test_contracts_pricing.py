@@ -76,3 +76,10 @@ def test_group_prices_bins_follow_find_interval():
 def test_incentives_unknown_column(staged):
     with pytest.raises(ValueError, match="not in the panel"):
         pricing.incentives(staged, contract_panel(), "no_such")
+
+
+def test_incentive_tables_stack_rules_and_groups(staged):
+    t = pricing.incentive_tables({"staged": staged}, contract_panel(),
+                                 [{"column": "sa_months_24", "cuts": [12]}])
+    assert list(t["rule"].unique()) == ["staged"] and len(t) == 2
+    assert pricing.incentive_tables({}, contract_panel(), []).empty

@@ -422,3 +422,23 @@ class DesignSpec(BaseModel):
         """Validate every rule against ``contract`` (errors name design.rules.<name>)."""
         return candidate_specs(ContractSpec.model_validate(dict(contract)), self.rules,
                                investor=self.investor)
+
+
+def compare_even_rule(panel, spec, design: DesignSpec, incentive_table: pd.DataFrame, *,
+                      seed: int = 0, **evaluate_kw) -> tuple[RuleComparison, dict]:
+    """``design.even_rule`` re-priced by group (:func:`~evaluation.contracts.even_group_prices`
+    over the first ``design.incentives`` group) and compared like the other rules.
+
+    Returns the comparison of the re-priced rule and its payment section (with ``group_prices``).
+    """
+    from .pricing import even_group_prices
+    if design.even_rule is None or not design.incentives:
+        raise ValueError("design.even_rule and design.incentives are needed to re-price a rule by group")
+    g = design.incentives[0]
+    t = incentive_table
+    base = t[(t["rule"] == design.even_rule) & (t["by"] == g.column)]
+    rule = even_group_prices(base, design.rules[design.even_rule], column=g.column, cuts=g.cuts)
+    cmp = compare_rules(panel, spec, {f"{design.even_rule} (group prices)": rule},
+                        true_effect=design.true_effect, relative=design.relative,
+                        investor=design.investor, n_draws=design.n_draws, seed=seed, **evaluate_kw)
+    return cmp, rule

@@ -150,3 +150,16 @@ def even_group_prices(table: pd.DataFrame, payment: Mapping, *, column: str,
         lookup = dict(zip(t["group"], f))
         gp.update(cuts=list(cuts), factors=[round(float(lookup.get(nm, 1.0)), 4) for nm in names])
     return {**dict(payment), "group_prices": gp}
+
+
+def incentive_tables(results: Mapping[str, ContractResult], panel, groups) -> pd.DataFrame:
+    """:func:`incentives` of every staged, rate-card and threshold rule in ``results`` for each
+    group in ``groups`` (objects or dicts with ``column`` and optional ``cuts``), stacked with a
+    ``rule`` column."""
+    tables = []
+    for g in groups:
+        column, cuts = (g["column"], g.get("cuts")) if isinstance(g, Mapping) else (g.column, g.cuts)
+        for name, res in results.items():
+            if res.spec.payment.type in ("staged", "rate_card", "threshold"):
+                tables.append(incentives(res, panel, column, cuts=cuts).assign(rule=name))
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
