@@ -146,8 +146,10 @@ class TableSpec:
     partition : the rows partition a population whose size is published elsewhere (e.g. persons
         by office: the panel's size is in the sample flow), so the count columns' column sums are
         treated as published.
-    amounts : ``{amount column: (count column or None, price)}``: the amount is (at most) a count
-        times ``price`` (the largest unit price in it); rounded to ``rounding_base x price``.
+    amounts : ``{amount column: (count column or None, price[, rows])}``: the amount is (at most)
+        a count times ``price`` (the largest unit price in it; a column name for a price per row;
+        a per-person amount has price / persons); rounded to ``rounding_base x price``, in
+        ``rows`` only if given (positions or labels of ``key``).
     partition_by : with ``partition``, the rows partition the population within each value of
         this column (e.g. subgroup effects: the levels of each subgroup add up to the sample).
     chains : ``[(kept column, excluded column)]``: a step table where each row's kept count is
@@ -425,8 +427,11 @@ def _amount_terms(df, spec, counts, rels, opts) -> list[dict]:
     """
     out = []
     for col, tie in spec.amounts.items():
-        cnt, price = tie
+        cnt, price = tie[:2]
+        only = set(_rows(tie[2], df, spec.key)) if len(tie) > 2 else None
         a = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+        if only is not None:  # the amount is in these rows only (e.g. the payable row of means)
+            a = np.where(np.isin(np.arange(len(df)), sorted(only)), a, np.nan)
         if isinstance(cnt, (list, tuple)):  # amount = sum of count columns x their prices, per row
             pairs = list(zip(cnt, price))
             for c, _ in pairs:

@@ -97,7 +97,12 @@ unit_price = evaluation.report.contract_unit_price(res)  # amounts: rounded to r
 # %%
 events = gate.table(res.events, TableSpec(counts=["persons", "n"], stats={"persons": ["rate"]}),
                     caption="Outcome events by group")
-gate.table(res.means.drop(columns=["n_participants", "n_counterfactual"]), [],
+per_person = {"participants": unit_price / res.n_participants,  # payable mean x n = payment
+              "counterfactual": unit_price / max(res.n_comparison or res.n_participants, 1)}
+per_person["difference"] = min(per_person.values())
+gate.table(res.means.drop(columns=["n_participants", "n_counterfactual"]),
+           TableSpec(key="quantity", amounts={c: (None, p, [q for q in res.means["quantity"] if q == "payable"])
+                                              for c, p in per_person.items()}),
            caption="Per-participant means over the window")
 rec.add("events", events)
 

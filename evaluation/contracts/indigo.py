@@ -137,7 +137,8 @@ def to_indigo(res: ContractResult, *, disclosure_threshold: int = 5,
         "outcome_payments": payments,
         "evaluation_suite": {"counterfactual": res.counterfactual,
                              "counterfactual_description": res.counterfactual_description,
-                             "deadweight": res.deadweight, "expected_payment": res.expected_payment,
+                             "deadweight": paid_amount(res.deadweight),
+                             "expected_payment": paid_amount(res.expected_payment),
                              "probabilities": res.probabilities},
     }
     if spec.investor is not None:

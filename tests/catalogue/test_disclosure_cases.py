@@ -405,3 +405,12 @@ def test_scan_of_a_published_example_report_is_clean(tmp_path):
     (rep / "a.html").write_text(pub.to_html(caption=EVIL))
     assert dc.scan_report(rep) == []
     shutil.rmtree(rep)
+
+
+def test_per_participant_payment_does_not_give_the_total_back():
+    # payable per participant x 20 participants = the payment; the mean is rounded like the total
+    means = pd.DataFrame({"quantity": ["payable", "earnings"], "participants": [4200.0, 154155.53]})
+    spec = TableSpec(key="quantity", amounts={"participants": (None, 12000 / 20, ["payable"])})
+    pub = dc.suppress(means, spec, OPTS)
+    assert pub.frame.loc[0, "participants"] % 3000 == 0  # 5 x 12 000 / 20
+    assert pub.frame.loc[1, "participants"] == 154155.53
