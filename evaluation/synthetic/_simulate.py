@@ -253,21 +253,9 @@ def simulate(d: Design, months: np.ndarray, r: Streams, *, intercepts: dict, cal
         # worlds that differ: their takers after entry, from the baseline state before entry
         act, outw, dif = {}, {}, {}
         for k in worlds:
-            idx = np.flatnonzero(d.takers[k] & post)
-            start = e[idx] == 0
-            eff = _effects(d.terms[k], idx, e[idx])
-            o = _step({key: val[idx] for key, val in x.items()},
-                      np.where(start, state_b[idx], state_w[k][idx]),
-                      np.where(start, run_b[idx], run_w[k][idx]), eff)
-            if d.reoffending:
-                mult = np.exp(eff["reoff"]) if "reoff" in eff else np.ones(len(idx), _F)
-                o["events"] = (r.binomial(y0[t, idx], np.minimum(mult, 1.0), idx=idx)
-                               + r.poisson(lam0[t, idx] * np.maximum(mult - 1, 0), idx=idx))
-            state_w[k][idx] = o["state"]
-            run_w[k][idx] = o["run"]
-            pos = _differs(base, idx, o)
-            act[k], outw[k] = idx, o
-            dif[k] = (idx[pos], {key: val[pos] for key, val in o.items()})
+            act[k], outw[k], dif[k] = _world(d, k, x, e, post, base, state_b, run_b, state_w[k],
+                                             run_w[k], r, y0[t] if d.reoffending else None,
+                                             lam0[t] if d.reoffending else None)
         state_b, run_b = base["state"], base["run"]
         _record(d, t, base, dif, arrived, lat, u, regs)
         if stop is not None:
@@ -282,6 +270,27 @@ def simulate(d: Design, months: np.ndarray, r: Streams, *, intercepts: dict, cal
                     ever_w[k][o][act[k]] |= ew[o]
         _accumulate(d, t, truth, base, dif, covered, has_a, post, e, ever_b, ever_w)
     return regs, truth.result()
+
+
+def _world(d, k, x, e, post, base, state_b, run_b, state_k, run_k, r, y0_t, lam0_t):
+    """World ``k`` this month for its takers after entry; updates its state and run in place.
+
+    Returns the takers, their outputs, and the persons (with outputs) where the world differs
+    from the baseline.
+    """
+    idx = np.flatnonzero(d.takers[k] & post)
+    start = e[idx] == 0
+    eff = _effects(d.terms[k], idx, e[idx])
+    o = _step({key: val[idx] for key, val in x.items()},
+              np.where(start, state_b[idx], state_k[idx]), np.where(start, run_b[idx], run_k[idx]), eff)
+    if y0_t is not None:      # reoffending: thin the baseline events, or add events
+        mult = np.exp(eff["reoff"]) if "reoff" in eff else np.ones(len(idx), _F)
+        o["events"] = (r.binomial(y0_t[idx], np.minimum(mult, 1.0), idx=idx)
+                       + r.poisson(lam0_t[idx] * np.maximum(mult - 1, 0), idx=idx))
+    state_k[idx] = o["state"]
+    run_k[idx] = o["run"]
+    pos = _differs(base, idx, o)
+    return idx, o, (idx[pos], {key: val[pos] for key, val in o.items()})
 
 
 def _accumulate(d, t, truth, base, dif, covered, has_a, post, e, ever_b, ever_w):
