@@ -38,6 +38,12 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children (the workers)."""
+    me, ch = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + ch.ru_utime + ch.ru_stime
+
+
 def _tree_mib(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2 ** 20
 
@@ -88,12 +94,14 @@ def _one_new(args) -> dict:
                               seed=args.seed, block_size=args.block_size, progress=False,
                               workers=args.workers)
         secs = time.perf_counter() - t0
+        cpu = _cpu_seconds()
         rows = {name: sum(pq.ParquetFile(f).metadata.num_rows
                           for f in synthetic.extract_files(folder, name)) for name in schema.EXTRACTS}
         parts = len(synthetic.extract_files(folder, "persons"))
         size = _tree_mib(folder)
     return {"generator": "new (blocks, generate_to)", "n_persons": args.one, "workers": args.workers,
-            "seconds": round(secs, 1), "peak_rss_mib": round(_peak_rss_mib(), 1),
+            "seconds": round(secs, 1), "cpu_seconds": round(cpu, 1),
+            "peak_rss_mib": round(_peak_rss_mib(), 1),
             "peak_rss_mib_with_workers": round(tree.peak, 1),
             "rss_mib_after_imports": round(base, 1), "parquet_mib": round(size, 1),
             "blocks": parts, "rows": rows, "person_months": args.one * args.n_months}
@@ -116,10 +124,11 @@ def _one_old(args) -> dict:
         t_gen = time.perf_counter() - t0
         data.write(Path(tmp) / "out")
         secs = time.perf_counter() - t0
+        cpu = _cpu_seconds()
         size = _tree_mib(Path(tmp) / "out")
         rows = {k: int(len(v)) for k, v in data.extracts.items()}
     return {"generator": f"old (in memory, commit {args.old_commit})", "n_persons": args.one,
-            "seconds": round(secs, 1), "generate_seconds": round(t_gen, 1),
+            "seconds": round(secs, 1), "generate_seconds": round(t_gen, 1), "cpu_seconds": round(cpu, 1),
             "peak_rss_mib": round(_peak_rss_mib(), 1), "rss_mib_after_imports": round(base, 1),
             "parquet_mib": round(size, 1), "rows": rows, "person_months": args.one * args.n_months}
 
@@ -184,13 +193,15 @@ def main(argv=None) -> dict:
     if old and new and "seconds" in old and "seconds" in new:
         record["ratio_old_over_new_same_size_one_process"] = {
             "seconds": round(old["seconds"] / new["seconds"], 2),
+            "cpu_seconds": round(old["cpu_seconds"] / new["cpu_seconds"], 2),
             "peak_rss": round(old["peak_rss_mib"] / new["peak_rss_mib"], 2)}
     record.update({"load_average_at_end": list(os.getloadavg()),
                    "package_version": evaluation.__version__, "python": platform.python_version(),
                    "numpy": np.__version__, "pandas": pd.__version__, "machine": platform.machine(),
                    "cpus": os.cpu_count(), "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                   "note": "each run in its own process; wall time on a shared machine; peak memory "
-                           "is the process maximum RSS"})
+                   "note": "each run in its own process; wall time on a shared machine (see the load "
+                           "averages; cpu_seconds is user + system time of the run and its workers); "
+                           "peak memory is the process maximum RSS, with workers their summed RSS"})
     write_record(record, args.out, indent=2)
     print(json.dumps(record, indent=2))
     return record
