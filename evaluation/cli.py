@@ -1,4 +1,4 @@
-"""Command line: ``python -m evaluation {render,check,index,scan,notebooks,generate,options}``."""
+"""Command line: ``python -m evaluation {render,check,index,scan,notebooks,generate,options,init,validate,dictionary}``."""
 from __future__ import annotations
 
 import argparse
@@ -48,7 +48,24 @@ def main(argv=None) -> int:
                                        "values, meaning), as in the README")
     o.add_argument("--write", action="store_true", help="rewrite the README's options section")
 
+    ini = sub.add_parser("init", help="start an evaluation of your own data: a commented "
+                                      "params/<programme>.yaml and an empty extracts folder with a README")
+    ini.add_argument("programme", help="lower-case name, e.g. my_programme")
+    ini.add_argument("--design", required=True, help="rct | did | matched")
+    ini.add_argument("--dir", default=".", help="project folder holding params/ and data/ (default .)")
+    ini.add_argument("--extracts", default=None,
+                     help="extracts folder (default data/<programme>/extracts under --dir)")
+
+    v = sub.add_parser("validate", help="check a parameter file's plan and data without rendering "
+                                        "(every problem at once; exits non-zero on errors)")
+    v.add_argument("params", nargs="+")
+
+    d = sub.add_parser("dictionary", help="print the data dictionary of the register extracts")
+    d.add_argument("--write", action="store_true", help="rewrite docs/data_dictionary.md")
+
     a = p.parse_args(argv)
+    if a.cmd in ("init", "validate", "dictionary"):
+        return _intake(a)
     from . import render as rd
     from .params import ParamsError
     try:
@@ -115,6 +132,36 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 1
+
+
+def _intake(a) -> int:
+    """``init``, ``validate`` and ``dictionary`` (evaluation.intake)."""
+    from . import intake
+    if a.cmd == "init":
+        try:
+            pfile, folder = intake.init(a.programme, a.design, root=a.dir, extracts=a.extracts)
+        except (ValueError, FileExistsError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"wrote {pfile}\ncreated {folder} (README.md lists the expected extracts)\n"
+              f"next: put the extracts in {folder}, map your column names under data.columns, then\n"
+              f"  python -m evaluation validate {pfile}")
+        return 0
+    if a.cmd == "validate":
+        bad = 0
+        for f in a.params:
+            res = intake.validate(f)
+            print(res.summary(), file=sys.stdout if res.ok else sys.stderr)
+            bad += not res.ok
+        return 1 if bad else 0
+    if a.write:
+        from .report import atomic_write_text
+        intake.DICTIONARY.parent.mkdir(exist_ok=True)
+        atomic_write_text(intake.DICTIONARY, intake.data_dictionary())
+        print(intake.DICTIONARY)
+    else:
+        print(intake.data_dictionary())
+    return 0
 
 
 def _person_ids(report_folder):

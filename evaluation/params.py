@@ -449,6 +449,17 @@ class DataSpec(_Strict):
     engine: Literal["duckdb", "spark", "bigquery"] = "duckdb"
     #: DuckDB memory limit for the panel build, e.g. "4GB" (beyond it DuckDB spills to disk)
     memory_limit: Optional[str] = Field(default=None, pattern=r"^\s*\d+(\.\d+)?\s*[KMGT]i?B\s*$")
+    #: the user's column names, value codes and date formats -> schema (evaluation.panel.mapping)
+    columns: Optional[dict[str, Any]] = None
+
+    @field_validator("columns")
+    @classmethod
+    def _known_columns(cls, v):
+        from .panel.mapping import check_spec
+        probs = check_spec(v)
+        if probs:
+            raise ValueError("; ".join(probs))
+        return v
 
     @field_validator("scenario")
     @classmethod

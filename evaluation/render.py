@@ -169,6 +169,8 @@ def ensure_data(params: Params, *, force: bool = False) -> Path:
     holding other files is refused with a :class:`RenderError` and left untouched.
     """
     folder = params.data_folder
+    from .panel.mapping import activate    # the notebooks' kernels read the extracts with it
+    activate(folder, params.data.columns)
     if params.data.source == "extracts":
         if not folder.exists():
             raise RenderError(f"data folder {folder} does not exist; set data.folder in the "

@@ -49,6 +49,69 @@ EXTRACTS: dict[str, dict[str, str]] = {
     "coverage": {"person_id": "str", "first_month": "month", "last_month": "month"},
 }
 
+#: What each extract and column holds, with units and allowed values, for the data dictionary
+#: (docs/data_dictionary.md, ``python -m evaluation dictionary``) and the README of an extracts
+#: folder written by ``python -m evaluation init``.  Key ``""`` describes the extract itself.
+DESCRIPTIONS: dict[str, dict[str, str]] = {
+    "persons": {
+        "": "Person covariates, one row per person.",
+        "person_id": "pseudonymised person id (text; keep leading zeros); the same key in every extract",
+        "birth_year": "year of birth (calendar year)", "sex": "'F' or 'M'",
+        "immigrant": "immigrant background (0/1)",
+        "country_group": "country group of origin, e.g. 'Norway', 'EU/EEA', 'Asia', 'Africa'",
+        "years_in_norway": "years of residence in Norway (years; empty for non-immigrants)",
+        "education_level": "'primary', 'secondary', 'tertiary' or 'unknown'",
+        "norwegian_level": "Norwegian proficiency: 'none', 'A1', 'A2', 'B1', 'B2+' or 'native'",
+        "office": "NAV office / district code, e.g. 'ALNA'",
+    },
+    "assignment": {
+        "": "Programme assignment or participation, one row per person in the study population.",
+        "person_id": "pseudonymised person id",
+        "arm": "'control' (or 'comparison') for the untreated; 'treatment' or the provider/solution name otherwise",
+        "assigned_month": "month of randomisation / programme start (first day of the month)",
+        "provider": "provider of the measure", "office": "NAV office / district code",
+        "participated": "took up the measure (0/1; non-compliance when it differs from the arm)",
+        "mapping_month": "month the initial mapping was done (REFINO's first payment stage; empty if never)",
+        "stratum": "randomisation block, e.g. office x month",
+    },
+    "jobseeker_spells": {
+        "": "Job-seeker follow-up system: one row per spell in a measure or activity.",
+        "person_id": "pseudonymised person id", "spell_start": "first day of the spell (date)",
+        "spell_end": "last day of the spell (date; empty while ongoing)",
+        "measure": "measure or activity, e.g. 'follow-up', 'work training', 'job search'",
+    },
+    "social_assistance": {
+        "": "Social-assistance case system: one row per person and month with a payment.",
+        "person_id": "pseudonymised person id", "month": "month of the payment",
+        "amount": "amount paid in the month (NOK)",
+    },
+    "employment": {
+        "": "Employment register (a-ordningen): one row per person and month with a job.",
+        "person_id": "pseudonymised person id", "month": "month of employment",
+        "position_share": "position as a share of full time (0.5 = a 50 % position; all jobs added up)",
+        "earnings": "earnings in the month (NOK)",
+    },
+    "benefits": {
+        "": "Other benefits: one row per person, month and benefit.",
+        "person_id": "pseudonymised person id", "month": "month of receipt",
+        "benefit": "'AAP' (work assessment allowance) or 'disability' (disability pension)",
+    },
+    "education": {
+        "": "Education register: one row per person and month enrolled.",
+        "person_id": "pseudonymised person id", "month": "month enrolled",
+    },
+    "reoffending": {
+        "": "New convictions (Back in the Ring only): one row per conviction event (several per month allowed).",
+        "person_id": "pseudonymised person id", "month": "month of the offence / conviction",
+        "events": "number of events in the row (count)",
+    },
+    "coverage": {
+        "": "Observation window per person: months the person is in the registers (attrition after last_month).",
+        "person_id": "pseudonymised person id", "first_month": "first month observed",
+        "last_month": "last month observed (emigration, death, end of data)",
+    },
+}
+
 #: Plausible ranges (inclusive) of numeric extract columns: values outside stop the panel build
 #: with an error naming the extract, column, rows and fix.  Amounts and earnings are NOK per
 #: month; wider registers can pass their own ranges to ``validate_extracts(ranges=...)``.

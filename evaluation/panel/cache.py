@@ -54,7 +54,9 @@ def key(folder: Path, options: dict) -> str:
             files.append((str(p.resolve()), st.st_size, st.st_mtime_ns))
     opts = {k: v for k, v in options.items() if not callable(v) and k not in
             ("progress", "work_dir", "memory_limit", "data_row_limit", "spark_master")}
-    blob = json.dumps({"files": files, "options": opts, "code": _code_hash()}, sort_keys=True, default=str)
+    from .mapping import active          # the data.columns mapping a render made active
+    blob = json.dumps({"files": files, "options": opts, "code": _code_hash(),
+                       "columns": active(folder)}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 

@@ -16,6 +16,7 @@ from typing import Sequence
 import pandas as pd
 
 from .. import schema
+from . import mapping as _mapping
 from ._convert import _coerce
 from .problems import PanelValidationError, Problem
 
@@ -106,7 +107,7 @@ def _read_csv(name: str, path: Path, cols) -> tuple[pd.DataFrame, list]:
 
 
 def read_extracts(folder, *, names: Sequence[str] | None = None, large_file_mb: float = 200.0,
-                  ) -> dict[str, pd.DataFrame]:
+                  columns=None) -> dict[str, pd.DataFrame]:
     """Read register extracts from a folder.
 
     Each extract ``name`` is read from ``<folder>/<name>.parquet``, ``<folder>/<name>.csv``
@@ -127,6 +128,10 @@ def read_extracts(folder, *, names: Sequence[str] | None = None, large_file_mb: 
         here without a file raises ``FileNotFoundError``.
     large_file_mb : float, default 200
         Parquet files above this size (MB) are read with DuckDB.
+    columns : dict, optional
+        The ``data.columns`` mapping of the user's column names, codes and date formats to the
+        schema (:mod:`evaluation.panel.mapping`); by default the one a render made active for
+        this folder, if any.
 
     Returns
     -------
@@ -143,6 +148,8 @@ def read_extracts(folder, *, names: Sequence[str] | None = None, large_file_mb: 
     if unknown:
         raise ValueError(f"unknown extract name(s) {unknown}; expected some of {list(schema.EXTRACTS)}")
     out: dict[str, pd.DataFrame] = {}
+    columns = _mapping.active(folder) if columns is None else columns
+    _mapping.check(columns)
     for name in wanted:
         path = extract_source(folder, name)
         if path is None:
@@ -152,20 +159,22 @@ def read_extracts(folder, *, names: Sequence[str] | None = None, large_file_mb: 
                                         f"{name}.csv (or a folder {name}/ of parquet parts) in "
                                         f"{str(folder)!r}; files there: {present}")
             continue
-        out[name] = read_one(name, path, large_file_mb=large_file_mb)
+        out[name] = read_one(name, path, large_file_mb=large_file_mb, columns=columns)
     if not out:
         raise FileNotFoundError(f"no extracts found in {str(folder)!r}; expected files such as "
                                 f"persons.parquet / persons.csv, assignment.parquet, ...")
     return out
 
 
-def read_one(name: str, path: Path, *, large_file_mb: float = 200.0) -> pd.DataFrame:
-    """Read one extract file (or folder of parquet parts), keeping the schema columns."""
+def read_one(name: str, path: Path, *, large_file_mb: float = 200.0, columns=None) -> pd.DataFrame:
+    """Read one extract file (or folder of parquet parts), keeping the schema columns (and the
+    columns ``columns`` maps to them, renamed and recoded: :mod:`evaluation.panel.mapping`)."""
     cols = schema.EXTRACTS[name]
+    spec = _mapping.for_extract(columns, name)
     if path.is_dir() or path.suffix == ".parquet":
         parts = _parquet_parts(name, path) if path.is_dir() else [path]
         file_cols = _parquet_schema(name, parts[0]).names
-        use = [c for c in cols if c in file_cols]
+        use = _mapping.select(spec, name, file_cols, path)
         size = sum(f.stat().st_size for f in parts)
         try:
             if size > large_file_mb * 1e6 or len(parts) > 1:
@@ -178,12 +187,13 @@ def read_one(name: str, path: Path, *, large_file_mb: float = 200.0) -> pd.DataF
                               "re-export or re-copy the file; it may be truncated or corrupt") from None
     else:
         df, file_cols = _read_csv(name, path, cols)
-        use = [c for c in cols if c in file_cols]
+        use = _mapping.select(spec, name, file_cols, path)
         df = df[use]
         reader = "pandas-csv"
+    df = _mapping.apply(spec, name, df, path)
     df, _ = _coerce(df, name)
     df.attrs.update(source=str(path), reader=reader,
-                    ignored_columns=[c for c in file_cols if c not in cols])
+                    ignored_columns=[c for c in file_cols if c not in cols and c not in spec])
     return df
 
 
