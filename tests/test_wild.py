@@ -186,3 +186,24 @@ def test_coverage_small_monte_carlo():
     assert 0.85 <= cover <= 1.0
     one = wild_cluster_test(X, Y[:, 0], cl, coef=1, r=0.5, B=999, ci=False)
     assert one["pvalue"] == out["pvalue"][0]
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+def test_reported_set_is_the_hull_of_the_acceptance_region(seed):
+    """On a grid: every accepted r lies in [lo, hi]; without gaps every r in [lo, hi] is accepted."""
+    rng = np.random.default_rng(seed)
+    G, n = 5, 100
+    cl = np.arange(n) % G
+    X = np.column_stack([np.ones(n), (cl < 2).astype(float), rng.normal(size=n)])
+    y = X @ [0.0, 0.3, 0.2] + rng.normal(size=G)[cl] * 2 + rng.normal(size=n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = wild_cluster_test(X, y, cl, coef=1, B=999)
+        lo, hi = out["ci_low"], out["ci_high"]
+        w = (hi - lo) if np.isfinite(hi - lo) else 10.0
+        grid = np.linspace(lo - 0.5 * w, hi + 0.5 * w, 301) if np.isfinite(lo + hi) else np.linspace(-10, 10, 301)
+        acc = np.array([wild_cluster_test(X, y, cl, coef=1, r=r, B=999, ci=False)["pvalue"] >= 0.05 for r in grid])
+    assert np.all((grid[acc] >= lo) & (grid[acc] <= hi))
+    if not out["ci_disjoint"]:
+        inside = (grid > lo + 1e-9 * w) & (grid < hi - 1e-9 * w)
+        assert acc[inside].all()

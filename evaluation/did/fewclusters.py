@@ -76,7 +76,10 @@ def few_cluster_inference(res, data: pd.DataFrame, *, cluster: str, aggregate: s
                          ("randomization", ri, ri.method)):
         lo, hi = r.ci()
         rows.append({"inference": name, "estimate": r.estimate, "ci_low": lo, "ci_high": hi,
-                     "pvalue": r.pvalue, "how": how, "note": warn if name != "randomization" else ""})
+                     "pvalue": r.pvalue, "how": how,
+                     "note": "; ".join(x for x in (warn if name != "randomization" else "",
+                                                   "confidence set has gaps: interval shown is its hull"
+                                                   if getattr(r, "ci_disjoint", False) else "") if x)})
     return FewClusterResult(table=pd.DataFrame(rows), method=f"CS {aggregate} aggregate, inference with "
                                                           f"{wild.n_clusters} clusters",
                             results={"cluster": agg, "wild": wild, "randomization": ri},

@@ -112,32 +112,11 @@ def _pvalue(a, b, a0, tau0):
 
 
 def _confidence_set(a, b, a0, alpha):
-    """``{tau0 : p(tau0) > alpha}``, the connected piece around ``a0`` (ends are quadratic roots)."""
-    A2 = b ** 2 - 1
-    B1 = -2 * (a * b - a0)
-    C0 = a ** 2 - a0 ** 2
-    roots = []
-    quad = np.abs(A2) > 1e-12
-    disc = B1[quad] ** 2 - 4 * A2[quad] * C0[quad]
-    ok = disc >= 0
-    sq = np.sqrt(disc[ok])
-    roots += [(-B1[quad][ok] + sq) / (2 * A2[quad][ok]), (-B1[quad][ok] - sq) / (2 * A2[quad][ok])]
-    lin = ~quad & (np.abs(B1) > 1e-15)
-    roots.append(-C0[lin] / B1[lin])
-    pts = np.unique(np.concatenate(roots)) if roots else np.array([])
-    scale = max(np.std(a), 1e-12)
-
-    def walk(sign):
-        side = np.sort((pts[(pts - a0) * sign > 0] - a0) * sign) * sign + a0
-        prev = a0
-        for r in side:
-            if _pvalue(a, b, a0, (prev + r) / 2) <= alpha:
-                return prev
-            prev = r
-        far = prev + sign * max(abs(prev - a0), scale) * 10
-        return sign * np.inf if _pvalue(a, b, a0, far) > alpha else prev
-
-    return walk(-1.0), walk(1.0)
+    """Hull of ``{tau0 : p(tau0) > alpha}`` and whether the set has gaps: each assignment counts
+    where ``(a - tau0 b)^2 - (a0 - tau0)^2 >= 0``, a quadratic in ``tau0``."""
+    from .wild import acceptance_set
+    coef = np.stack([b ** 2 - 1, -2 * (a * b - a0), a ** 2 - a0 ** 2], axis=1)
+    return acceptance_set(coef, np.ones(len(a), bool), alpha, strict=False, center=a0)
 
 
 # ========================================================================= result
@@ -154,6 +133,7 @@ class RIResult(Result):
     n_assignments: int = 0
     exact: bool = True
     distribution: np.ndarray | None = field(default=None, repr=False)
+    ci_disjoint: bool = False
 
     def ci(self, level: float | None = None) -> tuple[float, float]:
         if level is not None and abs(level - self.level) > 1e-12:
@@ -168,7 +148,8 @@ class RIResult(Result):
 
     def to_dict(self) -> dict:
         d = super().to_dict()
-        d.update({"n_assignments": int(self.n_assignments), "exact": bool(self.exact)})
+        d.update({"n_assignments": int(self.n_assignments), "exact": bool(self.exact),
+                  "ci_disjoint": bool(self.ci_disjoint)})
         return d
 
     def plot(self, ax=None):
@@ -188,11 +169,13 @@ class RIResult(Result):
 
 def _make(a, b, a0, *, term, method, n, level, exact):
     alpha = 1 - level
+    a, b = np.array(a, float), np.array(b, float)
+    a[0], b[0] = a0, 1.0                      # the observed assignment: exactly T_obs - tau0
     p = _pvalue(a, b, a0, 0.0)
-    lo, hi = _confidence_set(a, b, a0, alpha)
+    lo, hi, gaps = _confidence_set(a, b, a0, alpha)
     return RIResult(estimate=a0, se=float(np.std(a)), n=n, term=term, method=method, level=level,
                     pvalue_override=p, ci_low=lo, ci_high=hi, n_assignments=len(a), exact=exact,
-                    distribution=np.asarray(a))
+                    distribution=np.asarray(a), ci_disjoint=gaps)
 
 
 # ========================================================================= DiD statistics
@@ -320,7 +303,7 @@ def randomization_inference(data: pd.DataFrame, *, outcome: str, time: str, grou
     statistic ``T(Y - tau0 D; pi) = a_pi - tau0 b_pi`` with ``a_pi = T(Y; pi)``,
     ``b_pi = T(D_obs; pi)`` (both statistics are linear in the district x period means).
     ``p(tau0) = mean_pi 1[|a_pi - tau0 b_pi| >= |a_obs - tau0|]``; the set is
-    ``{tau0 : p(tau0) > 1 - level}``.  Validity rests on the adoption dates being as good as
+    ``{tau0 : p(tau0) > 1 - level}`` (reported as its hull; ``ci_disjoint`` says whether it has gaps).  Validity rests on the adoption dates being as good as
     randomly assigned to districts (or districts exchangeable), not on many clusters.
     """
     _require_columns(data, {"outcome": outcome, "time": time, "group": group, "cluster": cluster})

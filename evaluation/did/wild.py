@@ -22,7 +22,8 @@ The p-value counts draws with ``|t*| > |t|`` strictly, as ``fwildclusterboot`` a
 ``wildboottest`` do; draws with a constant weight vector (``v = +1`` or ``-1`` under enumeration)
 reproduce ``|t|`` exactly and are counted as not exceeding, identified from the weights rather
 than by a tolerance on ``t``.  The interval is ``{r : p(r) >= alpha}`` (a test rejecting when
-``p < alpha``); its ends are where ``p(r)`` crosses ``alpha``.
+``p < alpha``); ``p(r)`` need not fall monotonically away from the estimate, so the set can have
+gaps: the reported interval is its hull (``ci_disjoint`` says whether there were gaps).
 """
 from __future__ import annotations
 
@@ -144,51 +145,74 @@ def _pval_at(coef, delta, const):
     return float(np.mean((P > 0) & ~const))
 
 
-def _ci_from_quartics(coef, const, alpha, scale):
-    """``{d : p(d) >= alpha}`` around ``d = 0`` from the sign changes of the per-draw quartics."""
-    Bn = coef.shape[0]
+def _real_roots(coef, const):
+    """Real roots of each draw's polynomial (rows of ``coef``, highest power first) and their owners."""
     roots, owner = [], []
-    lead = np.abs(coef[:, 0]) > 1e-14 * np.abs(coef).max(axis=1)
+    scale = np.abs(coef).max(axis=1)
+    lead = np.abs(coef[:, 0]) > 1e-14 * np.where(scale > 0, scale, 1.0)
     idx = np.flatnonzero(lead & ~const)
     if len(idx):
         m = coef[idx, 1:] / coef[idx, :1]
-        comp = np.zeros((len(idx), 4, 4))
+        d = m.shape[1]
+        comp = np.zeros((len(idx), d, d))
         comp[:, 0, :] = -m
-        comp[:, 1, 0] = comp[:, 2, 1] = comp[:, 3, 2] = 1.0
+        for k in range(1, d):
+            comp[:, k, k - 1] = 1.0
         ev = np.linalg.eigvals(comp)
-        re = ev.real
-        ok = np.abs(ev.imag) <= 1e-7 * np.maximum(1.0, np.abs(re))
-        roots.append(re[ok])
-        owner.append(np.repeat(idx, 4).reshape(-1, 4)[ok])
+        ok = np.abs(ev.imag) <= 1e-7 * np.maximum(1.0, np.abs(ev.real))
+        roots.append(ev.real[ok])
+        owner.append(np.repeat(idx, d).reshape(-1, d)[ok])
     for b in np.flatnonzero(~lead & ~const):        # degenerate draws: lower-degree polynomial
-        r = np.roots(np.trim_zeros(coef[b], "f"))
+        c = np.trim_zeros(coef[b], "f")
+        if len(c) < 2:
+            continue
+        r = np.roots(c)
         r = r[np.abs(r.imag) <= 1e-7 * np.maximum(1.0, np.abs(r.real))].real
         roots.append(r)
         owner.append(np.full(len(r), b))
     if not roots:
-        return -np.inf, np.inf
-    roots = np.concatenate(roots)
-    owner = np.concatenate(owner)
-    pts = np.unique(roots)
-    if len(pts) == 0:
-        return -np.inf, np.inf
+        return np.array([]), np.array([], int)
+    return np.concatenate(roots), np.concatenate(owner)
 
-    def p_at(d):
-        return float(np.mean((np.polyval(coef.T, d) > 0) & ~const))
 
-    # p is constant between consecutive roots: evaluate at midpoints (few hundred points at most
-    # matter; walk outwards from 0 and stop at the first interval with p < alpha)
-    def walk(sign):
-        side = np.sort(pts[pts * sign > 0] * sign) * sign
-        prev = 0.0
-        for r in side:
-            mid = (prev + r) / 2
-            if p_at(mid) < alpha:
-                return prev if prev != 0.0 else 0.0
-            prev = r
-        return sign * np.inf if p_at(prev + sign * max(abs(prev), scale)) >= alpha else prev
+def acceptance_set(coef, keep, alpha, *, strict=True, center=0.0):
+    """The set ``{d : p(d) >= alpha}`` (``p(d) > alpha`` if ``strict`` is False... see below) where
+    ``p(d)`` is the share of rows ``b`` of ``coef`` with ``P_b(d) > 0`` (``>= 0`` when
+    ``strict=False``), counting only rows with ``keep``.
 
-    return walk(-1.0), walk(1.0)
+    ``p`` changes only at the real roots of the polynomials: sorting all roots and adding the
+    sign of each polynomial's derivative at its root gives ``p`` on every interval between them
+    exactly.  Returns ``(lo, hi, disjoint)``: the smallest interval holding the whole set (its
+    hull; infinite if the set is unbounded) and whether the set has gaps.  Accepts when
+    ``p >= alpha`` (``strict=True``, the wild bootstrap's strict count) or ``p > alpha``
+    (``strict=False``, the randomisation test's inclusive count).
+    """
+    B = coef.shape[0]
+    deg = coef.shape[1] - 1
+    roots, owner = _real_roots(coef, ~keep)
+    if len(roots) == 0:
+        x = np.array([center])
+        pv = np.mean(((np.polyval(coef.T, x[0]) > 0) if strict else (np.polyval(coef.T, x[0]) >= 0)) & keep)
+        ok = pv >= alpha if strict else pv > alpha
+        return (-np.inf, np.inf, False) if ok else (np.nan, np.nan, False)
+    o = np.argsort(roots, kind="stable")
+    r, b = roots[o], owner[o]
+    dcoef = coef[:, :-1] * np.arange(deg, 0, -1)[None, :]
+    slope = np.sign(np.einsum("ik,ik->i", dcoef[b], r[:, None] ** np.arange(deg - 1, -1, -1)[None, :]))
+    x0 = r[0] - 1.0 - abs(r[0])
+    v0 = np.polyval(coef.T, x0)
+    count0 = np.sum(((v0 > 0) if strict else (v0 >= 0)) & keep)
+    counts = np.concatenate([[count0], count0 + np.cumsum(slope)]) / B
+    acc = counts >= alpha if strict else counts > alpha
+    if not acc.any():
+        return np.nan, np.nan, False
+    edges = np.concatenate([[-np.inf], r, [np.inf]])
+    i0, i1 = np.flatnonzero(acc)[[0, -1]]
+    inner = acc[i0:i1 + 1]
+    # zero-length intervals between coinciding roots are not gaps
+    width = edges[i0 + 1:i1 + 2] - edges[i0:i1 + 1]
+    disjoint = bool(np.any(~inner & (width > 1e-12 * max(1.0, np.nanmax(np.abs(r))))))
+    return float(edges[i0]), float(edges[i1 + 1]), disjoint
 
 
 def wild_cluster_test(X: np.ndarray, y: np.ndarray, cluster: np.ndarray, *, coef: int = 0,
@@ -277,8 +301,9 @@ def wild_cluster_test(X: np.ndarray, y: np.ndarray, cluster: np.ndarray, *, coef
         out["t_boot"] = ((c0 + delta * c1) @ V) / np.sqrt(ssc * (Zd ** 2).sum(axis=0))
         out["v"] = V
     if ci:
-        lo, hi = _ci_from_quartics(coefq, const, alpha, scale=max(se, 1e-12))
+        lo, hi, gaps = acceptance_set(coefq, ~const, alpha, strict=True)
         out["ci_low"], out["ci_high"] = est - hi, est - lo
+        out["ci_disjoint"] = gaps
     if weights == "rademacher" and G <= 5:
         warnings.warn(f"Only {G} clusters: Rademacher weights give {2 ** (G - 1)} distinct bootstrap "
                       "statistics, so the smallest attainable p-value is coarse; consider weights='webb'.",
@@ -300,6 +325,7 @@ class WildResult(Result):
     enumerated: bool = False
     n_clusters: int = 0
     weights: str = "rademacher"
+    ci_disjoint: bool = False
 
     def ci(self, level: float | None = None) -> tuple[float, float]:
         if level is not None and abs(level - self.level) > 1e-12:
@@ -316,7 +342,8 @@ class WildResult(Result):
     def to_dict(self) -> dict:
         d = super().to_dict()
         d.update({"draws": int(self.draws), "enumerated": bool(self.enumerated),
-                  "n_clusters": int(self.n_clusters), "weights": self.weights})
+                  "n_clusters": int(self.n_clusters), "weights": self.weights,
+                  "ci_disjoint": bool(self.ci_disjoint)})
         return d
 
 
@@ -324,7 +351,8 @@ def _result(out: dict, term: str, method: str, n: int) -> WildResult:
     return WildResult(estimate=out["estimate"], se=out["se"], n=n, term=term, method=method,
                       level=out["level"], pvalue_override=out["pvalue"], ci_low=out["ci_low"],
                       ci_high=out["ci_high"], draws=out["draws"], enumerated=out["enumerated"],
-                      n_clusters=out["n_clusters"], weights=out["weights"])
+                      n_clusters=out["n_clusters"], weights=out["weights"],
+                      ci_disjoint=bool(out.get("ci_disjoint", False)))
 
 
 def _method(kind: str, out: dict, cluster: str) -> str:
