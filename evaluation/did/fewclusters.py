@@ -65,6 +65,7 @@ def few_cluster_inference(res, data: pd.DataFrame, *, cluster: str, aggregate: s
                                  statistic=f"cs_{aggregate}", control_group=o["control_group"],
                                  anticipation=o["anticipation"], n_permutations=ri_permutations, seed=seed,
                                  level=level)
+    ri.n = res.n                                    # persons, as the CS result counts them
     cl_per_cohort = bal.assign(_g=group_codes(bal[o["group"]].to_numpy(), o["group"])).groupby(
         "_g", observed=True)[cluster].nunique()
     single = bool((cl_per_cohort[cl_per_cohort.index > 0] == 1).all())
