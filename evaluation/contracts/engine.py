@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Mapping, Optional
 
 import numpy as np
@@ -447,6 +448,43 @@ def evaluate(panel, spec, *, counterfactual: str = "rct_control",
     contracts this is the chance of beating the margin by sampling noise alone times what it pays.
     """
     spec = _as_spec(spec)
+    _check_options(counterfactual, uncertainty)
+    df = prepare_panel(panel, spec, assignment=assignment)
+    notes: list[str] = []
+    persons = person_table(df)
+    part, weights = _participants(persons, spec, counterfactual, comparison)
+    coh, G, start = _cohorts(persons, part, spec)
+    X, events, pay_long = _person_quantities(df, persons, part, weights, spec, notes)
+    g = _group_means(X, part, weights, coh, G)
+    eff = _by_quantity(effect, spec, "effect", True)
+    _counterfactual_means(g, spec, counterfactual, eff, baseline, notes)
+    point = settle(spec, g.T_hat[None], g.C_hat[None], g.Tn[None])
+    zero = settle(spec, g.C_hat[None], g.C_hat[None], g.Tn[None])
+    d = _draws(g, spec, counterfactual, uncertainty, n_draws, eff, baseline, seed, point, zero)
+    n = int(g.Tn.sum())
+    totals, probs = _totals(spec, point, zero, d, n)
+    internals = {"T_hat": g.T_hat, "C_hat": g.C_hat, "Tn": g.Tn, "Tc": d.Tc, "Cc": d.Cc, "Tb": d.Tb,
+                 "Cb": d.Cb, "X": X, "part": part, "weights": weights,
+                 "person_id": persons["person_id"].to_numpy(), "eff": eff}
+    kw = dict(table=_tidy_table(spec, point, d, totals, n, level),
+              method=f"Outcome contract: {spec.name} ({spec.payment.type})", spec=spec,
+              counterfactual=counterfactual, counterfactual_description=g.desc,
+              uncertainty=uncertainty or "none", n_participants=n, n_comparison=g.n_comp,
+              draws=_draw_frame(spec, d), events=_event_summary(events, persons, part, weights),
+              totals=totals, probabilities=probs, means=_means_table(spec, g), notes=notes,
+              extra={"counterfactual": counterfactual, "n_draws": d.B}, internals=internals)
+    if not detail:
+        return ContractResult(**kw)
+    schedule = _schedule(spec, pay_long, persons, part, coh, point, start, df)
+    W_pub = spec.public.window_months or spec.window_months
+    cashflows = _cashflows(spec, schedule, persons, part, start, df, weights, g.has_comp, eff,
+                           baseline, counterfactual, W_pub)
+    be = _break_even(spec, g.T_hat, g.C_hat, g.T_se, g.C_se, g.Tn, eff, rng_seed=seed)
+    return ContractResult(schedule=schedule, cashflows=cashflows, break_even=be, **kw)
+
+
+# -- the steps of evaluate ------------------------------------------------------------------------
+def _check_options(counterfactual: str, uncertainty: Optional[str]) -> None:
     if counterfactual not in COUNTERFACTUALS:
         raise ValueError(f"counterfactual {counterfactual!r} unknown; choose one of {list(COUNTERFACTUALS)}")
     if uncertainty not in ("bootstrap", "normal", None):
@@ -454,11 +492,11 @@ def evaluate(panel, spec, *, counterfactual: str = "rct_control",
     if uncertainty == "bootstrap" and counterfactual == "did":
         raise ValueError("uncertainty='bootstrap' needs person-level comparison data; with "
                          "counterfactual='did' use uncertainty='normal' (the effect's SE)")
-    df = prepare_panel(panel, spec, assignment=assignment)
-    p = spec.payment
-    notes: list[str] = []
 
-    persons = person_table(df)
+
+def _participants(persons: pd.DataFrame, spec: ContractSpec, counterfactual: str,
+                  comparison: Optional[pd.DataFrame]) -> tuple[np.ndarray, np.ndarray]:
+    """Contract participants (mask) and the counterfactual group's weights per person."""
     treated = persons["treated"].to_numpy().astype(bool)
     part = treated.copy()
     if spec.participants == "participated":
@@ -486,17 +524,24 @@ def evaluate(panel, spec, *, counterfactual: str = "rct_control",
         if (weights[part] > 0).any():
             raise ValueError("some comparison persons are contract participants; the comparison group "
                              "must come from the non-participants")
-    has_comp = weights.sum() > 0
+    return part, weights
 
-    # cohorts ---------------------------------------------------------------------------------
+
+def _cohorts(persons: pd.DataFrame, part: np.ndarray, spec: ContractSpec) -> tuple[np.ndarray, int, float]:
+    """Cohort of each person (``-1`` without a start month), number of cohorts, first start month."""
+    p = spec.payment
     am = month_index(persons["assigned_month"])
     start = np.nanmin(am[part])
     cohort_months = p.cohort_months if isinstance(p, ThresholdPayment) else spec.cohort_months
     coh = np.floor((am - start) / cohort_months)
     G = int(np.nanmax(coh[part])) + 1
-    coh = np.where(np.isfinite(coh), np.clip(coh, 0, G - 1), -1).astype(int)
+    return np.where(np.isfinite(coh), np.clip(coh, 0, G - 1), -1).astype(int), G, start
 
-    # per-person quantities -------------------------------------------------------------------
+
+def _person_quantities(df, persons, part, weights, spec, notes) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
+    """The :data:`QUANTITIES` of every person over the window, the outcome events and the
+    payments due (participants and counterfactual persons only)."""
+    p = spec.payment
     keep_ids = persons["person_id"][part | (weights > 0)]
     dsub = df[df["person_id"].isin(keep_ids)] if len(keep_ids) < len(persons) else df
     needed_events = [e for _, e in spec.payment_events()]
@@ -509,25 +554,8 @@ def evaluate(panel, spec, *, counterfactual: str = "rct_control",
     if not pay_long.empty and isinstance(p, (StagedPayment, RateCard)):
         s = pay_long.groupby("person_id")["amount"].sum()
         X[pid_index.get_indexer(s.index), _Q["payable"]] = s.to_numpy()
-    if has_comp and "mapping" in needed_events and isinstance(p, (StagedPayment, RateCard)):
-        # mapping is the provider's activity, not an outcome: the comparison persons would have been
-        # mapped at the participants' rate had they been in the programme (at their start month)
-        cids = persons["person_id"][weights > 0]
-        part_ids = persons["person_id"][part]
-        rate = float(events.loc[events["event"] == "mapping", "person_id"].isin(part_ids).sum()) / part.sum()
-        ce = events[events["person_id"].isin(cids) & (events["event"] != "mapping")]
-        cp = persons[weights > 0]
-        mapped = pd.DataFrame({"person_id": cp["person_id"].to_numpy(), "event": "mapping",
-                               "month": pd.to_datetime(cp["assigned_month"]).to_numpy(), "event_time": 0})
-        x1 = person_payments(pd.concat([ce, mapped], ignore_index=True), spec, mult)
-        x0 = person_payments(ce, spec, mult)
-        ci = pid_index.get_indexer(cids)
-        v1 = x1.groupby("person_id")["amount"].sum().reindex(cids).fillna(0.0).to_numpy()
-        v0 = x0.groupby("person_id")["amount"].sum().reindex(cids).fillna(0.0).to_numpy() \
-            if not x0.empty else np.zeros(len(cids))
-        X[ci, _Q["payable"]] = rate * v1 + (1 - rate) * v0
-        notes.append(f"counterfactual payments assume the comparison group would have been mapped at "
-                     f"the participants' mapping rate ({rate:.0%}); mapping is the provider's activity")
+    if weights.sum() > 0 and "mapping" in needed_events and isinstance(p, (StagedPayment, RateCard)):
+        _mapped_comparison_payable(X, events, persons, part, weights, spec, mult, notes)
     W_pub = spec.public.window_months or spec.window_months
     cols = {"benefit": spec.public.benefit_column, "earnings": spec.public.earnings_column}
     if isinstance(p, SharedSavings):
@@ -543,119 +571,155 @@ def evaluate(panel, spec, *, counterfactual: str = "rct_control",
     if isinstance(p, SharedSavings):
         done = events.loc[events["event"] == p.completion_event, "person_id"]
         X[pid_index.get_indexer(done), _Q["completions"]] = 1.0
+    return X, events, pay_long
 
-    # group means by cohort -----------------------------------------------------------------
+
+def _mapped_comparison_payable(X, events, persons, part, weights, spec, mult, notes) -> None:
+    """Payable amounts of the comparison persons had they been mapped at the participants' rate.
+
+    Mapping is the provider's activity, not an outcome: the comparison persons would have been
+    mapped at the participants' rate had they been in the programme (at their start month).
+    """
+    cids = persons["person_id"][weights > 0]
+    part_ids = persons["person_id"][part]
+    rate = float(events.loc[events["event"] == "mapping", "person_id"].isin(part_ids).sum()) / part.sum()
+    ce = events[events["person_id"].isin(cids) & (events["event"] != "mapping")]
+    cp = persons[weights > 0]
+    mapped = pd.DataFrame({"person_id": cp["person_id"].to_numpy(), "event": "mapping",
+                           "month": pd.to_datetime(cp["assigned_month"]).to_numpy(), "event_time": 0})
+    x1 = person_payments(pd.concat([ce, mapped], ignore_index=True), spec, mult)
+    x0 = person_payments(ce, spec, mult)
+    ci = pd.Index(persons["person_id"]).get_indexer(cids)
+    v1 = x1.groupby("person_id")["amount"].sum().reindex(cids).fillna(0.0).to_numpy()
+    v0 = x0.groupby("person_id")["amount"].sum().reindex(cids).fillna(0.0).to_numpy() \
+        if not x0.empty else np.zeros(len(cids))
+    X[ci, _Q["payable"]] = rate * v1 + (1 - rate) * v0
+    notes.append(f"counterfactual payments assume the comparison group would have been mapped at "
+                 f"the participants' mapping rate ({rate:.0%}); mapping is the provider's activity")
+
+
+def _group_means(X, part, weights, coh, G) -> SimpleNamespace:
+    """Participants' means and standard errors by cohort, and the comparison group's (weighted)."""
     Xt, ct = X[part], coh[part]
     Tn = np.bincount(ct, minlength=G).astype(float)
     T_hat = np.stack([np.bincount(ct, weights=Xt[:, k], minlength=G) for k in range(5)], axis=1) \
         / np.maximum(Tn, 1)[:, None]
     T_sd = np.stack([_group_sd(Xt[:, k], ct, G, np.ones(len(ct))) for k in range(5)], axis=1)
-    T_se = T_sd / np.sqrt(np.maximum(Tn, 1))[:, None]
-    eff = _by_quantity(effect, spec, "effect", True)
-    if has_comp:
-        wc = weights[weights > 0]
-        Xc, cc = X[weights > 0], coh[weights > 0]
-        C_hat, C_se, Cw = _weighted_means(Xc, cc, wc, G)
-        n_comp = float(wc.sum() ** 2 / (wc ** 2).sum())
-        desc = ("control arm of the randomised trial" if counterfactual == "rct_control"
-                else f"matched comparison group (effective n {n_comp:.0f})")
+    g = SimpleNamespace(Xt=Xt, ct=ct, Tn=Tn, T_hat=T_hat, T_se=T_sd / np.sqrt(np.maximum(Tn, 1))[:, None],
+                        G=G, has_comp=weights.sum() > 0, n_comp=None, Xc=None, cc=None, wc=None, Cw=None)
+    if g.has_comp:
+        g.wc = weights[weights > 0]
+        g.Xc, g.cc = X[weights > 0], coh[weights > 0]
+        g.C_hat, g.C_se, g.Cw = _weighted_means(g.Xc, g.cc, g.wc, G)
+        g.n_comp = float(g.wc.sum() ** 2 / (g.wc ** 2).sum())
+    return g
+
+
+def _counterfactual_means(g, spec, counterfactual, eff, baseline, notes) -> None:
+    """``g.C_hat``/``g.C_se`` and the description for the counterfactual: the comparison group's
+    means, the participants' minus a DiD effect, or a historical baseline."""
+    if g.has_comp:
+        g.desc = ("control arm of the randomised trial" if counterfactual == "rct_control"
+                  else f"matched comparison group (effective n {g.n_comp:.0f})")
     else:
-        n_comp = None
-        C_se = np.zeros_like(T_hat)
+        g.C_se = np.zeros_like(g.T_hat)
+        g.C_hat = g.T_hat.copy()
         if counterfactual == "did":
             if not eff:
                 raise ValueError("counterfactual='did' needs effect=<DiD result with .estimate and "
                                  f".se> on the contract's primary quantity ({spec.primary_quantity})")
-            C_hat = T_hat.copy()
             for q, (e, _) in eff.items():
-                C_hat[:, _Q[q]] = T_hat[:, _Q[q]] - e
-            missing = [q for q in ("benefit", "earnings") if q not in eff]
-            if missing:
-                notes.append(f"no DiD effect given for {missing}: the counterfactual equals the "
-                             "participants' mean there (zero effect assumed)")
-            desc = "participants' outcomes minus the difference-in-differences effect estimate"
+                g.C_hat[:, _Q[q]] = g.T_hat[:, _Q[q]] - e
+            given, what = eff, "DiD effect given"
+            g.desc = "participants' outcomes minus the difference-in-differences effect estimate"
         else:  # historical
             base = _by_quantity(baseline, spec, "baseline", False)
             if spec.primary_quantity not in base:
                 raise ValueError("counterfactual='historical' needs baseline=<historical mean per "
                                  f"participant of the primary quantity {spec.primary_quantity!r}> "
                                  "(a number or a dict by quantity / payment event)")
-            C_hat = T_hat.copy()
             for q, (v, _) in base.items():
-                C_hat[:, _Q[q]] = v
-            missing = [q for q in ("benefit", "earnings") if q not in base]
-            if missing:
-                notes.append(f"no historical baseline for {missing}: the counterfactual equals the "
-                             "participants' mean there (zero effect assumed)")
-            desc = "historical baseline"
-    if isinstance(p, StagedPayment) and not has_comp:
+                g.C_hat[:, _Q[q]] = v
+            given, what = base, "historical baseline"
+            g.desc = "historical baseline"
+        missing = [q for q in ("benefit", "earnings") if q not in given]
+        if missing:
+            notes.append(f"no {what} for {missing}: the counterfactual equals the "
+                         "participants' mean there (zero effect assumed)")
+    if isinstance(spec.payment, StagedPayment) and not g.has_comp:
         notes.append("payable counterfactual from effects/baselines on payment events is linear "
                      "(staging order and caps ignored)")
 
-    # point settlement -----------------------------------------------------------------------
-    point = settle(spec, T_hat[None], C_hat[None], Tn[None])
-    zero = settle(spec, C_hat[None], C_hat[None], Tn[None])
 
-    # draws -------------------------------------------------------------------------------------
+def _draws(g, spec, counterfactual, uncertainty, n_draws, eff, baseline, seed, point, zero) -> SimpleNamespace:
+    """Draws of the group means (bootstrap over persons within arm and cohort, or normal) and their
+    settlement, with the estimated effect (``dr``) and with zero true effect (``drz``)."""
     rng = np.random.default_rng(seed)
     B = int(n_draws) if uncertainty else 0
-    Tc, Cc = T_hat.copy(), C_hat.copy()
-    if B:
-        if uncertainty == "bootstrap":
-            Tb = _bootstrap_means(Xt, ct, np.ones(len(ct)), G, B, rng)
-            if has_comp:
-                Cb = _bootstrap_means(Xc, cc, wc, G, B, rng)
-                empty = Cw == 0
-                if empty.any():
-                    pooled = (Cb * Cw[None, :, None]).sum(axis=1) / Cw.sum()
-                    Cb[:, empty, :] = pooled[:, None, :]
-            else:
-                Cb = np.broadcast_to(C_hat, Tb.shape).copy()
-                if counterfactual == "historical":
-                    base = _by_quantity(baseline, spec, "baseline", False)
-                    for q, (v, s) in base.items():
-                        if s > 0:
-                            Cb[..., _Q[q]] = v + s * rng.standard_normal((B, 1))
-        else:  # normal
-            Z = rng.standard_normal((B, G, 5))
-            Tb = T_hat[None] + Z * T_se[None]
-            Cb = C_hat[None] + rng.standard_normal((B, G, 5)) * C_se[None]
-            if counterfactual == "did":
-                Tb = np.broadcast_to(T_hat, Tb.shape).copy()
-                Cb = np.broadcast_to(T_hat, Tb.shape).copy()
-                for q in range(5):
-                    Cb[..., q] = T_hat[:, q]
-                for q, (e, s) in eff.items():
-                    d = e + s * rng.standard_normal((B, 1))
-                    Cb[..., _Q[q]] = T_hat[None, :, _Q[q]] - d
-            elif counterfactual == "historical":
-                Cb = np.broadcast_to(C_hat, Tb.shape).copy()
-            if counterfactual != "did" and eff:
-                for q, (e, s) in eff.items():
-                    d = e + s * rng.standard_normal((B, 1))
-                    Cb[..., _Q[q]] = C_hat[None, :, _Q[q]]
-                    Tb[..., _Q[q]] = C_hat[None, :, _Q[q]] + d
-                    Tc[:, _Q[q]] = C_hat[:, _Q[q]] + e
-        Tn_b = np.broadcast_to(Tn, (B, G))
-        dr = settle(spec, Tb, Cb, Tn_b)
-        # zero true effect: shift the participants so that T - C is centred on zero
-        Tz = Tb - (Tc - Cc)[None]
-        if counterfactual == "did":
-            Tz = Tb.copy()
-            Cz = Cb.copy()
-            for q, (e, s) in eff.items():
-                Cz[..., _Q[q]] = Cb[..., _Q[q]] + e
-            drz = settle(spec, Tz, Cz, Tn_b)
-        else:
-            drz = settle(spec, Tz, Cb, Tn_b)
+    d = SimpleNamespace(B=B, Tc=g.T_hat.copy(), Cc=g.C_hat.copy(), Tb=None, Cb=None, dr=point, drz=zero)
+    if not B:
+        return d
+    if uncertainty == "bootstrap":
+        Tb, Cb = _bootstrap_draws(g, spec, counterfactual, baseline, B, rng)
     else:
-        dr, drz = point, zero
-        Tb = Cb = None
-    internals = {"T_hat": T_hat, "C_hat": C_hat, "Tn": Tn, "Tc": Tc, "Cc": Cc, "Tb": Tb, "Cb": Cb,
-                 "X": X, "part": part, "weights": weights,
-                 "person_id": persons["person_id"].to_numpy(), "eff": eff}
+        Tb, Cb = _normal_draws(g, counterfactual, eff, B, rng, d.Tc)
+    Tn_b = np.broadcast_to(g.Tn, (B, g.G))
+    d.Tb, d.Cb, d.dr = Tb, Cb, settle(spec, Tb, Cb, Tn_b)
+    # zero true effect: shift the participants so that T - C is centred on zero
+    if counterfactual == "did":
+        Cz = Cb.copy()
+        for q, (e, s) in eff.items():
+            Cz[..., _Q[q]] = Cb[..., _Q[q]] + e
+        d.drz = settle(spec, Tb.copy(), Cz, Tn_b)
+    else:
+        d.drz = settle(spec, Tb - (d.Tc - d.Cc)[None], Cb, Tn_b)
+    return d
 
-    # totals --------------------------------------------------------------------------------------
+
+def _bootstrap_draws(g, spec, counterfactual, baseline, B, rng):
+    Tb = _bootstrap_means(g.Xt, g.ct, np.ones(len(g.ct)), g.G, B, rng)
+    if g.has_comp:
+        Cb = _bootstrap_means(g.Xc, g.cc, g.wc, g.G, B, rng)
+        empty = g.Cw == 0
+        if empty.any():
+            pooled = (Cb * g.Cw[None, :, None]).sum(axis=1) / g.Cw.sum()
+            Cb[:, empty, :] = pooled[:, None, :]
+    else:
+        Cb = np.broadcast_to(g.C_hat, Tb.shape).copy()
+        if counterfactual == "historical":
+            base = _by_quantity(baseline, spec, "baseline", False)
+            for q, (v, s) in base.items():
+                if s > 0:
+                    Cb[..., _Q[q]] = v + s * rng.standard_normal((B, 1))
+    return Tb, Cb
+
+
+def _normal_draws(g, counterfactual, eff, B, rng, Tc):
+    """Normal draws of the group means; with an effect estimate, the effect drives the draws
+    (``Tc`` is updated to the participants' means implied by the effect)."""
+    T_hat, C_hat = g.T_hat, g.C_hat
+    Z = rng.standard_normal((B, g.G, 5))
+    Tb = T_hat[None] + Z * g.T_se[None]
+    Cb = C_hat[None] + rng.standard_normal((B, g.G, 5)) * g.C_se[None]
+    if counterfactual == "did":
+        Tb = np.broadcast_to(T_hat, Tb.shape).copy()
+        Cb = np.broadcast_to(T_hat, Tb.shape).copy()
+        for q, (e, s) in eff.items():
+            Cb[..., _Q[q]] = T_hat[None, :, _Q[q]] - (e + s * rng.standard_normal((B, 1)))
+    elif counterfactual == "historical":
+        Cb = np.broadcast_to(C_hat, Tb.shape).copy()
+    if counterfactual != "did" and eff:
+        for q, (e, s) in eff.items():
+            draw = e + s * rng.standard_normal((B, 1))
+            Cb[..., _Q[q]] = C_hat[None, :, _Q[q]]
+            Tb[..., _Q[q]] = C_hat[None, :, _Q[q]] + draw
+            Tc[:, _Q[q]] = C_hat[:, _Q[q]] + e
+    return Tb, Cb
+
+
+def _totals(spec, point, zero, d, n: int) -> tuple[dict, dict]:
+    """Headline totals (point, expected, deadweight, public side, investor) and probabilities."""
+    dr, drz = d.dr, d.drz
     totals = {
         "payment": float(point["payment"][0]),
         "expected_payment": float(np.mean(dr["payment"])),
@@ -665,8 +729,8 @@ def evaluate(panel, spec, *, counterfactual: str = "rct_control",
         "public_tax_gain": float(point["public_tax_gain"][0]),
         "programme_cost": float(point["programme_cost"][0]),
         "public_net_benefit": float(point["public_net_benefit"][0]),
-        "max_potential_payment": spec.max_potential_payment(int(Tn.sum())),
-        "n_participants": int(Tn.sum()),
+        "max_potential_payment": spec.max_potential_payment(n),
+        "n_participants": n,
     }
     probs: dict[str, float] = {"payment_positive": float(np.mean(dr["payment"] > 0)),
                                "public_net_benefit_positive": float(np.mean(dr["public_net_benefit"] > 0))}
@@ -683,79 +747,60 @@ def evaluate(panel, spec, *, counterfactual: str = "rct_control",
         probs["investor_return"] = float(np.mean(dr["investor_repaid"] > inv.capital + tol))
         probs["investor_repaid_zero_effect"] = float(np.mean(drz["investor_repaid"] >= inv.capital - tol))
         probs["investor_return_zero_effect"] = float(np.mean(drz["investor_repaid"] > inv.capital + tol))
-    if isinstance(p, ThresholdPayment):
+    if isinstance(spec.payment, ThresholdPayment):
         probs["threshold_met"] = float(np.mean(dr["threshold_met"]))
         probs["threshold_met_zero_effect"] = float(np.mean(drz["threshold_met"]))
         totals["threshold_met"] = bool(point["threshold_met"][0])
+    return totals, probs
 
-    # tidy table ------------------------------------------------------------------------------
+
+def _tidy_table(spec, point, d, totals, n, level) -> pd.DataFrame:
+    """One row per headline quantity: point value, SD and central interval of its draws."""
     rows = ["payment", "public_savings", "public_tax_gain", "public_net_benefit"]
-    if inv is not None:
+    if spec.investor is not None:
         rows += ["investor_repaid", "investor_net"]
-    a = (1 - level) / 2
-    recs = []
-    for r in rows:
-        d = dr[r]
-        recs.append({"term": r, "estimate": float(point[r][0]), "se": float(np.std(d, ddof=1)) if B > 1 else np.nan,
-                     "statistic": np.nan, "pvalue": np.nan,
-                     "ci_low": float(np.quantile(d, a)) if B else np.nan,
-                     "ci_high": float(np.quantile(d, 1 - a)) if B else np.nan,
-                     "df": np.nan, "n": int(Tn.sum())})
-    recs.append({"term": "deadweight", "estimate": totals["deadweight"],
-                 "se": float(np.std(drz["payment"], ddof=1)) if B > 1 else np.nan, "statistic": np.nan,
-                 "pvalue": np.nan, "ci_low": float(np.quantile(drz["payment"], a)) if B else np.nan,
-                 "ci_high": float(np.quantile(drz["payment"], 1 - a)) if B else np.nan,
-                 "df": np.nan, "n": int(Tn.sum())})
+    a, B = (1 - level) / 2, d.B
+
+    def rec(term, est, draws):
+        return {"term": term, "estimate": est, "se": float(np.std(draws, ddof=1)) if B > 1 else np.nan,
+                "statistic": np.nan, "pvalue": np.nan,
+                "ci_low": float(np.quantile(draws, a)) if B else np.nan,
+                "ci_high": float(np.quantile(draws, 1 - a)) if B else np.nan, "df": np.nan, "n": n}
+
+    recs = [rec(r, float(point[r][0]), d.dr[r]) for r in rows]
+    recs.append(rec("deadweight", totals["deadweight"], d.drz["payment"]))
     table = pd.DataFrame(recs)[TIDY_COLUMNS]
     table["n"] = table["n"].astype("Int64")
+    return table
 
+
+def _draw_frame(spec, d) -> pd.DataFrame:
+    if not d.B:
+        return pd.DataFrame()
+    dr, drz = d.dr, d.drz
     draws = pd.DataFrame({"payment": dr["payment"], "public_net_benefit": dr["public_net_benefit"],
-                          "payment_zero": drz["payment"],
-                          "public_net_benefit_zero": drz["public_net_benefit"]}) if B else pd.DataFrame()
-    if B and inv is not None:
+                          "payment_zero": drz["payment"], "public_net_benefit_zero": drz["public_net_benefit"]})
+    if spec.investor is not None:
         draws["investor_repaid"] = dr["investor_repaid"]
         draws["investor_repaid_zero"] = drz["investor_repaid"]
+    return draws
 
-    # means table (participants vs counterfactual, pooled over cohorts)
-    wT = Tn / Tn.sum()
-    means = pd.DataFrame({"quantity": QUANTITIES, "participants": (wT[:, None] * T_hat).sum(0),
-                          "counterfactual": (wT[:, None] * C_hat).sum(0)})
+
+def _means_table(spec, g) -> pd.DataFrame:
+    """Participants against the counterfactual, pooled over cohorts, for the quantities used."""
+    wT = g.Tn / g.Tn.sum()
+    means = pd.DataFrame({"quantity": QUANTITIES, "participants": (wT[:, None] * g.T_hat).sum(0),
+                          "counterfactual": (wT[:, None] * g.C_hat).sum(0)})
     means["difference"] = means["participants"] - means["counterfactual"]
-    means["sd_participants"] = Xt.std(axis=0, ddof=1) if len(Xt) > 1 else np.nan
-    if has_comp:
-        mu = (wc[:, None] * Xc).sum(0) / wc.sum()
-        means["sd_counterfactual"] = np.sqrt((wc[:, None] * (Xc - mu) ** 2).sum(0) / wc.sum())
+    means["sd_participants"] = g.Xt.std(axis=0, ddof=1) if len(g.Xt) > 1 else np.nan
+    if g.has_comp:
+        mu = (g.wc[:, None] * g.Xc).sum(0) / g.wc.sum()
+        means["sd_counterfactual"] = np.sqrt((g.wc[:, None] * (g.Xc - mu) ** 2).sum(0) / g.wc.sum())
     else:
         means["sd_counterfactual"] = means["sd_participants"]
-    means["n_participants"] = int(Tn.sum())
-    means["n_counterfactual"] = n_comp if n_comp is not None else np.nan
-    means = means[_used_quantities(spec)].reset_index(drop=True)
-
-    # events by group
-    ev_summary = _event_summary(events, persons, part, weights)
-
-    # schedule and cash flows
-    if not detail:
-        return ContractResult(
-            table=table, method=f"Outcome contract: {spec.name} ({p.type})", spec=spec,
-            counterfactual=counterfactual, counterfactual_description=desc,
-            uncertainty=uncertainty or "none", n_participants=int(Tn.sum()), n_comparison=n_comp,
-            draws=draws, events=ev_summary, totals=totals, probabilities=probs, means=means,
-            notes=notes, extra={"counterfactual": counterfactual, "n_draws": B}, internals=internals)
-    schedule = _schedule(spec, pay_long, persons, part, coh, point, start, df)
-    cashflows = _cashflows(spec, schedule, persons, part, start, df, weights, has_comp, eff,
-                           baseline, counterfactual, W_pub)
-
-    # break-even ----------------------------------------------------------------------------------
-    be = _break_even(spec, T_hat, C_hat, T_se, C_se, Tn, eff, rng_seed=seed)
-
-    return ContractResult(
-        table=table, method=f"Outcome contract: {spec.name} ({p.type})",
-        spec=spec, counterfactual=counterfactual, counterfactual_description=desc,
-        uncertainty=uncertainty or "none", n_participants=int(Tn.sum()), n_comparison=n_comp,
-        schedule=schedule, cashflows=cashflows, draws=draws, events=ev_summary, totals=totals,
-        probabilities=probs, break_even=be, means=means, notes=notes,
-        extra={"counterfactual": counterfactual, "n_draws": B}, internals=internals)
+    means["n_participants"] = int(g.Tn.sum())
+    means["n_counterfactual"] = g.n_comp if g.n_comp is not None else np.nan
+    return means[_used_quantities(spec)].reset_index(drop=True)
 
 
 def _used_quantities(spec) -> np.ndarray:
