@@ -245,22 +245,24 @@ def _key(v) -> str:
 
 
 def _recode(s: pd.Series, values: Mapping, name, src, to) -> tuple[pd.Series, list[Problem]]:
+    """Recode by the distinct values only (factorize, map the uniques, take): no loop over rows."""
     table = {_key(k): v for k, v in values.items()}
-    present = s.notna().to_numpy(dtype=bool)
-    keys = pd.Series(s.to_numpy(dtype=object), index=s.index).map(
-        lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else _key(v))
-    mapped = keys.map(table)
-    bad = present & mapped.isna().to_numpy(dtype=bool)
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    keys = [_key(u) for u in uniq]
+    target = np.array([table.get(k) for k in keys] + [None], dtype=object)
+    unmapped = np.array([k not in table for k in keys] + [False], dtype=bool)
+    bad = unmapped[codes]
     if bad.any():
-        codes = keys[bad].value_counts()
-        shown = ", ".join(f"{c!r} ({n} rows)" for c, n in codes.head(5).items())
+        counts = pd.Series(np.bincount(codes[bad], minlength=len(keys)), index=keys)
+        counts = counts[counts > 0].sort_values(ascending=False)
+        shown = ", ".join(f"{c!r} ({n} rows)" for c, n in counts.head(5).items())
         return s, [Problem(name, src, "value code",
                            f"codes in {src!r} (mapped to {to!r}) that data.columns.{name}.{src}.values "
-                           f"does not map: {shown}" + (f" and {len(codes) - 5} more" if len(codes) > 5
+                           f"does not map: {shown}" + (f" and {len(counts) - 5} more" if len(counts) > 5
                                                        else ""),
-                           f"add them to data.columns.{name}.{src}.values (e.g. {codes.index[0]}: "
+                           f"add them to data.columns.{name}.{src}.values (e.g. {counts.index[0]}: "
                            f"<schema value>), or correct the rows", int(bad.sum()))]
-    return pd.Series(mapped.to_numpy(dtype=object), index=s.index, name=to).astype("string"), []
+    return pd.Series(target[codes], index=s.index, name=to).astype("string"), []
 
 
 def _as_text(s: pd.Series) -> pd.Series:
@@ -292,11 +294,13 @@ def _dates(s: pd.Series, fmt: str, name, src, to) -> tuple[pd.Series, list[Probl
         return s, []                                  # a parquet date column: nothing to parse
     st = _as_text(s)
     where = f"data.columns.{name}.{src}"
+    codes, uniq = pd.factorize(st, use_na_sentinel=True)   # work on the distinct values, then take
+    u = pd.Series(np.asarray(uniq, dtype=object), dtype="string")
     if fmt == "auto":
-        if st.dropna().str.fullmatch(r"\d{4}-\d{1,2}(-\d{1,2})?([ T].*)?").all():
+        if u.str.fullmatch(r"\d{4}-\d{1,2}(-\d{1,2})?([ T].*)?").all():
             return s, []                              # ISO dates: the schema conversion reads them
-        fits = detect_format(st)
-        ex = ", ".join(repr(x) for x in st.dropna().unique()[:3])
+        fits = detect_format(u)
+        ex = ", ".join(repr(x) for x in u[:3])
         if len(fits) != 1:
             what = (f"fit several date formats ({', '.join(fits)})" if fits
                     else "do not share one date format")
@@ -305,6 +309,16 @@ def _dates(s: pd.Series, fmt: str, name, src, to) -> tuple[pd.Series, list[Probl
                                f"declare the format: {src}: {{to: {to}, format: <one of "
                                f"{list(DATE_FORMATS)}>}} under data.columns.{name}", int(st.notna().sum()))]
         fmt = fits[0]
+    parsed, probs = _parse(u, fmt, where, name, src, to,
+                           np.bincount(codes[codes >= 0], minlength=len(u)))
+    if probs:
+        return s, probs
+    out = np.append(parsed.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))[codes]
+    return pd.Series(out, index=s.index, name=to), []
+
+
+def _parse(st: pd.Series, fmt, where, name, src, to, weight) -> tuple[pd.Series, list[Problem]]:
+    """Parse distinct text values ``st`` with format ``fmt``; ``weight``: rows per value."""
     present = st.notna().to_numpy(dtype=bool)
     if fmt == "excel":
         num = pd.to_numeric(st, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -312,23 +326,22 @@ def _dates(s: pd.Series, fmt: str, name, src, to) -> tuple[pd.Series, list[Probl
         bad = present & ~((num >= lo) & (num <= hi))
         if bad.any():
             ex = ", ".join(repr(x) for x in st[bad].unique()[:3])
-            return s, [Problem(name, src, "date format",
-                               f"Excel date serials in {src!r} outside {lo}..{hi} (1950-01-01..2099-12-31) "
-                               f"or not numbers: e.g. {ex}",
-                               f"check that {where} holds Excel serials (days since 1899-12-30); "
-                               "otherwise declare its format", int(bad.sum()))]
+            return st, [Problem(name, src, "date format",
+                                f"Excel date serials in {src!r} outside {lo}..{hi} (1950-01-01.."
+                                f"2099-12-31) or not numbers: e.g. {ex}",
+                                f"check that {where} holds Excel serials (days since 1899-12-30); "
+                                "otherwise declare its format", int(weight[bad].sum()))]
         days = np.where(present, np.nan_to_num(num), 0).astype("int64")
         out = (_EXCEL_EPOCH + days.astype("timedelta64[D]")).astype("datetime64[ns]")
-        return pd.Series(np.where(present, out, np.datetime64("NaT")), index=s.index, name=to
-                         ).astype("datetime64[ns]"), []
+        return pd.Series(np.where(present, out, np.datetime64("NaT", "ns"))).astype("datetime64[ns]"), []
     conv = pd.to_datetime(st, format=_STRPTIME[fmt], errors="coerce")
     bad = present & conv.isna().to_numpy(dtype=bool)
     if bad.any():
         ex = ", ".join(repr(x) for x in st[bad].unique()[:3])
-        return s, [Problem(name, src, "date format",
-                           f"values in {src!r} that are not dates of the format {fmt}: e.g. {ex}",
-                           f"correct the rows, or the format declared in {where}", int(bad.sum()))]
-    return conv.rename(to), []
+        return st, [Problem(name, src, "date format",
+                            f"values in {src!r} that are not dates of the format {fmt}: e.g. {ex}",
+                            f"correct the rows, or the format declared in {where}", int(weight[bad].sum()))]
+    return conv.astype("datetime64[ns]"), []
 
 
 def describe(columns: Mapping | None) -> str:
