@@ -164,6 +164,25 @@ def _intake(a) -> int:
     return 0
 
 
+def _scan_read_persons(data_folder, params_file, root) -> list[str]:
+    """Person ids of a data folder's persons extract (csv, parquet or parts), with the
+    ``data.columns`` mapping of the rendered plan when it can be read (else none: a user's own
+    names then fail to read, and the scan says NOT CHECKED)."""
+    from pathlib import Path
+
+    from .panel import read_extracts
+    from .params import ParamsError, load_params
+    columns = None
+    if params_file:
+        pf = Path(params_file) if Path(params_file).is_absolute() else Path(root) / params_file
+        try:
+            columns = load_params(pf).data.columns if pf.is_file() else None
+        except ParamsError:
+            columns = None
+    persons = read_extracts(data_folder, names=["persons"], columns=columns)["persons"]
+    return persons["person_id"].astype(str).tolist()
+
+
 def _person_ids(report_folder):
     """Person ids of the data a report was rendered from (via its results.json provenance) and
     the disclosure options it was rendered with.
@@ -174,8 +193,6 @@ def _person_ids(report_folder):
     """
     import json
     from pathlib import Path
-
-    import pandas as pd
 
     from .disclosure import DEFAULT_MIN_ANALYSIS_N, DEFAULT_THRESHOLD, ScanError
     from .params import ROOT
@@ -193,14 +210,14 @@ def _person_ids(report_folder):
         raise ScanError(f"{res} is not a results.json with provenance.data_folder ({exc}); "
                         "cannot tell which data to look for person ids in") from None
     data_folder = data_folder if data_folder.is_absolute() else ROOT / data_folder
-    persons = data_folder / "persons.parquet"
     if not data_folder.is_dir():
         raise ScanError(f"data folder {data_folder} (from {res}) does not exist; the scan needs "
                         "the persons extract to look for person ids")
-    try:
-        ids = pd.read_parquet(persons, columns=["person_id"])["person_id"].astype(str).tolist()
+    try:   # the persons extract in any layout, read with the plan's data.columns mapping
+        ids = _scan_read_persons(data_folder, prov.get("params_file"), ROOT)
     except Exception as exc:  # noqa: BLE001 - any unreadable extract means: not checked
-        raise ScanError(f"{persons} cannot be read ({type(exc).__name__}: {exc})") from None
+        raise ScanError(f"the persons extract in {data_folder} cannot be read "
+                        f"({type(exc).__name__}: {exc})") from None
     opts = {"threshold": DEFAULT_THRESHOLD, "min_analysis_n": DEFAULT_MIN_ANALYSIS_N,
             **(data.get("disclosure") or {})}
     return ids, opts

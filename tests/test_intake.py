@@ -126,6 +126,8 @@ def test_init_then_data_then_validate_then_render(synth, tmp_path, monkeypatch):
     assert out and (rep / "01_panel_overview.html").exists()
     assert json.loads((rep / "results.json").read_text())["notebooks"]["01_panel_overview"][
         "panel_size"]["persons"] == 200
+    # the scan reads the user's persons.csv through the plan's mapping (ids under 'fnr')
+    assert cli.main(["scan", str(rep)]) == 0
 
 
 def test_validate_lists_every_problem_without_ids(synth, tmp_path, capsys):
