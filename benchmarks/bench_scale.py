@@ -16,7 +16,8 @@ Usage::
 
     python benchmarks/bench_scale.py [--sizes 1000000 2500000] [--spark 100000] [--memory-limit 4GB]
 
-Writes ``benchmarks/results/bench_scale.json``.  Check ``free -g`` first: a stage is stopped at
+Writes ``benchmarks/results/bench_scale.json``.  Besides wall time, each stage records its CPU
+seconds (the machine is shared: wall time under load overstates the cost).  Check ``free -g`` first: a stage is stopped at
 8 GiB (``RLIMIT_AS`` is not used: DuckDB maps memory lazily; the parent polls RSS instead).
 """
 from __future__ import annotations
@@ -126,7 +127,9 @@ def run_stage(name: str, *args) -> dict:
     """Run a stage in a child process; wall time and the child's peak RSS (GiB)."""
     code = (f"import json, sys, resource; sys.path.insert(0, {str(HERE)!r}); import bench_scale as b; "
             f"r = b.STAGES[{name!r}](*{args!r}); "
-            "r['peak_rss_gib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2; "
+            "u = resource.getrusage(resource.RUSAGE_SELF); c = resource.getrusage(resource.RUSAGE_CHILDREN); "
+            "r['peak_rss_gib'] = u.ru_maxrss / 1024 ** 2; "
+            "r['cpu_seconds'] = u.ru_utime + u.ru_stime + c.ru_utime + c.ru_stime; "
             "print('RESULT ' + json.dumps(r))")
     t = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,

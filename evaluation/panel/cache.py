@@ -84,17 +84,17 @@ def save(panel, k: str) -> None:
     store = panel.store
     if root is None or store is None:
         return
-    src = store.folder
-    (src / "meta.json").write_text(json.dumps(panel.meta["panel"] and {"panel": panel.meta["panel"]},
-                                              default=str))
+    src, dest = store.folder, root / k
+    panel.meta["panel"]["store"] = str(dest)
+    (src / "meta.json").write_text(json.dumps({"panel": panel.meta["panel"]}, default=str))
     panel.flow.to_parquet(src / "flow.parquet", index=False)
     probs = panel.report.problems if panel.report is not None else []
     (src / "problems.json").write_text(json.dumps([dataclasses.asdict(p) for p in probs], default=str))
     (src / "done").write_text("")
-    dest = root / k
     try:
         src.rename(dest)
-    except OSError:          # another render stored the same panel first: use theirs
+    except OSError:          # another render stored the same panel first: keep ours (temporary)
+        panel.meta["panel"]["store"] = str(src)
         return
     store._finalizer.detach()
     panel.store = PanelStore(dest, keep=True)
