@@ -121,7 +121,7 @@ def _cell_regression(design: ClusterDesign):
 
 def pvalues(design: ClusterDesign, ybar: np.ndarray, *, null: float = 0.0, methods=("cr", "wild", "ri"),
             wild_weights: str = "rademacher", B: int = 999, n_permutations: int | None = None,
-            seed: int | None = None) -> dict[str, np.ndarray]:
+            seed: int | None = None, wild_variance: str = "CV1") -> dict[str, np.ndarray]:
     """p-values of ``H0: tau = null`` for each simulated study (rows of ``ybar``) and method.
 
     ``"cr"`` two-sided t-test with CR1 standard error and ``G-1`` df; ``"wild"`` WCR p-value
@@ -134,11 +134,13 @@ def pvalues(design: ClusterDesign, ybar: np.ndarray, *, null: float = 0.0, metho
     X, sw, cl = _cell_regression(design)
     Y = (ybar.reshape(S, G * T) * sw[None, :]).T           # (G*T, S)
     need = {"cr", "wild"} & set(methods)
-    w = wild_cluster_test(X, Y, cl, coef=0, r=null, weights=wild_weights, B=B, seed=seed,
-                          k_ssc=X.shape[1] + 1, n_ssc=int(round(design.persons.sum())) * T)
+    kw = dict(coef=0, r=null, weights=wild_weights, B=B, seed=seed, k_ssc=X.shape[1] + 1,
+              n_ssc=int(round(design.persons.sum())) * T)
+    w = wild_cluster_test(X, Y, cl, variance=wild_variance, **kw)
     out["estimate"] = w["estimate"]
     if "cr" in need:
-        out["cr"] = 2 * stats.t.sf(np.abs(w["estimate"] - null) / w["se"], G - 1)
+        w1 = w if wild_variance == "CV1" else wild_cluster_test(X, Y, cl, **{**kw, "B": 2})
+        out["cr"] = 2 * stats.t.sf(np.abs(w1["estimate"] - null) / w1["se"], G - 1)
     if "wild" in need:
         out["wild"] = w["pvalue"]
     if "ri" in methods:
@@ -208,12 +210,13 @@ def did_power(*, n_clusters: int, n_treated: int | None = None, dates=None, pers
 def coverage(*, design: ClusterDesign, icc: float, effect: float, sd: float = 1.0, cluster_persistence: float = 0.5,
              person_persistence: float = 0.5, rho: float = 0.0, methods=("cr", "wild", "ri"),
              level: float = 0.95, n_sims: int = 1000, B: int = 999, wild_weights: str = "rademacher",
-             n_permutations: int | None = None, seed: int | None = None) -> PowerResult:
+             n_permutations: int | None = None, seed: int | None = None,
+             wild_variance: str = "CV1") -> PowerResult:
     """Share of simulated studies whose interval (CR1 t, WCR inversion, RI inversion) covers ``effect``."""
     y = simulate_means(design, icc=icc, effect=effect, sd=sd, cluster_persistence=cluster_persistence,
                        person_persistence=person_persistence, rho=rho, n_sims=n_sims, seed=seed)
     p = pvalues(design, y, null=effect, methods=methods, B=B, wild_weights=wild_weights,
-                n_permutations=n_permutations, seed=seed)
+                n_permutations=n_permutations, seed=seed, wild_variance=wild_variance)
     tab = _rates(p, methods, 1 - level, cover=True)
     return PowerResult(table=tab, method=f"Simulated coverage of {level:.0%} intervals, {design.n_clusters} clusters, "
                                          f"{n_sims} simulations",

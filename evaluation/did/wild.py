@@ -108,35 +108,55 @@ def _rvec(coef, k):
     return R
 
 
-def _pieces(st: _Stats, j, V: np.ndarray):
-    """Coefficients of the bootstrap numerator and score vectors, affine in delta = R b - r."""
+def _pieces(st: _Stats, j, V: np.ndarray, variance: str = "CV1"):
+    """Pieces of the bootstrap statistic, affine in delta = R b - r: numerator weights ``c0 + d c1``
+    (``R b* - r = sum_g v_g c_g``), the matrix ``K0 + d K1`` with the draw's variance terms
+    ``Z = K v`` (``sum Z^2`` is the CV1 meat, or the CV3 jackknife sum), and ``Q``, the same sum
+    for the original sample."""
     XtXi = np.linalg.inv(st.XtX)
     R = _rvec(j, st.k)
     Rv = R @ XtXi                                  # R (X'X)^-1
     a = 1.0 / (Rv @ R)
     q = XtXi @ R * a                               # (X'X)^-1 R' / (R (X'X)^-1 R')
-    beta = st.Xtyg.sum(axis=-2) @ XtXi.T           # (k,) or (S, k)
+    Xty = st.Xtyg.sum(axis=-2)
+    beta = Xty @ XtXi.T                            # (k,) or (S, k)
     s0 = st.Xtyg - np.einsum("gkl,...l->...gk", st.XtXg, beta)   # X_g' u_hat_g
     s1 = st.XtXg @ q                                               # (G, k): X_g'X_g q
     c0 = s0 @ Rv                                   # (G,) or (S, G)
     c1 = s1 @ Rv                                   # (G,)
-    M = np.einsum("l,glm,mk->gk", Rv, st.XtXg, XtXi)               # (G, k)
-    H0 = np.einsum("hk,...gk->...hg", M, s0)                       # (G, G) or (S, G, G)
-    H1 = M @ s1.T
+    G = st.XtXg.shape[0]
+    if variance == "CV1":
+        M = np.einsum("l,glm,mk->gk", Rv, st.XtXg, XtXi)           # (G, k)
+        K0 = -np.einsum("hk,...gk->...hg", M, s0)                  # -H0
+        idx = np.arange(G)
+        K0[..., idx, idx] += c0
+        K1 = -(M @ s1.T)
+        K1[idx, idx] += c1
+        Q = (c0 ** 2).sum(axis=-1)
+    elif variance == "CV3":
+        # leave-one-cluster-out: R b*_(g) - R b_tilde = sum_{h != g} v_h R A_g s_h, A_g = (X'X - X_g'X_g)^+
+        RA = np.stack([R @ np.linalg.pinv(st.XtX - st.XtXg[g]) for g in range(G)])   # (G, k)
+        off = 1.0 - np.eye(G)
+        K0 = np.einsum("gk,...hk->...gh", RA, s0) * off - c0[..., None, :]
+        K1 = (RA @ s1.T) * off - c1[None, :]
+        bj = np.einsum("gk,...gk->...g", RA, Xty[..., None, :] - st.Xtyg)         # R b_hat_(g)
+        Q = ((bj - (beta @ R)[..., None]) ** 2).sum(axis=-1)
+    else:
+        raise ValueError("variance must be 'CV1' or 'CV3'")
     const = np.abs(V - V[:1]).max(axis=0) < 1e-12                  # v constant: t* = +-t exactly
-    return beta, c0, c1, H0, H1, const
+    return beta, c0, c1, K0, K1, Q, const
 
 
-def _quartic(c0, c1, H0, H1, V):
+def _quartic(c0, c1, K0, K1, Q, V):
     """Per draw, coefficients of P_b(d) = Q (n0 + d n1)^2 - d^2 ||Z0 + d Z1||^2 (highest first)."""
     n0 = c0 @ V
     n1 = c1 @ V
-    Z0 = c0[:, None] * V - H0 @ V
-    Z1 = c1[:, None] * V - H1 @ V
+    Z0 = K0 @ V
+    Z1 = K1 @ V
     A = (Z0 ** 2).sum(axis=0)
     Bc = (Z0 * Z1).sum(axis=0)
     C = (Z1 ** 2).sum(axis=0)
-    Q = float(c0 @ c0)
+    Q = float(Q)
     return np.stack([-C, -2 * Bc, Q * n1 ** 2 - A, 2 * Q * n0 * n1, Q * n0 ** 2], axis=1)
 
 
@@ -218,7 +238,7 @@ def acceptance_set(coef, keep, alpha, *, strict=True, center=0.0):
 def wild_cluster_test(X: np.ndarray, y: np.ndarray, cluster: np.ndarray, *, coef: int = 0,
                       r: float = 0.0, weights: str = "rademacher", B: int = 9999,
                       seed: int | None = None, level: float = 0.95, ci: bool = True,
-                      k_ssc: int | None = None, n_ssc: int | None = None,
+                      k_ssc: int | None = None, n_ssc: int | None = None, variance: str = "CV1",
                       return_draws: bool = False) -> dict:
     r"""Restricted wild cluster bootstrap (WCR-11) test of ``H0: b_coef = r`` in ``y = X b + u``.
 
@@ -244,6 +264,11 @@ def wild_cluster_test(X: np.ndarray, y: np.ndarray, cluster: np.ndarray, *, coef
     n_ssc : int, optional
         Number of observations in that factor (default the rows of ``X``; e.g. persons x periods
         when the rows are weighted cell means).
+    variance : {"CV1", "CV3"}
+        Variance in the t-statistics: CR1 (WCR-11, the default, as fwildclusterboot) or the
+        leave-one-cluster-out jackknife ``(G-1)/G sum_g (b_(g) - b)^2`` (CV3; MacKinnon, Nielsen &
+        Webb 2023), both for the original and every bootstrap sample (restricted residuals in the
+        bootstrap DGP either way).
     return_draws : bool
         Also return the bootstrap t-statistics ``t_boot`` (one per draw) and the weights ``v``.
 
@@ -270,34 +295,33 @@ def wild_cluster_test(X: np.ndarray, y: np.ndarray, cluster: np.ndarray, *, coef
     if G < 2:
         raise ValueError("the wild cluster bootstrap needs at least 2 clusters")
     V, enumerated = wild_weights(G, weights=weights, B=B, seed=seed)
-    beta, c0, c1, H0, H1, const = _pieces(st, coef, V)
+    beta, c0, c1, K0, K1, Qv, const = _pieces(st, coef, V, variance)
     Rc = _rvec(coef, st.k)
     k = k_ssc if k_ssc is not None else st.k
     n_obs = st.n if n_ssc is None else n_ssc
-    ssc = G / (G - 1) * (n_obs - 1) / max(n_obs - k, 1)
+    ssc = (G / (G - 1) * (n_obs - 1) / max(n_obs - k, 1)) if variance == "CV1" else (G - 1) / G
     alpha = 1 - level
     if y.ndim == 2:                                     # batch of outcomes: p-values only
         est = beta @ Rc
-        se = np.sqrt(ssc * (c0 ** 2).sum(axis=1))
+        se = np.sqrt(ssc * Qv)
         delta = est - r
         n_b = c0 @ V + delta[:, None] * (c1 @ V)[None, :]
-        Z = (c0[:, :, None] * V[None] - H0 @ V) + delta[:, None, None] * (c1[:, None] * V - H1 @ V)[None]
-        lhs = n_b ** 2 * (c0 ** 2).sum(axis=1)[:, None]
+        Z = K0 @ V + delta[:, None, None] * (K1 @ V)[None]
+        lhs = n_b ** 2 * Qv[:, None]
         rhs = delta[:, None] ** 2 * (Z ** 2).sum(axis=1)
         p = ((lhs > rhs) & ~const[None, :]).mean(axis=1)
         return {"estimate": est, "se": se, "t": delta / se, "pvalue": p, "draws": V.shape[1],
                 "enumerated": enumerated, "n_clusters": G}
     est = float(beta @ Rc)
-    Q = float(c0 @ c0)
-    se = float(np.sqrt(ssc * Q))
-    coefq = _quartic(c0, c1, H0, H1, V)
+    se = float(np.sqrt(ssc * Qv))
+    coefq = _quartic(c0, c1, K0, K1, Qv, V)
     delta = est - r
     p = float(np.mean((np.polyval(coefq.T, delta) > 0) & ~const))
     out = {"estimate": est, "se": se, "t": delta / se if se > 0 else np.nan, "pvalue": p,
            "draws": V.shape[1], "enumerated": enumerated, "n_clusters": G, "weights": weights,
-           "ci_low": np.nan, "ci_high": np.nan, "level": level}
+           "ci_low": np.nan, "ci_high": np.nan, "level": level, "variance": variance}
     if return_draws:
-        Zd = (c0 + delta * c1)[:, None] * V - (H0 + delta * H1) @ V
+        Zd = (K0 + delta * K1) @ V
         out["t_boot"] = ((c0 + delta * c1) @ V) / np.sqrt(ssc * (Zd ** 2).sum(axis=0))
         out["v"] = V
     if ci:
