@@ -454,8 +454,12 @@ class DataSpec(_Strict):
 
     @field_validator("columns")
     @classmethod
-    def _known_columns(cls, v):
+    def _known_columns(cls, v, info: ValidationInfo):
         from .panel.mapping import check_spec
+        if v and info.data.get("source") == "synthetic":
+            raise ValueError("data.columns maps the column names of your own extracts, but data.source "
+                             "is 'synthetic' (the generator writes the schema's names): set "
+                             "source: extracts with data.folder, or remove data.columns")
         probs = check_spec(v)
         if probs:
             raise ValueError("; ".join(probs))

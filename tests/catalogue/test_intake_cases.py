@@ -176,6 +176,24 @@ def test_validate_on_an_empty_folder_lists_every_required_extract(tmp_path, caps
         assert f"required extract '{name}' is missing" in err
 
 
+def test_columns_with_synthetic_source(tmp_path):
+    f = tmp_path / "p.yaml"
+    d = yaml.safe_load((intake.ROOT / "params" / "refino.yaml").read_text())
+    d["data"]["columns"] = {"persons": {"fnr": "person_id"}}
+    f.write_text(yaml.safe_dump(d, sort_keys=False))
+    with unchanged(tmp_path):
+        with pytest.raises(ParamsError, match=r"data.columns maps the column names of your own extracts, "
+                           r"but data.source is 'synthetic'"):
+            load_params(f)
+
+
+def test_validate_a_missing_params_file(tmp_path, capsys):
+    with unchanged(tmp_path):
+        assert cli.main(["validate", str(tmp_path / "params" / "nope.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert "NOT OK" in err and "nope.yaml" in err
+
+
 def test_validate_reports_plan_problems_without_reading_data(tmp_path, capsys):
     pfile, _ = intake.init("plan", "rct", root=tmp_path)
     pfile.write_text(pfile.read_text().replace("covariates: [age, female,", "covariates: [age, femal,"))
