@@ -17,7 +17,7 @@ assistance).
 
 For each configuration: coverage of 95 % intervals for TWFE with person and month effects by
 CR1 (t with G - 1 df), the restricted wild cluster bootstrap (Rademacher, all 64 sign vectors; and
-Webb, 999 draws) and randomisation inference over adoption dates (all 360 distinct assignments;
+Webb, 999 draws, with CR1 or with the CV3 jackknife variance in its t-statistics) and randomisation inference over adoption dates (all 360 distinct assignments;
 6 for the pilot), each with a Clopper-Pearson interval and whether it lies in 93-97 %.
 Also: the wild bootstrap's speed against wildboottest (same regression, same run, ratio), and the
 three p-values on the generated Alna panel itself.
@@ -81,9 +81,10 @@ def run_coverage(vc, reps, seed):
                 t0 = time.perf_counter()
                 rad = coverage(**kw, methods=("cr", "wild", "ri")).table
                 webb = coverage(**kw, methods=("wild",), wild_weights="webb", B=999).table
+                webb3 = coverage(**kw, methods=("wild",), wild_weights="webb", B=999, wild_variance="CV3").table
                 secs = time.perf_counter() - t0
                 rows = {"cr": rad.iloc[0], "wild_rademacher": rad.iloc[1], "wild_webb": webb.iloc[0],
-                        "ri": rad.iloc[2]}
+                        "wild_webb_cv3": webb3.iloc[0], "ri": rad.iloc[2]}
                 rec = {"design": name, "icc": icc, "rho": rho, "reps": reps, "seconds": round(secs, 2)}
                 for m, r in rows.items():
                     k = int(round(r["coverage"] * reps))
