@@ -232,43 +232,47 @@ def cs_weights(dates: np.ndarray, periods: np.ndarray, n: np.ndarray, *, control
     T = len(periods)
     size = n.mean(axis=1)                                 # persons per district (balanced)
     W = np.zeros((P, G, T))
-    tix = {int(p): i for i, p in enumerate(periods)}
+    pre_last = {}                                          # cohort -> index of its last pre-period
     for p in range(P):                                     # loop over assignments, arrays inside
         d = dates[p]
         cohorts = np.unique(d[d > 0])
-        cells = []                                         # (g, ti, bi, weight pg)
+        gs, tis, bis = [], [], []
         for g in cohorts:
-            pre = np.flatnonzero(periods + anticipation < g)
-            if len(pre) == 0:
+            if g not in pre_last:
+                pre = np.flatnonzero(periods + anticipation < g)
+                pre_last[g] = int(pre[-1]) if len(pre) else -1
+            if pre_last[g] < 0:
                 continue
-            bi = int(pre[-1])
-            for ti in np.flatnonzero(periods >= g):
-                cells.append((g, ti, bi, size[d == g].sum()))
-        if not cells:
+            post = np.flatnonzero(periods >= g)
+            gs.append(np.full(len(post), g))
+            tis.append(post)
+            bis.append(np.full(len(post), pre_last[g]))
+        if not gs:
             continue
-        e = np.array([periods[c[1]] - c[0] for c in cells])
-        pg = np.array([c[3] for c in cells])
+        gc, ti, bi = np.concatenate(gs), np.concatenate(tis), np.concatenate(bis)
+        tr = d[None, :] == gc[:, None]                      # (cells, G)
+        pg = (size[None, :] * tr).sum(axis=1)
+        e = periods[ti] - gc
         if kind == "simple":
             A = pg / pg.sum()
         elif kind == "dynamic":
-            A = np.zeros(len(cells))
-            es = np.unique(e)
-            for x in es:
-                m = e == x
-                A[m] = pg[m] / pg[m].sum() / len(es)
+            es, inv = np.unique(e, return_inverse=True)
+            A = pg / np.bincount(inv, weights=pg)[inv] / len(es)
         else:
             raise ValueError("kind must be 'simple' or 'dynamic'")
-        for (g, ti, bi, _), a in zip(cells, A):
-            tr = d == g
-            thr = max(periods[ti], periods[bi]) + anticipation
-            ctrl = (d == 0) if control_group == "never" else ((d == 0) | ((d > thr) & (d != g)))
-            if not ctrl.any():
-                raise ValueError(f"no comparison districts for cohort {g} in period {periods[ti]} under "
-                                 "some assignment; use control_group='notyet' or the TWFE statistic")
-            wt = size * tr / (size * tr).sum()
-            wc = size * ctrl / (size * ctrl).sum()
-            W[p, :, ti] += a * (wt - wc)
-            W[p, :, bi] -= a * (wt - wc)
+        thr = np.maximum(periods[ti], periods[bi]) + anticipation
+        ctrl = (d[None, :] == 0) if control_group == "never" else \
+            ((d[None, :] == 0) | ((d[None, :] > thr[:, None]) & (d[None, :] != gc[:, None])))
+        nc = (size[None, :] * ctrl).sum(axis=1)
+        if np.any(nc == 0):
+            k = int(np.flatnonzero(nc == 0)[0])
+            raise ValueError(f"no comparison districts for cohort {gc[k]} in period {periods[ti[k]]} under "
+                             "some assignment; use control_group='notyet' or the TWFE statistic")
+        contrib = A[:, None] * (size[None, :] * tr / pg[:, None] - size[None, :] * ctrl / nc[:, None])
+        Wp = np.zeros((T, G))
+        np.add.at(Wp, ti, contrib)
+        np.add.at(Wp, bi, -contrib)
+        W[p] = Wp.T
     return W
 
 
