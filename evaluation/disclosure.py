@@ -147,8 +147,8 @@ class TableSpec:
         by office: the panel's size is in the sample flow), so the count columns' column sums are
         treated as published.
     amounts : ``{amount column: (count column or None, price[, rows])}``: the amount is (at most)
-        a count times ``price`` (the largest unit price in it; a column name for a price per row;
-        a per-person amount has price / persons); rounded to ``rounding_base x price``, in
+        a count times ``price`` (the largest unit price in it; a column name or a sequence for a
+        price per row; a per-person amount has price / persons); rounded to ``rounding_base x price``, in
         ``rows`` only if given (positions or labels of ``key``).
     partition_by : with ``partition``, the rows partition the population within each value of
         this column (e.g. subgroup effects: the levels of each subgroup add up to the sample).
@@ -407,8 +407,8 @@ def _with_derived(out, spec, counts):
 def contract_unit_price(res) -> float:
     """The largest price the contract of a settlement (``ContractResult``) pays for one person's
     outcome: its amounts are rounded to ``rounding_base`` times it."""
-    from .contracts.indigo import _largest_unit_price
-    return _largest_unit_price(res)
+    from .contracts.indigo import largest_unit_price
+    return largest_unit_price(res)
 
 
 def round_amount(value: float, step: float) -> float:
@@ -448,6 +448,10 @@ def _amount_terms(df, spec, counts, rels, opts) -> list[dict]:
             if price not in df.columns:
                 raise DisclosureError(f"price column {price!r} of amount {col!r} not in the table")
             p = pd.to_numeric(df[price], errors="coerce").to_numpy(dtype=float)
+        elif np.ndim(price) == 1:             # a price per row, not published
+            p = np.asarray(price, dtype=float)
+            if len(p) != len(df):
+                raise DisclosureError(f"amount {col!r}: {len(p)} prices for {len(df)} rows")
         else:
             p = np.full(len(df), float(price))
         if cnt is not None and cnt not in counts:

@@ -39,7 +39,6 @@ import evaluation.params
 import evaluation.report
 from evaluation.contracts.compare import DesignSpec
 from evaluation.contracts.design_plots import plot_incentives
-from evaluation.report import TableSpec
 
 evaluation.report.notebook_setup()
 opt = evaluation.params.notebook_options(programme, "07_contract_design", options)
@@ -74,7 +73,8 @@ cmp = ec.compare_rules(panel.data, spec, design.rules, true_effect=design.true_e
                        investor=design.investor, n_draws=design.n_draws, seed=seed, **cf_kw)
 gate.say(cmp.method)
 gate.say("Stated true effect:", ", ".join(f"{k} {v:+g}" for k, v in design.true_effect.items()))
-rules = gate.table(cmp.tidy(), ["n"], caption="Candidate payment rules")
+rules = gate.table(cmp.tidy(), ec.money_spec(cmp.tidy(), cmp.results, ec.MONEY_TOTALS, ec.MONEY_PER_PERSON),
+                   caption="Candidate payment rules")
 rec.add("rules", rules)
 cmp.plot("payments")
 plt.tight_layout()
@@ -135,10 +135,13 @@ if design.even_rule is not None:
     inc = pd.concat([inc, ec.incentive_tables(cmp_even.results, panel.data, design.incentives[:1])],
                     ignore_index=True)
     gate.say("Group prices:", even["group_prices"])
-    rec.add("even_rule", gate.table(cmp_even.tidy(), ["n"], caption="The re-priced rule"))
+    rec.add("even_rule", gate.table(cmp_even.tidy(), ec.money_spec(
+        cmp_even.tidy(), cmp_even.results, ec.MONEY_TOTALS, ec.MONEY_PER_PERSON), caption="The re-priced rule"))
 if not inc.empty:
-    published = gate.table(inc, TableSpec(counts=["n", "n_comparison"], stats={
-        "n": ["payment", "paid_anyway", "effect", "share_paid_anyway"]}),
+    published = gate.table(inc, ec.money_spec(
+        inc, {**cmp.results, **(cmp_even.results if design.even_rule else {})},
+        per_person=["payment", "paid_anyway", "effect"], counts=["n", "n_comparison"],
+        stats={"n": ["payment", "paid_anyway", "effect", "share_paid_anyway"]}),
         caption="Payment per participant by baseline group")
     rec.add("incentives", published)
     for col, t in inc.groupby("by", sort=False):
@@ -159,7 +162,8 @@ sens_cf = {counterfactual: cf_kw, **{
 windows = design.sensitivity.windows or [spec.window_months]
 sens = ec.settlement_sensitivity(panel.data, {k: r.spec for k, r in cmp.results.items()},
                                  sens_cf, windows, assignment=assignment)
-gate.table(sens, [], caption="Settlement by counterfactual and window")
+gate.table(sens, ec.money_spec(sens, cmp.results, ["payment", "payment_no_effect", "public_net_benefit"]),
+           caption="Settlement by counterfactual and window")
 rec.add("sensitivity", sens)
 
 # %% [markdown]

@@ -139,3 +139,14 @@ def test_compare_even_rule_reprices_by_group():
     # the re-priced rule pays 2.6 x the low group's and 0.619 x the long-term group's prices
     assert cmp.results["staged (group prices)"].payment == pytest.approx(
         2.6 * (10000 + 4 * 2000) + 0.619048 * 5 * 10000, rel=1e-4)
+
+
+def test_money_spec_rounds_each_rule_to_its_own_price(cmp):
+    from evaluation.disclosure import DisclosureOptions, suppress
+    spec = compare.money_spec(cmp.tidy(), cmp.results, compare.MONEY_TOTALS, compare.MONEY_PER_PERSON)
+    pub = suppress(cmp.tidy(), spec, DisclosureOptions(threshold=5)).frame.set_index("rule")
+    # staged: largest unit price 0.4 x 10 000 -> steps of 5 x 4 000; weighted: 2.0 x 3 000 -> 5 x 6 000
+    assert pub.loc["staged", "payment"] % 20000 == 0 and pub.loc["weighted", "payment"] % 30000 == 0
+    assert pub.loc["beyond", "payment"] % 250000 == 0
+    # per participant: the total's step over the 10 participants
+    assert pub.loc["staged", "payment_per_participant"] % 2000 == 0

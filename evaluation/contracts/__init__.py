@@ -27,8 +27,9 @@ from .monitor import (CaseloadResult, TargetsResult, caseload, clopper_pearson_i
 from .indigo import to_indigo, to_indigo_json
 from .design import (design_inputs, design_table, threshold_power, threshold_required_n,
                      threshold_se)
-from .compare import (RuleComparison, candidate_specs, compare_even_rule, compare_rules,
-                      design_to_indigo, irr, settlement_sensitivity, with_window)
+from .compare import (MONEY_PER_PERSON, MONEY_TOTALS, RuleComparison, candidate_specs,
+                      compare_even_rule, compare_rules, design_to_indigo, irr, money_spec,
+                      settlement_sensitivity, with_window)
 from .pricing import break_even_prices, even_group_prices, event_rate, incentive_tables, incentives
 from .engine import (QUANTITIES, REPAYMENT_CATEGORIES, ContractResult, apply_contract_cap,
                      comparison_from_sample, describe_contract, evaluate,
@@ -44,7 +45,7 @@ __all__ = [
     "wilson_interval", "to_indigo", "to_indigo_json", "threshold_power", "threshold_required_n",
     "threshold_se", "comparison_from_sample", "describe_contract", "design_inputs", "design_table",
     "EffectEstimate", "effect_from_results", "matched_comparison", "resolve_effect",
-    "RuleComparison", "candidate_specs", "compare_even_rule", "compare_rules", "incentive_tables", "design_to_indigo", "irr",
+    "MONEY_PER_PERSON", "MONEY_TOTALS", "money_spec", "RuleComparison", "candidate_specs", "compare_even_rule", "compare_rules", "incentive_tables", "design_to_indigo", "irr",
     "settlement_sensitivity", "with_window", "break_even_prices", "even_group_prices", "event_rate",
     "incentives",
 ]

@@ -442,3 +442,23 @@ def compare_even_rule(panel, spec, design: DesignSpec, incentive_table: pd.DataF
                         true_effect=design.true_effect, relative=design.relative,
                         investor=design.investor, n_draws=design.n_draws, seed=seed, **evaluate_kw)
     return cmp, rule
+
+
+def money_spec(table: pd.DataFrame, results: Mapping[str, ContractResult], totals: Sequence[str] = (),
+               per_person: Sequence[str] = (), *, counts: Sequence[str] = ("n",), n: str = "n", **spec_kw):
+    """The disclosure declaration of a table with a ``rule`` column: money columns are counts of
+    outcomes times the rule's prices, so the gate rounds ``totals`` to ``rounding_base x`` the
+    rule's largest unit price and ``per_person`` amounts to that step divided by the row's ``n``
+    (:class:`evaluation.disclosure.TableSpec` with per-row prices)."""
+    from ..disclosure import TableSpec
+    from .indigo import largest_unit_price
+    price = table["rule"].map({k: largest_unit_price(r) for k, r in results.items()}).to_numpy(dtype=float)
+    persons = pd.to_numeric(table[n], errors="coerce").to_numpy(dtype=float) if per_person else None
+    amounts = {c: (None, price) for c in totals if c in table.columns}
+    amounts.update({c: (None, price / np.maximum(persons, 1)) for c in per_person if c in table.columns})
+    return TableSpec(counts=[c for c in counts if c in table.columns], amounts=amounts, **spec_kw)
+
+
+#: Money columns of :attr:`RuleComparison.table` (totals and per participant).
+MONEY_TOTALS = ("payment", "expected_payment", "deadweight", "payment_at_effect", "public_net_benefit")
+MONEY_PER_PERSON = ("payment_per_participant",)

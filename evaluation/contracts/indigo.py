@@ -43,7 +43,7 @@ def to_indigo(res: ContractResult, *, disclosure_threshold: int = 5,
     ev_rates = res.events
     metrics, pricings, results, payments = [], [], [], []
     from ..disclosure import round_amount
-    step = (rounding_base or disclosure_threshold) * _largest_unit_price(res)
+    step = (rounding_base or disclosure_threshold) * largest_unit_price(res)
 
     def paid_amount(x):  # amounts paid are counts x prices: rounded (disclosure gate)
         return None if x is None else round_amount(float(x), step)
@@ -156,7 +156,7 @@ def to_indigo(res: ContractResult, *, disclosure_threshold: int = 5,
     return out
 
 
-def _largest_unit_price(res: ContractResult) -> float:
+def largest_unit_price(res: ContractResult) -> float:
     """The largest price paid for one person's outcome under the rule (amounts are rounded to a
     multiple of ``rounding_base`` times it)."""
     p = res.spec.payment
@@ -171,7 +171,11 @@ def _largest_unit_price(res: ContractResult) -> float:
     else:  # pragma: no cover
         prices = []
     prices = [float(x) for x in prices if x]
-    return max(prices) if prices else 1.0
+    gp = getattr(p, "group_prices", None)
+    factor = 1.0
+    if gp is not None:   # group-specific prices: the largest factor scales the largest price
+        factor = max([gp.default, *(gp.levels.values() if gp.levels else gp.factors)])
+    return factor * max(prices) if prices else 1.0
 
 
 def to_indigo_json(res: ContractResult, path: Optional[str] = None, *, disclosure=None, **kw) -> str:

@@ -16,9 +16,9 @@ import seaborn as sns  # noqa: E402
 
 def _rounder(res, disclosure):
     from ..disclosure import options, round_amount
-    from .indigo import _largest_unit_price
+    from .indigo import largest_unit_price
     opts = options(None, disclosure)
-    step = opts.base * (_largest_unit_price(res) if res.spec is not None else 1.0)
+    step = opts.base * (largest_unit_price(res) if res.spec is not None else 1.0)
     return (lambda s: s.apply(lambda v: round_amount(float(v), step))), step
 
 
