@@ -264,12 +264,17 @@ def init(programme: str, design: str, *, root: str | Path = ".", extracts: str |
 # ------------------------------------------------------------------------------------------
 # validate
 # ------------------------------------------------------------------------------------------
-_ID = re.compile(r"person_id (?:'[^']*'|\"[^\"]*\"|\S+?)(?=[,)]|$)")
+_ID = re.compile(r"person_id (?:'[^']*'|\"[^\"]*\"|[^\s,;)]+)")
 
 
 def _no_ids(text: str) -> str:
     """``text`` without person ids (examples keep row numbers and other values)."""
     return re.sub(r"\(\s*,\s*", "(", re.sub(r",\s*\)", ")", _ID.sub("", text))).replace(" ()", "")
+
+
+def _examples(p) -> list[str]:
+    """A problem's examples without person ids (rows and other values kept)."""
+    return [e for e in (_no_ids(x) for x in p.examples) if e and e != "row"]
 
 
 @dataclass
@@ -297,13 +302,23 @@ class ValidationOutcome:
         lines = [head] + [f"  - [plan] {p.strip().lstrip('- ')}" for p in self.plan]
         for p in self.problems:
             loc = p.extract + (f", column '{p.column}'" if p.column else "")
-            ex = [_no_ids(e) for e in p.examples]
-            ex = [e for e in ex if e and e != "row"]
+            ex = _examples(p)
             lines.append(f"  - [{p.severity}] {loc}: {_no_ids(p.message)} ({p.count} in all"
                          + (f"; e.g. {'; '.join(ex)}" if ex else "") + f"). Fix: {p.fix}")
         return "\n".join(lines)
 
     __str__ = summary
+
+    def to_dict(self) -> dict:
+        """Plan problems and data problems (without person ids), for machines."""
+        return {"params_file": self.params_file, "folder": self.folder, "ok": self.ok,
+                "plan": list(self.plan),
+                "problems": [{**p.to_dict(), "message": _no_ids(p.message),
+                              "examples": "; ".join(_examples(p))} for p in self.problems]}
+
+    def _repr_html_(self) -> str:
+        import html
+        return "<pre>" + html.escape(self.summary()) + "</pre>"
 
 
 def validate(params_file: str | Path) -> ValidationOutcome:

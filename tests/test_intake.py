@@ -163,3 +163,29 @@ def test_every_column_is_described():
     for name, cols in intake.schema.EXTRACTS.items():
         assert set(cols) | {""} == set(intake.schema.DESCRIPTIONS[name]), name
         assert set(cols) == set(intake.EXAMPLES[name]), name
+
+
+def test_schema_names_with_own_codes_and_formats(tmp_path):
+    """A column already named as in the schema can still be recoded or given a date format."""
+    folder = tmp_path / "x"
+    folder.mkdir()
+    (folder / "social_assistance.csv").write_text("person_id,month,amount\nA1,15.01.2020,10\nA2,,5\n")
+    (folder / "persons.csv").write_text("person_id,birth_year,sex\nA1,1980,k\nA2,1990,m\n")
+    cols = {"social_assistance": {"month": {"to": "month", "format": "DD.MM.YYYY"}},
+            "persons": {"sex": {"to": "sex", "values": {"k": "F", "m": "M"}}}}
+    with unchanged(folder):
+        got = read_extracts(folder, columns=cols)
+    assert list(got["persons"]["sex"]) == ["F", "M"]
+    m = got["social_assistance"]["month"]
+    assert m.iloc[0] == pd.Timestamp("2020-01-01") and pd.isna(m.iloc[1])
+
+
+def test_validation_outcome_to_dict_has_no_ids(synth, tmp_path):
+    pfile, folder = intake.init("dict_out", "rct", root=tmp_path)
+    synth["persons"].to_parquet(folder / "persons.parquet", index=False)
+    synth["assignment"].iloc[:50].to_parquet(folder / "assignment.parquet", index=False)
+    res = intake.validate(pfile)
+    text = json.dumps(res.to_dict())
+    assert not res.ok and "linkage" in text
+    assert not any(i in text for i in synth["persons"]["person_id"].astype(str))
+    assert "<pre>" in res._repr_html_()

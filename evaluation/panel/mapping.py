@@ -125,7 +125,10 @@ def check_spec(columns: Mapping | None) -> list[str]:
                 probs.append(f"{w}: two file columns map to {name}.{to}: {seen[to]!r} and {src!r}; "
                              "keep one (a schema column comes from one file column)")
             seen[to] = str(src)
-            if "values" in e and not isinstance(e["values"], Mapping):
+            if "values" in e and to == "person_id":   # its codes would be ids in messages
+                probs.append(f"{w}.values: person ids are not recoded (a value map would print ids "
+                             f"in messages); map the id column as it is: {src}: person_id")
+            elif "values" in e and not isinstance(e["values"], Mapping):
                 probs.append(f"{w}.values: expected {{code in the file: schema value}}, got {e['values']!r}")
             fmt = e.get("format")
             if fmt is not None:

@@ -75,6 +75,8 @@ def test_init_programme_name_not_plain(tmp_path, name):
                  id="format-on-number"),
     pytest.param({"persons": {"kjonn": {"to": "sex", "value": {1: "M"}}}},
                  r"unknown key\(s\) \['value'\]; allowed: to, values, format", id="misspelt-key"),
+    pytest.param({"persons": {"fnr": {"to": "person_id", "values": {"1": "P1"}}}},
+                 r"person ids are not recoded", id="recode-ids"),
     pytest.param({"persons": {"kjonn": {"to": "sex", "values": ["M", "F"]}}},
                  r"values: expected \{code in the file: schema value\}", id="values-not-mapping"),
 ])
