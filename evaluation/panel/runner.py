@@ -24,6 +24,9 @@ class Runner:
     def __init__(self, con, shape: dict):
         self.con = con
         self.duck = getattr(con, "name", "") == "duckdb"
+        import ibis
+        import sqlglot
+        shape = {**shape, "ibis": ibis.__version__, "sqlglot": sqlglot.__version__}
         self.shape = hashlib.sha256(json.dumps(shape, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
     # ------------------------------------------------------------------ SQL memo
