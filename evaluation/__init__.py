@@ -10,5 +10,25 @@ matching   propensity scores, nearest-neighbour/exact/CEM matching, weighting, b
 contracts  outcome-contract payment rules, counterfactuals, investor and public cash flows
 report     tables, figures and statistical disclosure control for published reports
 render     papermill rendering of parameter files into reports
+
+Layers
+------
+Imports run one way, from the top of this list down (a module imports only from its own layer or
+below; tests/test_structure.py fails on a circle and on a function-level import that dodges one)::
+
+    cli                      commands
+    render, intake           renders, plans and data folders of a programme
+    params                   the params file and its options models
+    report                   what notebooks publish (through the gate)
+    contracts                payment rules, settlement, INDIGO export, contract design
+    rct, did, matching       estimators and their result objects
+    panel, synthetic         the person-month panel and the generated extracts
+    results, disclosure      result-object base classes; the disclosure gate
+    schema                   panel and extract columns, scenarios
+    _io                      ground floor: ROOT, atomic writes, to_jsonable (imports nothing here)
+
+A few imports sit inside functions to keep ``import evaluation.x`` light (matplotlib, scipy,
+the engines); those close no circle.  The one left that does (contracts.engine -> indigo/plots
+for ``ContractResult.to_indigo``/``plot``) is listed in tests/test_structure.py with its reason.
 """
 __version__ = "0.1.0"

@@ -404,13 +404,6 @@ def _with_derived(out, spec, counts):
     return out, replace(spec, sums=tuple(sums), counts=tuple(counts), derived={}), counts
 
 
-def contract_unit_price(res) -> float:
-    """The largest price the contract of a settlement (``ContractResult``) pays for one person's
-    outcome: its amounts are rounded to ``rounding_base`` times it."""
-    from .contracts.indigo import largest_unit_price
-    return largest_unit_price(res)
-
-
 def round_amount(value: float, step: float) -> float:
     """``value`` rounded to the nearest multiple of ``step`` (half away from zero)."""
     if not np.isfinite(value) or step <= 0:

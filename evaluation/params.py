@@ -59,10 +59,10 @@ import yaml
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
                       model_validator)
 
+from ._io import ROOT
 from .disclosure import DisclosureOptions
 from .schema import SCENARIOS, panel_columns
 
-ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
 README = ROOT / "README.md"
 
@@ -708,10 +708,7 @@ def read_yaml(path: str | Path) -> Any:
 
 
 def _contract_problems(contract: Any, prefix: list[str]) -> list[str]:
-    try:
-        from .contracts import ContractSpec  # noqa: WPS433 - contracts imports the schema only
-    except ImportError:  # pragma: no cover
-        return []
+    from .contracts import ContractSpec  # lazy: contracts loads scipy/matplotlib; no circle
     try:
         ContractSpec.model_validate(contract)
     except ValidationError as err:
@@ -721,7 +718,7 @@ def _contract_problems(contract: Any, prefix: list[str]) -> list[str]:
 
 def _design_problems(design: Any, contract: Any, prefix: list[str]) -> list[str]:
     """A design section against its model, and each candidate rule against the contract."""
-    from .contracts.compare import DesignSpec
+    from .contracts.compare import DesignSpec  # lazy, as above
     try:
         spec = DesignSpec.model_validate(design)
     except ValidationError as err:

@@ -19,9 +19,7 @@ statistics; zero counts are shown because they reveal no person.
 from __future__ import annotations
 
 import json
-import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -29,63 +27,11 @@ import numpy as np
 import pandas as pd
 
 from . import disclosure as dc
+from ._io import ROOT, atomic_write_bytes, atomic_write_text, to_jsonable  # noqa: F401 (re-exported)
 from .disclosure import (ID_COLUMNS, DEFAULT_THRESHOLD, DisclosureOptions, Sum, TableSpec,  # noqa: F401
-                         contract_unit_price,
                          drop_ids, escape_html, escape_markdown, gate_text, html_tables,
                          mask_points, masked_histogram, scan_report)
 
-
-
-# ------------------------------------------------------------------------------------------
-# atomic output
-# ------------------------------------------------------------------------------------------
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; published files are world-readable
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def to_jsonable(obj: Any) -> Any:
-    """Convert results, numpy scalars, DataFrames and NaN into JSON-compatible values."""
-    if hasattr(obj, "to_dict") and not isinstance(obj, (pd.DataFrame, pd.Series, dict)):
-        return to_jsonable(obj.to_dict())
-    if isinstance(obj, pd.DataFrame):
-        return to_jsonable(obj.to_dict(orient="records"))
-    if isinstance(obj, pd.Series):
-        return to_jsonable(obj.to_dict())
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return None if math.isnan(v) or math.isinf(v) else v
-    if isinstance(obj, (np.bool_,)):
-        return bool(obj)
-    if obj is pd.NA or obj is pd.NaT:
-        return None
-    if isinstance(obj, (pd.Timestamp, pd.Period)):
-        return str(obj)
-    return obj
 
 
 # ------------------------------------------------------------------------------------------
@@ -333,10 +279,6 @@ def notebook_setup(style: str = "whitegrid") -> None:
     ``notebooks/``.  Moving to the root makes ``data/...`` and ``reports/...`` parameters mean
     the same thing everywhere.
     """
-    import os
-
-    from .params import ROOT
-
     if os.getcwd() != str(ROOT):
         os.chdir(ROOT)
     try:
@@ -346,9 +288,16 @@ def notebook_setup(style: str = "whitegrid") -> None:
         pass
 
 
+def contract_unit_price(res) -> float:
+    """:func:`evaluation.contracts.indigo.largest_unit_price`: the largest price the contract of a
+    settlement pays for one person's outcome (amounts are rounded to ``rounding_base`` times it)."""
+    from .contracts.indigo import largest_unit_price as _price  # lazy: contracts; no circle
+    return _price(res)
+
+
 def plot_contract(res, kind: str = "cumulative", ax=None, *, disclosure=None):
     """:func:`evaluation.contracts.plots.plot_contract` (amounts rounded by the gate)."""
-    from .contracts.plots import plot_contract as _plot
+    from .contracts.plots import plot_contract as _plot  # lazy: matplotlib; no circle
     return _plot(res, kind, ax, disclosure=disclosure)
 
 

@@ -35,8 +35,11 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .. import disclosure as dc
 from ..results import TableResult, _records
 from .engine import _Q, ContractResult, _by_quantity, _resolve_quantity, evaluate, settle
+from .indigo import gated_json, largest_unit_price, to_indigo
+from .pricing import even_group_prices
 from .spec import ContractSpec
 
 #: Columns of :attr:`RuleComparison.table` (one row per candidate rule).
@@ -338,8 +341,6 @@ def design_to_indigo(comparison: RuleComparison, chosen: str, path: Optional[str
     atomically to ``path`` if given."""
     import json
 
-    from .. import disclosure as dc
-    from .indigo import gated_json, to_indigo
     if chosen not in comparison.results:
         raise ValueError(f"design.chosen {chosen!r} is not one of the candidate rules "
                          f"{list(comparison.results)}")
@@ -431,7 +432,6 @@ def compare_even_rule(panel, spec, design: DesignSpec, incentive_table: pd.DataF
 
     Returns the comparison of the re-priced rule and its payment section (with ``group_prices``).
     """
-    from .pricing import even_group_prices
     if design.even_rule is None or not design.incentives:
         raise ValueError("design.even_rule and design.incentives are needed to re-price a rule by group")
     g = design.incentives[0]
@@ -451,7 +451,6 @@ def money_spec(table: pd.DataFrame, results: Mapping[str, ContractResult], total
     rule's largest unit price and ``per_person`` amounts to that step divided by the row's ``n``
     (:class:`evaluation.disclosure.TableSpec` with per-row prices)."""
     from ..disclosure import TableSpec
-    from .indigo import largest_unit_price
     price = table["rule"].map({k: largest_unit_price(r) for k, r in results.items()}).to_numpy(dtype=float)
     persons = pd.to_numeric(table[n], errors="coerce").to_numpy(dtype=float) if per_person else None
     amounts = {c: (None, price) for c in totals if c in table.columns}

@@ -13,6 +13,9 @@ from __future__ import annotations
 import json
 from typing import Optional
 
+from .. import disclosure as dc
+from .._io import atomic_write_text, to_jsonable
+from ..disclosure import round_amount
 from .engine import REPAYMENT_CATEGORIES, ContractResult
 from .spec import COUNTERFACTUALS, RateCard, SharedSavings, StagedPayment, ThresholdPayment
 
@@ -42,7 +45,6 @@ def to_indigo(res: ContractResult, *, disclosure_threshold: int = 5,
     n_part = res.n_participants
     ev_rates = res.events
     metrics, pricings, results, payments = [], [], [], []
-    from ..disclosure import round_amount
     step = (rounding_base or disclosure_threshold) * largest_unit_price(res)
 
     def paid_amount(x):  # amounts paid are counts x prices: rounded (disclosure gate)
@@ -185,7 +187,6 @@ def to_indigo_json(res: ContractResult, path: Optional[str] = None, *, disclosur
     times prices, are rounded to ``rounding_base x`` the largest unit price of the rule
     (:func:`evaluation.disclosure.gate_value`).
     """
-    from .. import disclosure as dc
     opts = dc.options(kw.pop("disclosure_threshold", None), disclosure)
     record = to_indigo(res, disclosure_threshold=opts.threshold, rounding_base=opts.base, **kw)
     return gated_json(record, path, disclosure=opts)
@@ -193,8 +194,6 @@ def to_indigo_json(res: ContractResult, path: Optional[str] = None, *, disclosur
 
 def gated_json(record: dict, path: Optional[str] = None, *, disclosure=None) -> str:
     """An INDIGO record as JSON text after the disclosure gate, written atomically to ``path``."""
-    from .. import disclosure as dc
-    from ..report import atomic_write_text, to_jsonable
     opts = dc.options(None, disclosure)
     text = json.dumps(dc.gate_value(to_jsonable(record), opts), indent=2, ensure_ascii=False)
     if path is not None:

@@ -13,10 +13,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from ..disclosure import options, round_amount  # noqa: E402
+from .indigo import largest_unit_price  # noqa: E402
+
 
 def _rounder(res, disclosure):
-    from ..disclosure import options, round_amount
-    from .indigo import largest_unit_price
     opts = options(None, disclosure)
     step = opts.base * (largest_unit_price(res) if res.spec is not None else 1.0)
     return (lambda s: s.apply(lambda v: round_amount(float(v), step))), step
