@@ -979,3 +979,15 @@ def test_aggregation_from_gram_equals_dense_influence_function(cov_panel):
     b1 = comb.boot(50, np.random.default_rng(1), "mammen")
     b2 = multipliers(np.random.default_rng(1), (50, base.n), "mammen") @ psi
     np.testing.assert_allclose(b1, b2, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("base_period,anticipation", [("universal", 0), ("varying", 1), ("universal", 1)])
+def test_covariate_blocks_equal_cell_by_cell_bases(cov_panel, monkeypatch, base_period, anticipation):
+    from evaluation.did import attgt as mod
+    kw = dict(outcome="y", unit="unit", time="period", group="group", covariates=["x"],
+              base_period=base_period, anticipation=anticipation, control_group="notyet")
+    r1 = att_gt(cov_panel, **kw)
+    monkeypatch.setattr(mod, "_balanced_blocks", lambda P, X, spec, *a: (np.zeros(len(spec), bool), []))
+    r2 = att_gt(cov_panel, **kw)
+    np.testing.assert_allclose(r1.gt["estimate"], r2.gt["estimate"], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(r1.gt["se"], r2.gt["se"], rtol=1e-10)

@@ -452,6 +452,25 @@ class ATTgtResult(TableResult):
             extra={"kind": kind})
 
 
+def _column_runs(tis, bs):
+    """Split the cells' (period, base) column pairs into runs that index ``Y`` by slices: periods
+    consecutive and bases consecutive (varying base) or one base column (post-treatment)."""
+    runs, j = [], 0
+    m = len(tis)
+    while j < m:
+        e = j + 1
+        if bs[j] == tis[j] - 1:
+            while e < m and tis[e] == tis[e - 1] + 1 and bs[e] == tis[e] - 1:
+                e += 1
+            runs.append((j, e, slice(tis[j], tis[e - 1] + 1), slice(bs[j], bs[e - 1] + 1)))
+        else:
+            while e < m and tis[e] == tis[e - 1] + 1 and bs[e] == bs[j]:
+                e += 1
+            runs.append((j, e, slice(tis[j], tis[e - 1] + 1), slice(bs[j], bs[j] + 1)))
+        j = e
+    return runs
+
+
 def _balanced_blocks(P, X, spec, cc, coh_idx, controls, method, nocov, att, ps_cache):
     """Estimate the ATT(g,t) of a balanced panel by blocks: all cells of a cohort with the same
     comparison units at once (:func:`evaluation.did._drdid.panel_block`), one propensity score
@@ -490,10 +509,12 @@ def _balanced_blocks(P, X, spec, cc, coh_idx, controls, method, nocov, att, ps_c
             tis = np.array([spec[k][1] for k in ks])
             bs = np.array([spec[k][2] for k in ks])
             DY = np.empty((nrow, len(ks)))          # long differences straight from the ranges
+            runs = _column_runs(tis, bs)
             o = 0
             for _, lo, hi in ranges:
                 Yc = P.Y[lo:hi]
-                np.subtract(Yc[:, tis], Yc[:, bs], out=DY[o:o + hi - lo])
+                for j0, j1, ct, cb in runs:          # slices and broadcasts, not fancy gathers
+                    np.subtract(Yc[:, ct], Yc[:, cb], out=DY[o:o + hi - lo, j0:j1])
                 o += hi - lo
             a, inf = _drdid.quiet(_drdid.panel_block, DY, D, Xs, ws, method, ps=ps)
         except (_drdid.OverlapError, np.linalg.LinAlgError, ZeroDivisionError):
