@@ -1,11 +1,20 @@
-"""Shared pieces of the benchmark scripts: peak memory and atomic JSON records."""
+"""Shared pieces of the benchmark scripts: peak memory, atomic JSON records, and running one
+tool in a single-threaded worker process that prints its result as ``@@RESULT@@{json}``."""
 from __future__ import annotations
 
 import json
+import os
 import resource
+import subprocess
+import sys
 from pathlib import Path
 
-from evaluation.report import atomic_write_text
+from evaluation._io import atomic_write_text
+
+RESULT_TAG = "@@RESULT@@"
+# one thread per tool: every library's own thread-pool setting
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "POLARS_MAX_THREADS",
+               "RAYON_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
 def rss_gb() -> float:
@@ -16,3 +25,19 @@ def rss_gb() -> float:
 def write_record(record: dict, out: str | Path, indent: int = 1) -> Path:
     """Write a benchmark record as JSON, atomically (a reader never sees half a file)."""
     return atomic_write_text(out, json.dumps(record, indent=indent, default=float) + "\n")
+
+
+def run_worker(args: list[str], *, script: str, root: str | Path, timeout: float) -> dict:
+    """Run ``python script *args`` single-threaded with ``root`` on PYTHONPATH and return the
+    JSON it printed after :data:`RESULT_TAG`, or ``{"ok": False, "reason": ...}`` on a timeout or
+    an exit without a result (the last 800 characters of stderr)."""
+    env = dict(os.environ, PYTHONPATH=str(root), **{v: "1" for v in THREAD_VARS})
+    try:
+        p = subprocess.run([sys.executable, script, *args], capture_output=True, text=True,
+                           timeout=timeout, env=env, cwd=root)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "reason": f"timed out after {timeout:.0f} s"}
+    for line in p.stdout.splitlines():
+        if line.startswith(RESULT_TAG):
+            return json.loads(line[len(RESULT_TAG):])
+    return {"ok": False, "reason": f"exit {p.returncode}: {(p.stderr or '')[-800:]}"}

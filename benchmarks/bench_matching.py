@@ -41,7 +41,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,7 +48,7 @@ import traceback
 from pathlib import Path
 
 import numpy as np
-from _harness import rss_gb, write_record
+from _harness import RESULT_TAG, rss_gb, run_worker, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "matching.json"
@@ -221,23 +220,12 @@ def worker(tool: str, path: str, out: str | None) -> None:
     except Exception as e:  # noqa: BLE001
         r = {"ok": False, "reason": f"{type(e).__name__}: {e}", "trace": traceback.format_exc()[-1500:]}
     r.update({"peak_rss_gib": rss_gb(), "rss_after_load_gib": base})
-    print("@@RESULT@@" + json.dumps(r))
+    print(RESULT_TAG + json.dumps(r))
 
 
 def call(tool: str, path: Path, out: Path | None, timeout: float) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-               MKL_NUM_THREADS="1")
-    cmd = [sys.executable, __file__, "--worker", tool, "--data", str(path)]
-    if out is not None:
-        cmd += ["--save", str(out)]
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
-    except subprocess.TimeoutExpired:
-        return {"ok": False, "reason": f"timed out after {timeout:.0f} s"}
-    for line in p.stdout.splitlines():
-        if line.startswith("@@RESULT@@"):
-            return json.loads(line[len("@@RESULT@@"):])
-    return {"ok": False, "reason": f"exit {p.returncode}: {(p.stderr or '')[-800:]}"}
+    args = ["--worker", tool, "--data", str(path)] + (["--save", str(out)] if out is not None else [])
+    return run_worker(args, script=__file__, root=ROOT, timeout=timeout)
 
 
 def compare(ours_npz: Path, sk_npz: Path, treat: np.ndarray) -> dict:

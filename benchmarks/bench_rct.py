@@ -38,7 +38,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,7 +45,7 @@ import traceback
 from pathlib import Path
 
 import numpy as np
-from _harness import rss_gb, write_record
+from _harness import RESULT_TAG, rss_gb, run_worker, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "rct.json"
@@ -191,22 +190,12 @@ def worker(tool: str, spec: str, path: str) -> None:
     except Exception as e:  # noqa: BLE001
         out = {"ok": False, "reason": f"{type(e).__name__}: {e}", "trace": traceback.format_exc()[-1500:]}
     out.update({"peak_rss_gib": rss_gb(), "rss_after_load_gib": base})
-    print("@@RESULT@@" + json.dumps(out))
+    print(RESULT_TAG + json.dumps(out))
 
 
 def call(tool: str, spec: str, path: Path, timeout: float) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-               MKL_NUM_THREADS="1", POLARS_MAX_THREADS="1", RAYON_NUM_THREADS="1",
-               NUMBA_NUM_THREADS="1")
-    try:
-        p = subprocess.run([sys.executable, __file__, "--worker", tool, "--spec", spec, "--data", str(path)],
-                           capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
-    except subprocess.TimeoutExpired:
-        return {"ok": False, "reason": f"timed out after {timeout:.0f} s"}
-    for line in p.stdout.splitlines():
-        if line.startswith("@@RESULT@@"):
-            return json.loads(line[len("@@RESULT@@"):])
-    return {"ok": False, "reason": f"exit {p.returncode}: {(p.stderr or '')[-800:]}"}
+    return run_worker(["--worker", tool, "--spec", spec, "--data", str(path)],
+                      script=__file__, root=ROOT, timeout=timeout)
 
 
 def compare(ref: dict, other: dict, same_se: bool) -> dict:
