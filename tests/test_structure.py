@@ -34,7 +34,6 @@ LONG_FUNCTIONS = {
     "evaluation/did/_data.py::prepare_panel": (239, "did (issue 13) owns did/_data.py"),
     "evaluation/matching/_core.py::nearest_neighbor": (158, "to split: matching options, "
                                                        "distance, matching loop, result"),
-    "evaluation/contracts/monitor.py::caseload": (158, "to split into the caseload steps"),
     "evaluation/did/attgt.py::ATTgtResult.aggregate": (147, "did (issue 13) owns did/attgt.py"),
     "evaluation/cli.py::main": (126, "argument parser and dispatch; cli is being changed by "
                                 "plan/intake; to split into one parser builder per command"),

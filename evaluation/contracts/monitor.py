@@ -216,6 +216,42 @@ def caseload(panel, *, pilot: Optional[Iterable[str]] = None, reduction: float =
         ``"comparison"`` counterfactual without untreated offices outside the pilot.
     """
     df = panel.data if hasattr(panel, "data") and not isinstance(panel, pd.DataFrame) else panel
+    adopt, pilot, start = _pilot_and_start(df, column, counterfactual, pilot, start)
+    by = _office_flows(df, column)
+    S = by["stock"].unstack("office", fill_value=0).sort_index().astype(float)
+    months = S.index
+    is_pilot = S.columns.isin(pilot)
+    pil = pd.DataFrame({c: by[c].unstack("office", fill_value=0).reindex(index=months, columns=S.columns,
+                                                                          fill_value=0).loc[:, is_pilot].sum(axis=1)
+                        for c in ("stock", "inflow", "outflow")})
+    base_mask = (months < start) & (months >= start - pd.DateOffset(months=baseline_months))
+    if not base_mask.any():
+        raise ValueError(f"no pilot months in the {baseline_months} months before start {start:%Y-%m}; "
+                         "the panel must cover the baseline")
+    base = float(pil.loc[base_mask, "stock"].mean())
+    comp_offices = sorted(S.columns[~is_pilot])
+    if counterfactual == "comparison":
+        cf, n_comp, desc = _comparison_counterfactual(S, is_pilot, adopt, base, base_mask, baseline_months)
+    else:
+        cf, n_comp, desc = _trend_counterfactual(pil, start)
+    t = pil.astype(int).rename_axis("month").reset_index()
+    t["counterfactual"] = cf.to_numpy()
+    t["goal"] = np.where(t["month"] >= start, (1 - reduction) * t["counterfactual"], np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t["reduction_vs_counterfactual"] = 1 - t["stock"] / t["counterfactual"]
+    t["comparison_offices"] = n_comp.to_numpy().astype(int)
+    extra = {"start": str(start.date()), "pilot": ", ".join(pilot),
+             "comparison_offices": ", ".join(comp_offices) if counterfactual == "comparison" else "",
+             "counterfactual": counterfactual, "counterfactual_description": desc,
+             "baseline_stock": base, "reduction_goal": float(reduction),
+             **_goal_at_evaluation(t, start, horizon_months, reduction, base)}
+    return CaseloadResult(table=t, method=f"Caseload of {', '.join(pilot)} vs {reduction:.0%} reduction "
+                          f"goal (counterfactual: {desc})", extra=extra)
+
+
+def _pilot_and_start(df: pd.DataFrame, column: str, counterfactual: str, pilot, start):
+    """Check the panel's columns and the options; the offices' adoption months, the pilot offices
+    (default: the first to adopt) and the start month (default: their first adoption)."""
     for c in ("person_id", "month", "office", "treated", column):
         if c not in df.columns:
             raise ValueError(f"caseload needs panel column {c!r}")
@@ -234,9 +270,12 @@ def caseload(panel, *, pilot: Optional[Iterable[str]] = None, reduction: float =
         start = adopt.reindex(pilot).min()
         if pd.isna(start):
             raise ValueError(f"pilot offices {pilot} have no treated persons; pass start=")
-    start = pd.Timestamp(start)
+    return adopt, pilot, pd.Timestamp(start)
 
-    # stock / inflow / outflow per person-month, vectorised over the sorted panel
+
+def _office_flows(df: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Stock, inflow and outflow of recipients by (month, office), vectorised over the panel
+    sorted by person and month (a flow needs the same person in consecutive months)."""
     d = df[["person_id", "month", "office", column]].sort_values(["person_id", "month"], kind="mergesort")
     on = d[column].to_numpy().astype(bool)
     pid = d["person_id"].to_numpy()
@@ -250,74 +289,68 @@ def caseload(panel, *, pilot: Optional[Iterable[str]] = None, reduction: float =
                          index=pd.MultiIndex.from_arrays([pd.to_datetime(d["month"]).to_numpy(),
                                                           d["office"].to_numpy()],
                                                          names=["month", "office"]))
-    by = flows.groupby(level=["month", "office"]).sum()
-    S = by["stock"].unstack("office", fill_value=0).sort_index().astype(float)
-    months = S.index
-    is_pilot = S.columns.isin(pilot)
-    pil = pd.DataFrame({c: by[c].unstack("office", fill_value=0).reindex(index=months, columns=S.columns,
-                                                                          fill_value=0).loc[:, is_pilot].sum(axis=1)
-                        for c in ("stock", "inflow", "outflow")})
-    base_mask = (months < start) & (months >= start - pd.DateOffset(months=baseline_months))
-    if not base_mask.any():
-        raise ValueError(f"no pilot months in the {baseline_months} months before start {start:%Y-%m}; "
-                         "the panel must cover the baseline")
-    base = float(pil.loc[base_mask, "stock"].mean())
-    comp_offices = sorted(S.columns[~is_pilot])
-    if counterfactual == "comparison":
-        if not comp_offices:
-            raise ValueError("counterfactual='comparison' needs offices outside the pilot; use 'trend'")
-        a = adopt.reindex(S.columns[~is_pilot]).to_numpy(dtype="datetime64[ns]")
-        m = months.to_numpy(dtype="datetime64[ns]")[:, None]
-        U = np.isnat(a)[None, :] | (m < a[None, :])                     # untreated office-months
-        Sc = S.loc[:, ~is_pilot].to_numpy()
-        both = U[1:] & U[:-1]
-        num = (Sc[1:] * both).sum(axis=1)
-        den = (Sc[:-1] * both).sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            growth = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
-        idx = pd.Series(np.concatenate([[1.0], np.cumprod(growth)]), index=months)
-        cbase = idx[base_mask].mean()
-        if not np.isfinite(cbase) or cbase <= 0:
-            raise ValueError("the comparison offices have no caseload in the baseline months")
-        cf = base * idx / cbase
-        n_comp = pd.Series(U.sum(axis=1), index=months)
-        never = [o for o in comp_offices if pd.isna(adopt[o])]
-        later = [o for o in comp_offices if not pd.isna(adopt[o])]
-        desc = ("comparison districts' caseload (never treated: " + (", ".join(never) or "none")
-                + "; not yet treated: " + (", ".join(later) or "none")
-                + ", each until it joins), chain-linked month to month and indexed to the pilot's "
-                f"mean caseload in the {baseline_months} months before start")
-    else:
-        pre = pil[months < start]
-        if len(pre) < 2:
-            raise ValueError("counterfactual='trend' needs at least 2 pre-start months")
-        b, a0 = np.polyfit(month_index(pre.index.to_series()), pre["stock"].to_numpy(), 1)
-        cf = pd.Series(a0 + b * month_index(months.to_series()), index=months)
-        n_comp = pd.Series(0, index=months)
-        desc = f"linear trend of the pilot's caseload in the {len(pre)} months before start"
-    t = pil.astype(int).rename_axis("month").reset_index()
-    t["counterfactual"] = cf.to_numpy()
-    t["goal"] = np.where(t["month"] >= start, (1 - reduction) * t["counterfactual"], np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t["reduction_vs_counterfactual"] = 1 - t["stock"] / t["counterfactual"]
-    t["comparison_offices"] = n_comp.to_numpy().astype(int)
+    return flows.groupby(level=["month", "office"]).sum()
 
+
+def _comparison_counterfactual(S: pd.DataFrame, is_pilot, adopt: pd.Series, base: float, base_mask,
+                               baseline_months: int):
+    """The comparison offices' caseload while untreated, chain-linked month to month over the
+    offices untreated in both months and indexed to the pilot's baseline ``base``; returns the
+    counterfactual, the number of comparison offices by month and a description."""
+    months = S.index
+    comp_offices = sorted(S.columns[~is_pilot])
+    if not comp_offices:
+        raise ValueError("counterfactual='comparison' needs offices outside the pilot; use 'trend'")
+    a = adopt.reindex(S.columns[~is_pilot]).to_numpy(dtype="datetime64[ns]")
+    m = months.to_numpy(dtype="datetime64[ns]")[:, None]
+    U = np.isnat(a)[None, :] | (m < a[None, :])                     # untreated office-months
+    Sc = S.loc[:, ~is_pilot].to_numpy()
+    both = U[1:] & U[:-1]
+    num = (Sc[1:] * both).sum(axis=1)
+    den = (Sc[:-1] * both).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        growth = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+    idx = pd.Series(np.concatenate([[1.0], np.cumprod(growth)]), index=months)
+    cbase = idx[base_mask].mean()
+    if not np.isfinite(cbase) or cbase <= 0:
+        raise ValueError("the comparison offices have no caseload in the baseline months")
+    cf = base * idx / cbase
+    n_comp = pd.Series(U.sum(axis=1), index=months)
+    never = [o for o in comp_offices if pd.isna(adopt[o])]
+    later = [o for o in comp_offices if not pd.isna(adopt[o])]
+    desc = ("comparison districts' caseload (never treated: " + (", ".join(never) or "none")
+            + "; not yet treated: " + (", ".join(later) or "none")
+            + ", each until it joins), chain-linked month to month and indexed to the pilot's "
+            f"mean caseload in the {baseline_months} months before start")
+    return cf, n_comp, desc
+
+
+def _trend_counterfactual(pil: pd.DataFrame, start: pd.Timestamp):
+    """A linear trend fitted to the pilot's stock before ``start``, extrapolated."""
+    months = pil.index
+    pre = pil[months < start]
+    if len(pre) < 2:
+        raise ValueError("counterfactual='trend' needs at least 2 pre-start months")
+    b, a0 = np.polyfit(month_index(pre.index.to_series()), pre["stock"].to_numpy(), 1)
+    cf = pd.Series(a0 + b * month_index(months.to_series()), index=months)
+    n_comp = pd.Series(0, index=months)
+    return cf, n_comp, f"linear trend of the pilot's caseload in the {len(pre)} months before start"
+
+
+def _goal_at_evaluation(t: pd.DataFrame, start: pd.Timestamp, horizon_months: Optional[int],
+                        reduction: float, base: float) -> dict:
+    """The goal checked in the evaluation month: the last month from ``start`` (within the
+    horizon) with a counterfactual."""
     ok = t[(t["month"] >= start) & np.isfinite(t["counterfactual"])]
     if horizon_months is not None:
         ok = ok[ok["month"] <= start + pd.DateOffset(months=int(horizon_months) - 1)]
     if ok.empty:
         raise ValueError(f"no month from start {start:%Y-%m} with a counterfactual to check the goal in")
     ev = ok.iloc[-1]
-    extra = {"start": str(start.date()), "pilot": ", ".join(pilot),
-             "comparison_offices": ", ".join(comp_offices) if counterfactual == "comparison" else "",
-             "counterfactual": counterfactual, "counterfactual_description": desc,
-             "baseline_stock": base, "reduction_goal": float(reduction),
-             "evaluation_month": str(pd.Timestamp(ev["month"]).date()),
-             "stock_at_evaluation": float(ev["stock"]),
-             "counterfactual_at_evaluation": float(ev["counterfactual"]),
-             "goal_at_evaluation": float((1 - reduction) * ev["counterfactual"]),
-             "change_vs_baseline": float(ev["stock"] / base - 1),
-             "final_reduction": float(ev["reduction_vs_counterfactual"]),
-             "goal_met": bool(ev["reduction_vs_counterfactual"] >= reduction)}
-    return CaseloadResult(table=t, method=f"Caseload of {', '.join(pilot)} vs {reduction:.0%} reduction "
-                          f"goal (counterfactual: {desc})", extra=extra)
+    return {"evaluation_month": str(pd.Timestamp(ev["month"]).date()),
+            "stock_at_evaluation": float(ev["stock"]),
+            "counterfactual_at_evaluation": float(ev["counterfactual"]),
+            "goal_at_evaluation": float((1 - reduction) * ev["counterfactual"]),
+            "change_vs_baseline": float(ev["stock"] / base - 1),
+            "final_reduction": float(ev["reduction_vs_counterfactual"]),
+            "goal_met": bool(ev["reduction_vs_counterfactual"] >= reduction)}
