@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 JOBS   ?= 2
 
-.PHONY: setup report test lab bench notebooks clean-reports
+.PHONY: setup browser report test lab bench notebooks clean-reports
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -14,7 +14,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name evaluation --display-name "Python (evaluation)" >/dev/null
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) browser
+
+## headless Chromium for the browser check in the tests (Debian package; installed when root)
+browser:
+	@test -x /usr/bin/chromium || { if [ "$$(id -u)" = 0 ]; then \
+	  apt-get install -y --no-install-recommends chromium || \
+	  { apt-get update && apt-get install -y --no-install-recommends chromium; }; \
+	else echo "Chromium missing: run 'sudo apt-get install chromium' (tests/test_summary.py needs it)"; fi; }
 
 ## generate the synthetic data if absent and render every params/*.yaml into reports/
 report: setup

@@ -633,10 +633,14 @@ def format_cell(v: Any, precision: int = 3) -> str:
     return str(v)
 
 
-def table_html(pub: Published, caption: str | None = None, precision: int = 3) -> str:
+def table_html(pub: Published, caption: str | None = None, precision: int = 3,
+               formatter=None) -> str:
     """The published table as HTML: every string escaped, the declared structure (cells by their
-    position in the body) in ``data-disclosure`` so an audit can solve for hidden cells."""
+    position in the body) in ``data-disclosure`` so an audit can solve for hidden cells.
+    ``formatter(column, value) -> str`` presents a cell (default :func:`format_cell`); the
+    presentation layer is :func:`evaluation.report.cell_formatter`."""
     frame = pub.frame
+    fmt = formatter or (lambda _c, v: format_cell(v, precision))
     cols = list(frame.columns)
     cidx = {c: j for j, c in enumerate(cols)}
     st = pub.structure
@@ -656,7 +660,7 @@ def table_html(pub: Published, caption: str | None = None, precision: int = 3) -
     head = "".join(f"<th>{escape_html(c)}</th>" for c in cols)
     body = []
     for r in range(len(frame)):
-        tds = "".join(f"<td>{escape_html(format_cell(frame.iat[r, j], precision))}</td>"
+        tds = "".join(f"<td>{escape_html(fmt(cols[j], frame.iat[r, j]))}</td>"
                       for j in range(len(cols)))
         body.append(f"<tr>{tds}</tr>")
     cap = f"<caption>{escape_html(caption)}</caption>" if caption else ""

@@ -526,7 +526,9 @@ class HeadlineSpec(_Strict):
 
 class Params(_Strict):
     programme: str = Field(pattern=r"^[a-z0-9_]+$")
-    title: str
+    language: Literal["en", "nb"] = Field("en", description="language of the report: en (English) "
+                                          "or nb (Norwegian bokmål; evaluation/i18n.py)")
+    title: str = Field(description="the report's title; a text, or one per language {en: ..., nb: ...}")
     description: str = ""
     data: DataSpec
     disclosure_threshold: Optional[int] = Field(default=None, ge=3)  # = disclosure.threshold
@@ -536,6 +538,26 @@ class Params(_Strict):
     headline: Optional[HeadlineSpec] = None
     contract: Optional[dict[str, Any]] = None
     design: Optional[dict[str, Any]] = None   # = evaluation.contracts.compare.DesignSpec
+
+    @model_validator(mode="before")
+    @classmethod
+    def _texts_in_language(cls, data):
+        """``title`` / ``description`` given per language ({en: ..., nb: ...}): the report's."""
+        if not isinstance(data, dict):
+            return data
+        lang = data.get("language", "en")
+        for key in ("title", "description"):
+            v = data.get(key)
+            if isinstance(v, dict) and lang in ("en", "nb"):
+                bad = sorted(set(map(str, v)) - {"en", "nb"})
+                if bad:
+                    raise ValueError(f"{key}: unknown language(s) {bad}; give the text as "
+                                     f"{{en: ..., nb: ...}}")
+                if lang not in v:
+                    raise ValueError(f"{key} has no {lang!r} text but the report's language is "
+                                     f"{lang!r}: add `{lang}: ...` under {key}")
+                data = {**data, key: v[lang]}
+        return data
 
     @model_validator(mode="after")
     def _one_threshold(self):
@@ -583,7 +605,7 @@ class Params(_Strict):
         """
         return {"programme": self.programme, "data_dir": str(self.data_folder),
                 "output_dir": str(output_dir), "disclosure_threshold": self.disclosure.threshold,
-                "disclosure": self.disclosure.model_dump(),
+                "disclosure": self.disclosure.model_dump(), "language": self.language,
                 "seed": self.seed, "options": dict(nb.options)}
 
 

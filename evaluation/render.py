@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from . import __version__
+from . import __version__, i18n, summary
 from .params import ROOT, Params, file_hash, load_params, notebook_source
 from .report import atomic_write_text, to_jsonable
 from .schema import EXTRACTS
@@ -308,7 +308,7 @@ def headline_text(headline: dict | None) -> str:
 
 
 def _front_matter(nb, prov: dict, title: str, show_code: bool, headline: dict | None = None,
-                  description: str = ""):
+                  description: str = "", language: str = "en"):
     """Markdown cell with the provenance block and a table of contents, put first."""
     import nbformat
     toc = []
@@ -331,7 +331,8 @@ def _front_matter(nb, prov: dict, title: str, show_code: bool, headline: dict | 
         f"| package | evaluation {prov['package_version']}, Python {prov['python']} |",
         f"| git commit | `{prov['git_commit']}` |",
         f"| rendered | {prov['rendered_at']} |", "", "</details>", "",
-        "**Contents**", "", *toc,
+        f"**{i18n.t('contents', language)}** ([{i18n.t('summary_link', language)}](index.html))",
+        "", *toc,
     ]
     return nbformat.v4.new_markdown_cell("\n".join(lines))
 
@@ -360,8 +361,35 @@ def tidy_stderr(text: str) -> str:
     return "\n".join(out) + ("\n" if text.endswith("\n") else "")
 
 
+_NO_ALT = 'alt="No description has been provided for this image"'
+
+
+def _alt_texts(nb) -> list[str]:
+    """Every embedded figure gets alt text: the figure's own (titles and axes, set by
+    :func:`evaluation.report.figure_style` in the kernel), else the section it is in.
+    Returns the texts in the order of the figures."""
+    section, alts = "", []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            m = re.findall(r"^#+\s+(.+)$", cell.source, re.M)
+            section = m[-1].strip() if m else section
+        for out in cell.get("outputs", []):
+            if "image/png" in out.get("data", {}):
+                md = out.setdefault("metadata", {}).setdefault("image/png", {})
+                md.setdefault("alt", f"Figure: {section}" if section else "Figure")
+                alts.append(md["alt"])
+    return alts
+
+
+def _fill_alts(body: str, alts: list[str]) -> str:
+    """Put the figures' alt texts into the exported images (nbconvert's lab template drops them)."""
+    it = iter(alts)
+    return re.sub(re.escape(_NO_ALT),
+                  lambda m: f'alt="{html.escape(next(it, "Figure"), quote=True)}"', body)
+
+
 def export_html(nb, html_path: Path, *, prov: dict, title: str, show_code: bool = False,
-                headline: dict | None = None, description: str = "") -> Path:
+                headline: dict | None = None, description: str = "", language: str = "en") -> Path:
     """Write the executed notebook as self-contained HTML (figures embedded as data URIs)."""
     import copy
     from nbconvert import HTMLExporter
@@ -371,13 +399,14 @@ def export_html(nb, html_path: Path, *, prov: dict, title: str, show_code: bool 
         for out in cell.get("outputs", []):
             if out.get("output_type") == "stream" and out.get("name") == "stderr":
                 out["text"] = tidy_stderr(out["text"])
-    nb.cells.insert(0, _front_matter(nb, prov, title, show_code, headline, description))
+    alts = _alt_texts(nb)
+    nb.cells.insert(0, _front_matter(nb, prov, title, show_code, headline, description, language))
     exporter = HTMLExporter(template_name="lab")
     exporter.exclude_input = not show_code
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    atomic_write_text(html_path, body)
+    atomic_write_text(html_path, _fill_alts(body, alts))
     return html_path
 
 
@@ -448,7 +477,7 @@ def _render_into(stage: Path, params_path: Path, params: Params, *, show_code: b
     failed_dir = FAILED_ROOT / f"{params.programme}-{_dt.datetime.now():%Y%m%dT%H%M%S}-{os.getpid()}"
     executed = {}
     for spec in params.notebooks:
-        nb = load_notebook(spec.name)
+        nb = i18n.translate_notebook(load_notebook(spec.name), params.language)
         label = f"{_rel(params_path)} → notebooks/{spec.name}"
         executed[spec.name] = execute(nb, stage / f"{spec.name}.ipynb",
                                       params.notebook_parameters(spec, stage), label=label,
@@ -474,7 +503,10 @@ def _render_into(stage: Path, params_path: Path, params: Params, *, show_code: b
     # HTML last, so that every page opens with the pre-specified headline
     for name, nb in executed.items():
         export_html(nb, stage / f"{name}.html", prov=prov, title=f"{params.title} — {name}",
-                    show_code=show_code, headline=headline, description=params.description)
+                    show_code=show_code, headline=headline, description=params.description,
+                    language=params.language)
+    # the summary page opens the report (reports/<programme>/index.html)
+    atomic_write_text(stage / "index.html", summary.summary_page(params, data, executed, headline))
     return res
 
 
@@ -786,37 +818,46 @@ def write_index(out_root: str | Path | None = None) -> Path:
 
 
 def _write_index(out_root: Path) -> Path:
+    """The index page: links, a forest plot of every headline and a sortable table."""
     table = collect_results(out_root)
-    links = []
+    links, datas = [], []
     for path in report_results(out_root):
         data = json.loads(path.read_text())
+        datas.append(data)
         prog = data.get("programme", path.parent.name)
         nbs = " · ".join(f'<a href="{html.escape(prog)}/{html.escape(nb)}.html">{html.escape(nb)}</a>'
                          for nb in data.get("notebooks", {}))
         prov = data.get("provenance", {})
-        links.append(f"<li><b>{html.escape(data.get('title', prog))}</b> — {nbs} "
+        summ = (f'<a href="{html.escape(prog)}/index.html">{i18n.t("summary_link")}</a> · '
+                if (path.parent / "index.html").exists() else "")
+        links.append(f"<li><b>{html.escape(data.get('title', prog))}</b> — {summ}{nbs} "
                      f"<small>(params sha256 {html.escape(prov.get('params_sha256', '')[:12])}…, "
                      f"rendered {html.escape(prov.get('rendered_at', ''))})</small></li>")
+    forest = summary.forest_figure(summary.index_rows(datas))
     if len(table):
         t = table.copy()
-        t["estimate (95% CI)"] = [f"{e:.4g} ({lo:.4g} to {hi:.4g})"
+        t["estimate (95% CI)"] = [f"{i18n.significant(e, 3)} ({i18n.significant(lo, 3)} to "
+                                  f"{i18n.significant(hi, 3)})"
                                   for e, lo, hi in zip(t.estimate, t.ci_low, t.ci_high)]
         t["headline"] = t["headline"].map({True: "★", False: ""})
         t = t.sort_values(["programme", "headline", "notebook", "key"],
-                          ascending=[True, False, True, True])
+                          ascending=[True, False, True, True]).reset_index(drop=True)
         from .report import suppress_counts
+        est = list(t["estimate"])
         t = suppress_counts(t[["programme", "headline", "notebook", "key", "outcome",
                                "estimate (95% CI)", "n"]], ["n"], secondary=False)
-        table_html = t.to_html(index=False, escape=True, na_rep="–")
+        n_num = [float(v) if isinstance(v, (int, float)) and v == v else None for v in t["n"]]
+        t["n"] = [i18n.format_number(v) if v is not None else str(raw)
+                  for v, raw in zip(n_num, t["n"])]
+        table_html = summary.sortable_table(t, numeric={"estimate (95% CI)": est, "n": n_num})
     else:
-        table_html = "<p>No estimates recorded yet.</p>"
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Evaluation reports</title>
-<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse;font-size:90%}}
-td,th{{border:1px solid #ccc;padding:3px 6px}}</style></head><body>
-<h1>Evaluation reports</h1><ul>{''.join(links)}</ul>
-<h2>All programmes: estimates with 95 % intervals</h2>{table_html}
-<p><small>★ = the pre-specified headline outcome of the programme.</small></p></body></html>"""
-    return atomic_write_text(out_root / "index.html", page)
+        table_html = f"<p>{i18n.t('no_estimates')}</p>"
+    fig_html = (f"<h2>{i18n.t('index_forest')}</h2>{forest}<p><small>{i18n.t('index_panels')}"
+                "</small></p>") if forest else ""
+    body = (f"<h1>{i18n.t('index_title')}</h1><ul>{''.join(links)}</ul>{fig_html}"
+            f"<h2>{i18n.t('index_table')}</h2>{table_html}"
+            f"<p><small>{i18n.t('index_star')}</small></p>{summary.SORT_JS}")
+    return atomic_write_text(out_root / "index.html", summary._page(i18n.t("index_title"), body, "en"))
 
 
 def _numbers(obj, prefix=""):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -109,26 +110,107 @@ UNITS = {"earnings": "NOK", "sa_amount": "NOK", "earnings_12": "NOK", "sa_amount
 
 
 def publish_frame(df: pd.DataFrame, *, units: dict[str, str] | None = None,
-                  combine_ci: bool = True, digits: int = 3) -> pd.DataFrame:
+                  combine_ci: bool = True, digits: int = 3, language: str = "en") -> pd.DataFrame:
     """Presentation copy of a table: interval columns joined, units in headers.
 
     ``ci_low``/``ci_high`` (and ``band_low``/``band_high``) become one column
     ``"95 % CI"`` reading ``"lo to hi"``; columns named in ``units`` (default :data:`UNITS`)
     get the unit in their header, e.g. ``earnings (NOK)``.
     """
+    from . import i18n
     out = df.copy()
     if combine_ci:
         for lo, hi, name in (("ci_low", "ci_high", "95 % CI"), ("band_low", "band_high", "95 % band")):
             if lo in out.columns and hi in out.columns:
                 a = pd.to_numeric(out[lo], errors="coerce")
                 b = pd.to_numeric(out[hi], errors="coerce")
-                txt = [("–" if (pd.isna(x) or pd.isna(y)) else f"{x:.{digits}g} to {y:.{digits}g}")
+                to = " til " if language == "nb" else " to "
+                txt = [("–" if (pd.isna(x) or pd.isna(y)) else
+                        i18n.significant(x, digits, language) + to + i18n.significant(y, digits, language))
                        for x, y in zip(a, b)]
                 pos = list(out.columns).index(lo)
                 out = out.drop(columns=[lo, hi])
                 out.insert(pos, name, txt)
     u = {**UNITS, **(units or {})}
     return out.rename(columns={c: f"{c} ({u[c]})" for c in out.columns if c in u})
+
+
+# ------------------------------------------------------------------------------------------
+# presentation: one formatting layer, typed by column
+# ------------------------------------------------------------------------------------------
+#: Kinds of table column and how their cells read (see :func:`format_value`).
+KINDS = ("count", "money", "share", "estimate", "flag", "integer", "text")
+_SHARE_NAME = re.compile(r"(^|_)(share|rate|prop|proportion|pct|fraction)(_|$)", re.I)
+
+
+def _flag_values(s: pd.Series) -> bool:
+    vals = set(s.dropna().map(lambda v: v if isinstance(v, (bool, np.bool_)) else str(v)).unique())
+    return bool(vals) and vals <= {True, False, "True", "False"}
+
+
+def column_kinds(df: pd.DataFrame, *, counts: Sequence[str] = (), units: dict[str, str] | None = None,
+                 kinds: dict[str, str] | None = None) -> dict[str, str]:
+    """The kind of every column of ``df``: declared in ``kinds``, else inferred.
+
+    count = the gate's count columns; money = a column with a currency in :data:`UNITS` (or
+    ``units``); flag = booleans; share = a column named ``share``/``rate``/``prop``... holding
+    values in [0, 1]; integer = whole numbers; estimate = other numbers; text = the rest.
+    """
+    u = {**UNITS, **(units or {})}
+    out = {}
+    for c in df.columns:
+        col = df[c]
+        num = pd.to_numeric(col, errors="coerce")
+        finite = num[np.isfinite(num.astype(float))] if len(num) else num
+        if kinds and c in kinds:
+            k = kinds[c]
+            if k not in KINDS:
+                raise ValueError(f"column {c!r}: kind {k!r} is not one of {', '.join(KINDS)}")
+        elif c in counts:
+            k = "count"
+        elif col.dtype == bool or _flag_values(col):
+            k = "flag"
+        elif c in u and u[c] in ("NOK", "EUR", "GBP", "SEK", "DKK", "USD"):
+            k = "money"
+        elif finite.notna().sum() == 0:
+            k = "text"
+        elif _SHARE_NAME.search(str(c)) and finite.between(0, 1).all():
+            k = "share"
+        elif (finite == finite.round()).all() and (col.dtype.kind in "iu" or finite.abs().max() >= 10):
+            k = "integer"
+        else:
+            k = "estimate"
+        out[c] = k
+    return out
+
+
+def format_value(v: Any, kind: str, *, language: str = "en", digits: int = 3,
+                 share_decimals: int = 1) -> str:
+    """One cell as text: counts and integers without decimals (``1 798``), money without
+    decimals (the currency is in the header), shares as percentages with ``share_decimals``
+    decimals (``12.3 %``), estimates to ``digits`` significant digits, flags as yes/no (ja/nei);
+    decimal comma in ``nb``; suppressed cells (``"<5"``) and other text as they are."""
+    from . import i18n
+    if v is None or v is pd.NA or v is pd.NaT:
+        return "–"
+    if isinstance(v, (bool, np.bool_)) or (kind == "flag" and str(v) in ("True", "False")):
+        return i18n.t("yes" if v in (True, "True") else "no", language)
+    if isinstance(v, str) or not isinstance(v, (int, float, np.integer, np.floating)):
+        return str(v)
+    if not np.isfinite(float(v)):
+        return "–"
+    if kind in ("count", "money", "integer"):
+        return i18n.format_number(round(float(v)), language, 0)
+    if kind == "share":
+        return i18n.format_number(100 * float(v), language, share_decimals) + "\u00a0%"
+    return i18n.significant(v, digits, language)
+
+
+def cell_formatter(df: pd.DataFrame, *, counts: Sequence[str] = (), units=None, kinds=None,
+                   language: str = "en", digits: int = 3):
+    """``formatter(column, value)`` for :func:`evaluation.disclosure.table_html`."""
+    k = column_kinds(df, counts=counts, units=units, kinds=kinds)
+    return lambda c, v: format_value(v, k.get(c, "estimate"), language=language, digits=digits)
 
 
 def _display_html(html: str, plain: str) -> None:
@@ -140,11 +222,21 @@ def _display_html(html: str, plain: str) -> None:
 
 
 def published_html(pub: "dc.Published", *, caption: str | None = None, precision: int = 3,
-                   units: dict[str, str] | None = None) -> tuple[str, pd.DataFrame]:
-    """HTML of a gated table after presentation (intervals joined, units in headers)."""
-    shown = publish_frame(pub.frame, units=units)
+                   units: dict[str, str] | None = None, language: str = "en",
+                   kinds: dict[str, str] | None = None) -> tuple[str, pd.DataFrame]:
+    """HTML of a gated table after presentation (intervals joined, units in headers, cells
+    formatted by column kind (:func:`column_kinds`), headers in ``language``)."""
+    from . import i18n
     u = {**UNITS, **(units or {})}
-    rename = {c: f"{c} ({u[c]})" for c in pub.frame.columns if c in u}
+    kinds_by_src = column_kinds(pub.frame, counts=pub.structure["counts"], units=units, kinds=kinds)
+    shown = publish_frame(pub.frame, units=units, language=language)
+    rename = {c: i18n.column(f"{c} ({u[c]})" if c in u else c, language) for c in pub.frame.columns}
+    if len(set(rename.values())) < len(rename):   # two headers translate alike: keep the names
+        rename = {c: f"{c} ({u[c]})" if c in u else c for c in pub.frame.columns}
+    shown = shown.rename(columns={f"{c} ({u[c]})" if c in u else c: v for c, v in rename.items()})
+    ci = i18n.column("95 % CI", language)
+    shown = shown.rename(columns={"95 % CI": ci, "95 % band": i18n.column("95 % band", language)})
+    kinds_shown = {rename.get(c, c): k for c, k in kinds_by_src.items()}
     hidden = pub.hidden.rename(columns=rename).reindex(columns=shown.columns, fill_value=False)
     st = dict(pub.structure)
     ren = lambda c: rename.get(c, c)  # noqa: E731
@@ -154,7 +246,11 @@ def published_html(pub: "dc.Published", *, caption: str | None = None, precision
     st["amounts"] = [{**a, "column": ren(a["column"]),
                       "terms": [((x[0], ren(x[1])), q) for x, q in a["terms"]]} for a in st["amounts"]]
     view = dc.Published(shown, hidden, pub.notes, st, pub.options)
-    return dc.table_html(view, caption=caption, precision=precision), shown
+    fmt = lambda c, v: format_value(v, kinds_shown.get(c, "estimate"), language=language,  # noqa: E731
+                                    digits=precision)
+    html = dc.table_html(view, caption=caption, precision=precision, formatter=fmt)
+    text = pd.DataFrame({c: [fmt(c, v) for v in shown[c]] for c in shown.columns}, columns=shown.columns)
+    return html, text
 
 
 def show_table(df: pd.DataFrame, count_columns: Sequence[str] | None = None, *,
@@ -163,8 +259,14 @@ def show_table(df: pd.DataFrame, count_columns: Sequence[str] | None = None, *,
                dependent_columns: dict[str, Sequence[str]] | None = None,
                precision: int = 3, units: dict[str, str] | None = None,
                display: bool = True, spec: TableSpec | None = None,
-               disclosure: DisclosureOptions | dict | None = None):
+               disclosure: DisclosureOptions | dict | None = None,
+               language: str = "en", kinds: dict[str, str] | None = None):
     """Display a table in a notebook after the disclosure gate.
+
+    Cells are presented by column kind (:func:`column_kinds`: counts and integers without
+    decimals, money without decimals and its currency in the header, shares as percentages,
+    estimates to ``precision`` significant digits, flags as yes/no), headers and numbers in
+    ``language`` (``"en"`` or ``"nb"``); ``kinds`` declares kinds the inference would miss.
 
     Small counts, their statistics and recoverable cells are hidden (:func:`suppress_counts`,
     :mod:`evaluation.disclosure`), person-id columns removed, interval columns joined and units
@@ -179,7 +281,8 @@ def show_table(df: pd.DataFrame, count_columns: Sequence[str] | None = None, *,
     except dc.DisclosureError as exc:
         raise KeyError(str(exc)) from None
     if display:
-        html, shown = published_html(pub, caption=caption, precision=precision, units=units)
+        html, shown = published_html(pub, caption=caption, precision=precision, units=units,
+                                     language=language, kinds=kinds)
         plain = ((caption + "\n") if caption else "") + shown.to_string(index=False)
         _display_html(html, gate_text(plain, opts.threshold))
     return pub.frame
@@ -281,11 +384,76 @@ def notebook_setup(style: str = "whitegrid") -> None:
     """
     if os.getcwd() != str(ROOT):
         os.chdir(ROOT)
+    figure_style(style)
+
+
+#: Line styles and markers cycled with the colours, so that series stay apart in grey-scale.
+LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 3)))
+MARKERS = ("o", "s", "^", "D", "v", "P")
+HATCHES = ("", "//", "..", "xx", "\\\\", "--")
+
+
+def figure_style(style: str = "whitegrid") -> None:
+    """The suite's one figure style: seaborn ``whitegrid``, a colour-blind palette cycled
+    together with line styles and markers (readable printed in grey-scale), readable font sizes
+    and figures embedded at 110 dpi.  :func:`notebook_setup` calls it; the summary and index
+    pages use it too.  Bars are told apart by :data:`HATCHES` where a figure has groups."""
+    import matplotlib as mpl
+    from cycler import cycler
     try:
         import seaborn as sns
-        sns.set_theme(style=style, context="notebook")
+        sns.set_theme(style=style, context="notebook", palette="colorblind")
+        colours = sns.color_palette("colorblind", len(LINESTYLES))
     except ImportError:  # pragma: no cover
+        colours = mpl.rcParams["axes.prop_cycle"].by_key()["color"][:len(LINESTYLES)]
+    mpl.rcParams["axes.prop_cycle"] = (cycler(color=list(colours)) + cycler(linestyle=list(LINESTYLES))
+                                       + cycler(marker=list(MARKERS)))
+    mpl.rcParams.update({"lines.markersize": 4, "figure.dpi": 110,
+                         "savefig.dpi": 110, "axes.titlesize": "medium", "legend.frameon": False})
+    _alt_text_formatter()
+
+
+def figure_alt(fig) -> str:
+    """Alt text of a matplotlib figure from its titles and axis labels (what a screen reader
+    says in place of the picture): ``"Figure: <title>; x: <label>; y: <label>"`` per panel."""
+    parts = []
+    sup = getattr(fig, "_suptitle", None)
+    if sup is not None and sup.get_text():
+        parts.append(sup.get_text())
+    for ax in fig.get_axes():
+        bits = [ax.get_title()] if ax.get_title() else []
+        if ax.get_xlabel():
+            bits.append(f"x: {ax.get_xlabel()}")
+        if ax.get_ylabel():
+            bits.append(f"y: {ax.get_ylabel()}")
+        if bits:
+            parts.append(", ".join(bits))
+    return "Figure: " + ("; ".join(parts) if parts else "chart without title")
+
+
+def _alt_text_formatter() -> None:
+    """In a kernel, display figures as PNG with their alt text in the output's metadata
+    (nbconvert writes it into the ``alt`` attribute of the embedded image)."""
+    try:
+        from IPython import get_ipython
+        from matplotlib.figure import Figure
+        from IPython.core.pylabtools import print_figure
+    except ImportError:  # pragma: no cover
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    try:   # resolve the inline backend now: it registers its own PNG formatter when resolved
+        import matplotlib.pyplot as plt
+        plt._get_backend_mod()
+    except Exception:  # pragma: no cover
         pass
+
+    def png(fig):
+        data = print_figure(fig, "png", bbox_inches="tight")
+        return (data, {"alt": figure_alt(fig)}) if data else None
+
+    ip.display_formatter.formatters["image/png"].for_type(Figure, png)
 
 
 def contract_unit_price(res) -> float:
@@ -344,8 +512,11 @@ class Gate:
     ...                                                                  # doctest: +SKIP
     """
 
-    def __init__(self, threshold: int | None = None, disclosure: DisclosureOptions | dict | None = None):
+    def __init__(self, threshold: int | None = None, disclosure: DisclosureOptions | dict | None = None,
+                 language: str = "en"):
+        from .i18n import check_language
         self.options = dc.options(threshold, disclosure)
+        self.language = check_language(language)
 
     @property
     def threshold(self) -> int:
@@ -353,14 +524,15 @@ class Gate:
 
     def table(self, df: pd.DataFrame, spec: TableSpec | Sequence[str] | None = None, *,
               caption: str | None = None, precision: int = 3, units: dict[str, str] | None = None,
-              display: bool = True) -> pd.DataFrame:
+              display: bool = True, kinds: dict[str, str] | None = None) -> pd.DataFrame:
         """Show ``df`` through the gate (``spec``: a TableSpec or a list of count columns)."""
         if spec is not None and not isinstance(spec, TableSpec):
             counts = list(spec)
             spec = TableSpec(counts=counts, analysis_n="n" if "n" in counts else None)
         return PublishedFrame(show_table(
             df, spec=spec if spec is not None else dc.infer_spec(drop_ids(df)), caption=caption,
-            precision=precision, units=units, display=display, disclosure=self.options))
+            precision=precision, units=units, display=display, disclosure=self.options,
+            language=self.language, kinds=kinds))
 
     def result(self, res, *, caption: str | None = None, precision: int = 4) -> pd.DataFrame:
         """Show an estimate (anything with ``tidy()``) through the gate: its ``n`` is a count,

@@ -23,6 +23,7 @@ data_dir = "data/synthetic/refino"
 output_dir = "reports/refino"
 disclosure_threshold = 5
 disclosure = {}
+language = "en"  # en | nb (evaluation/i18n.py)
 seed = 20261123
 options = None  # None: the options of params/<programme>.yaml; a render passes its own
 
@@ -39,7 +40,7 @@ evaluation.report.notebook_setup()
 opt = evaluation.params.notebook_options(programme, "01_panel_overview", options)
 group, outcomes = opt.group, opt.outcomes
 panel = evaluation.panel.load_panel(data_dir)
-gate = evaluation.report.Gate(disclosure_threshold, disclosure)
+gate = evaluation.report.Gate(disclosure_threshold, disclosure, language=language)
 rec = gate.recorder(output_dir, notebook="01_panel_overview")
 
 # %% [markdown]

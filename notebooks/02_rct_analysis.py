@@ -26,6 +26,7 @@ data_dir = "data/synthetic/refino"
 output_dir = "reports/refino"
 disclosure_threshold = 5
 disclosure = {}
+language = "en"  # en | nb (evaluation/i18n.py)
 seed = 20261123
 options = None  # None: the options of params/<programme>.yaml; a render passes its own
 
@@ -49,7 +50,7 @@ panel = evaluation.panel.load_panel(data_dir)
 data = panel.data if arms is None else panel.data[panel.data["arm"].isin([control, *arms])]
 at_headline = rct.at_month(data, headline_month)
 people = rct.persons(data)
-gate = evaluation.report.Gate(disclosure_threshold, disclosure)
+gate = evaluation.report.Gate(disclosure_threshold, disclosure, language=language)
 rec = gate.recorder(output_dir, notebook="02_rct_analysis")
 
 # %% [markdown]

@@ -28,6 +28,7 @@ data_dir = "data/synthetic/alna_aktiv"
 output_dir = "reports/alna_aktiv"
 disclosure_threshold = 5
 disclosure = {}
+language = "en"  # en | nb (evaluation/i18n.py)
 seed = 20261123
 options = None  # None: the options of params/<programme>.yaml; a render passes its own
 
@@ -52,7 +53,7 @@ min_e, max_e = opt.min_e, opt.max_e
 
 panel = evaluation.panel.load_panel(data_dir)
 data = panel.data
-gate = evaluation.report.Gate(disclosure_threshold, disclosure)
+gate = evaluation.report.Gate(disclosure_threshold, disclosure, language=language)
 rec = gate.recorder(output_dir, notebook="03_did_rollout")
 
 

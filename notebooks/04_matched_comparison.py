@@ -25,6 +25,7 @@ data_dir = "data/synthetic/bjerke_effektkontrakt"
 output_dir = "reports/bjerke_effektkontrakt"
 disclosure_threshold = 5
 disclosure = {}
+language = "en"  # en | nb (evaluation/i18n.py)
 seed = 20261123
 options = None  # None: the options of params/<programme>.yaml; a render passes its own
 
@@ -51,7 +52,7 @@ aggregate, treatment = opt.aggregate, opt.treatment
 panel = evaluation.panel.load_panel(data_dir)
 persons = panel.persons()
 persons[treatment] = persons[treatment].astype(int)
-gate = evaluation.report.Gate(disclosure_threshold, disclosure)
+gate = evaluation.report.Gate(disclosure_threshold, disclosure, language=language)
 rec = gate.recorder(output_dir, notebook="04_matched_comparison")
 
 # %% [markdown]

@@ -24,6 +24,7 @@ data_dir = "data/synthetic/refino"
 output_dir = "reports/refino"
 disclosure_threshold = 5
 disclosure = {}
+language = "en"  # en | nb (evaluation/i18n.py)
 seed = 20261123
 options = None  # None: the options of params/<programme>.yaml; a render passes its own
 
@@ -47,7 +48,7 @@ panel = evaluation.panel.load_panel(data_dir)
 needs_mapping = any(e == "mapping" for _, e in spec.payment_events())
 assignment = (evaluation.panel.read_extracts(data_dir, names=["assignment"])["assignment"]
               if needs_mapping and "mapping_month" not in panel.data.columns else None)
-gate = evaluation.report.Gate(disclosure_threshold, disclosure)
+gate = evaluation.report.Gate(disclosure_threshold, disclosure, language=language)
 rec = gate.recorder(output_dir, notebook="05_outcome_contract")
 
 # %% [markdown]

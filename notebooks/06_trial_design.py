@@ -25,6 +25,7 @@ data_dir = "data/synthetic/refino"
 output_dir = "reports/refino"
 disclosure_threshold = 5
 disclosure = {}
+language = "en"  # en | nb (evaluation/i18n.py)
 seed = 20261123
 options = None  # None: the options of params/<programme>.yaml; a render passes its own
 
@@ -59,7 +60,7 @@ inp = ec.design_inputs(res)
 margin = inp["margin"] if inp["margin"] is not None else opt.margin
 share, ratio, sizes = opt.share_treated, opt.comparison_ratio, opt.sizes
 true_effects = opt.true_effects or [round(margin * k, 4) for k in (1.0, 1.5, 2.0, 3.0)]
-gate = evaluation.report.Gate(disclosure_threshold, disclosure)
+gate = evaluation.report.Gate(disclosure_threshold, disclosure, language=language)
 rec = gate.recorder(output_dir, notebook="06_trial_design")
 
 # %% [markdown]

@@ -26,6 +26,7 @@ data_dir = "data/synthetic/refino"
 output_dir = "reports/refino"
 disclosure_threshold = 5
 disclosure = None  # the disclosure section of the params file (threshold, rounding, min_analysis_n)
+language = "en"  # en | nb (evaluation/i18n.py)
 seed = 20261123
 options = None  # None: the options of params/<programme>.yaml; a render passes its own
 
@@ -54,7 +55,7 @@ matched = None
 if counterfactual == "matched" or any(c.get("counterfactual") == "matched"
                                       for c in design.sensitivity.counterfactuals.values()):
     matched, _ = ec.matched_comparison(panel, seed=seed, **opt.matching.model_dump())
-gate = evaluation.report.Gate(disclosure_threshold, disclosure)
+gate = evaluation.report.Gate(disclosure_threshold, disclosure, language=language)
 rec = gate.recorder(output_dir, notebook="07_contract_design")
 cf_kw = {"counterfactual": counterfactual, "assignment": assignment,
          "comparison": matched if counterfactual == "matched" else None}

@@ -114,4 +114,4 @@ def test_publish_frame_joins_intervals_and_adds_units():
                        "earnings": [1200.0]})
     out = report.publish_frame(df)
     assert list(out.columns) == ["term", "estimate", "95 % CI", "earnings (NOK)"]
-    assert out["95 % CI"].iloc[0] == "0.1 to 0.9"
+    assert out["95 % CI"].iloc[0] == "0.100 to 0.900"   # consistent significant digits

@@ -1,0 +1,317 @@
+"""The report's languages: English (``en``) and Norwegian bokmål (``nb``), in one place.
+
+Everything a reader sees that the suite writes itself -- notebook headings, the summary page's
+sentences, caveats, table headers and number formats -- is looked up here:
+
+* :data:`MESSAGES` -- generated sentences and labels, keyed by a message id, one text per language;
+* :data:`HEADINGS` -- the bokmål of every notebook heading (``## ...`` in ``notebooks/*.py``),
+  keyed by the English heading; the render replaces headings before a notebook runs
+  (:func:`translate_notebook`), so notebooks stay in one language and thin;
+* :data:`COLUMNS` -- table headers (column names of the package's tables) in bokmål;
+* :func:`format_number` -- decimal comma and a non-breaking thousands separator in ``nb``.
+
+A missing translation is an error naming the text and this file (tests check that every heading
+of every notebook has an ``nb`` entry), never a silently English page.
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+#: Languages a report can be written in (``language:`` in a parameter file).
+LANGUAGES = ("en", "nb")
+
+#: Thousands separator (narrow no-break space, so a number never breaks across lines).
+THIN = "\u202f"
+
+
+class TranslationError(KeyError):
+    """A text has no entry in the catalogue for the requested language."""
+
+    def __str__(self):  # KeyError quotes its message; show it plainly
+        return str(self.args[0])
+
+
+def check_language(language: str) -> str:
+    """``language`` if supported, else a clear error listing the supported ones."""
+    if language not in LANGUAGES:
+        raise ValueError(f"language {language!r} is not supported; use one of: "
+                         f"{', '.join(LANGUAGES)} (en = English, nb = Norwegian bokmål)")
+    return language
+
+
+# ------------------------------------------------------------------------------------------
+# generated sentences and labels
+# ------------------------------------------------------------------------------------------
+MESSAGES: dict[str, dict[str, str]] = {
+    "summary": {"en": "Summary", "nb": "Sammendrag"},
+    "headline": {"en": "Pre-specified headline result", "nb": "Forhåndsbestemt hovedresultat"},
+    "who": {"en": "Who was evaluated", "nb": "Hvem som ble evaluert"},
+    "main_figure": {"en": "Main figure", "nb": "Hovedfigur"},
+    "caveats": {"en": "Caveats", "nb": "Forbehold"},
+    "details": {"en": "Detailed reports", "nb": "Detaljerte rapporter"},
+    "contents": {"en": "Contents", "nb": "Innhold"},
+    "provenance": {"en": "Provenance", "nb": "Opphav"},
+    "no_headline": {"en": "No pre-specified headline result is declared in the plan.",
+                    "nb": "Planen angir ikke noe forhåndsbestemt hovedresultat."},
+    "withheld": {"en": "The headline estimate is not published: {reason}",
+                 "nb": "Hovedestimatet publiseres ikke: {reason}"},
+    # the headline sentence: "<title> raised/lowered <outcome> by <size> (95 % CI lo to hi)"
+    "raised": {"en": "raised", "nb": "økte"},
+    "lowered": {"en": "lowered", "nb": "reduserte"},
+    "unchanged": {"en": "did not change", "nb": "endret ikke"},
+    "sentence": {"en": "{who} {verb} {what} by {size} ({level} % CI {lo} to {hi}); {tail}.",
+                 "nb": "{who} {verb} {what} med {size} ({level} % KI {lo} til {hi}); {tail}."},
+    "tail_null_trial": {"en": "the trial cannot rule out no effect",
+                        "nb": "forsøket kan ikke utelukke at det ikke er noen effekt"},
+    "tail_null": {"en": "the evaluation cannot rule out no effect",
+                  "nb": "evalueringen kan ikke utelukke at det ikke er noen effekt"},
+    "tail_sig": {"en": "the interval excludes no effect",
+                 "nb": "intervallet utelukker at det ikke er noen effekt"},
+    "share_of": {"en": "the share {outcome}", "nb": "andelen {outcome}"},
+    "mean_of": {"en": "mean {outcome}", "nb": "gjennomsnittlig {outcome}"},
+    "at_month": {"en": "at {month} months", "nb": "etter {month} måneder"},
+    "unit_pp": {"en": "percentage points", "nb": "prosentpoeng"},
+    "unit_per100": {"en": "events per 100 persons", "nb": "hendelser per 100 personer"},
+    "n_persons": {"en": "{n} persons in the analysis", "nb": "{n} personer i analysen"},
+    "flow_alt": {"en": "Bar chart of the sample flow: persons at each step of the selection",
+                 "nb": "Stolpediagram over utvalget: personer i hvert trinn av utvelgingen"},
+    "flow_none": {"en": "The sample flow was not recorded (the plan has no panel overview).",
+                  "nb": "Utvalgsflyten ble ikke registrert (planen har ingen paneloversikt)."},
+    "persons": {"en": "persons", "nb": "personer"},
+    "figure_none": {"en": "The headline notebook draws no figure.",
+                    "nb": "Notatboken med hovedresultatet har ingen figur."},
+    # caveats
+    "cav_synthetic": {"en": "The data are synthetic (generated by the suite's scenario '{scenario}'): "
+                            "the numbers illustrate the method, they are not findings about the programme.",
+                      "nb": "Dataene er syntetiske (laget av scenarioet '{scenario}'): tallene viser "
+                            "metoden og er ikke funn om tiltaket."},
+    "cav_matched": {"en": "A matched comparison assumes selection on observables: persons who took part "
+                          "differ from their matched comparisons only in the registered characteristics "
+                          "used for matching. Unmeasured differences (motivation, health) can bias the "
+                          "effect; see the sensitivity analysis (Rosenbaum bounds, E-value).",
+                    "nb": "En matchet sammenligning forutsetter seleksjon på observerbare kjennetegn: "
+                          "deltakerne skiller seg fra sine sammenligningspersoner bare i de "
+                          "registrerte kjennetegnene det er matchet på. Umålte forskjeller (motivasjon, "
+                          "helse) kan gi skjeve effekter; se følsomhetsanalysen (Rosenbaum-grenser, E-verdi)."},
+    "cav_did": {"en": "A staggered rollout compares areas: with few areas (clusters) the intervals rest on "
+                      "few independent units and on parallel trends; see the pre-trend tests and the "
+                      "HonestDiD sensitivity.",
+                "nb": "En trinnvis innføring sammenligner områder: med få områder (klynger) hviler "
+                      "intervallene på få uavhengige enheter og på parallelle trender; se testene av "
+                      "trender før start og HonestDiD-følsomheten."},
+    "cav_rct": {"en": "Randomised as individuals: the comparison is fair by design, but the effect is the "
+                      "effect of being offered the programme (intention to treat), not of taking part.",
+                "nb": "Individuelt randomisert: sammenligningen er rettferdig ved design, men effekten er "
+                      "effekten av å bli tilbudt tiltaket (intensjon om behandling), ikke av å delta."},
+    "cav_disclosure": {"en": "Counts below {threshold} persons are suppressed, and estimates of fewer than "
+                             "{min_n} persons are not published.",
+                       "nb": "Antall under {threshold} personer er skjult, og estimater for færre enn "
+                             "{min_n} personer publiseres ikke."},
+    "cav_notes": {"en": "Notes recorded by the analysis:", "nb": "Merknader fra analysen:"},
+    # index
+    "index_title": {"en": "Evaluation reports", "nb": "Evalueringsrapporter"},
+    "index_forest": {"en": "Pre-specified headline of every programme, with its 95 % interval",
+                     "nb": "Forhåndsbestemt hovedresultat for hvert tiltak, med 95 % intervall"},
+    "index_table": {"en": "All programmes: estimates with 95 % intervals (click a header to sort)",
+                    "nb": "Alle tiltak: estimater med 95 % intervall (klikk en kolonne for å sortere)"},
+    "index_star": {"en": "★ = the pre-specified headline outcome of the programme.",
+                   "nb": "★ = tiltakets forhåndsbestemte hovedutfall."},
+    "index_panels": {"en": "One panel per unit: effects on shares in percentage points, on money in NOK, "
+                           "on counts in events per 100 persons, other outcomes in their own unit.",
+                     "nb": "Ett panel per enhet: effekter på andeler i prosentpoeng, på beløp i kroner, "
+                           "på antall i hendelser per 100 personer, andre utfall i egen enhet."},
+    "no_estimates": {"en": "No estimates recorded yet.", "nb": "Ingen estimater registrert ennå."},
+    "summary_link": {"en": "summary", "nb": "sammendrag"},
+    "yes": {"en": "yes", "nb": "ja"},
+    "no": {"en": "no", "nb": "nei"},
+}
+
+
+def t(msg_id: str, language: str = "en", **fields: Any) -> str:
+    """The message ``msg_id`` in ``language`` with ``fields`` filled in."""
+    check_language(language)
+    if msg_id not in MESSAGES:
+        raise TranslationError(f"no message {msg_id!r} in evaluation/i18n.py MESSAGES")
+    entry = MESSAGES[msg_id]
+    if language not in entry:
+        raise TranslationError(f"message {msg_id!r} has no {language!r} text in evaluation/i18n.py "
+                               "MESSAGES; add it there")
+    return entry[language].format(**fields) if fields else entry[language]
+
+
+# ------------------------------------------------------------------------------------------
+# notebook headings (keyed by the English heading in notebooks/*.py)
+# ------------------------------------------------------------------------------------------
+HEADINGS: dict[str, str] = {
+    "All pre-specified outcomes at the headline month": "Alle forhåndsbestemte utfall i hovedmåneden",
+    "Attrition": "Frafall",
+    "Balance": "Balanse",
+    "Balance at baseline": "Balanse før start",
+    "Callaway–Sant'Anna group-time effects (headline)": "Callaway–Sant'Anna gruppe-tid-effekter (hovedresultat)",
+    "Candidate rules side by side": "Kandidatregler side om side",
+    "Cash flows: provider, investor and public side": "Kontantstrømmer: leverandør, investor og offentlig side",
+    "Compliance": "Etterlevelse",
+    "Counterfactual": "Kontrafaktisk utvikling",
+    "Cumulative outcomes": "Kumulative utfall",
+    "Design inputs": "Grunnlag for designet",
+    "Designing the contract before it is signed": "Utforming av kontrakten før den signeres",
+    "Effects at horizons": "Effekter ved ulike tidshorisonter",
+    "Effects by cohort and by calendar period": "Effekter etter kohort og kalenderperiode",
+    "Effects month by month": "Effekter måned for måned",
+    "Event study with uniform confidence bands": "Hendelsesstudie med uniforme konfidensbånd",
+    "Goodman-Bacon decomposition of TWFE": "Goodman-Bacon-dekomponering av TWFE",
+    "Headline: the pre-specified outcome": "Hovedresultat: det forhåndsbestemte utfallet",
+    "Hidden bias: Rosenbaum bounds and the E-value": "Skjult skjevhet: Rosenbaum-grenser og E-verdien",
+    "How much could a violation of parallel trends change the conclusion? (HonestDiD)":
+        "Hvor mye kan brudd på parallelle trender endre konklusjonen? (HonestDiD)",
+    "INDIGO export": "INDIGO-eksport",
+    "Key numbers": "Nøkkeltall",
+    "Matched comparison": "Matchet sammenligning",
+    "Matched difference-in-differences": "Matchet forskjell-i-forskjeller",
+    "Minimum detectable effect of the current trial": "Minste påviselige effekt i dette forsøket",
+    "Outcome contract: payments, cash flows and who bears the risk":
+        "Resultatkontrakt: utbetalinger, kontantstrømmer og hvem som bærer risikoen",
+    "Outcome means": "Gjennomsnitt av utfall",
+    "Outcomes behind the payments": "Utfallene bak utbetalingene",
+    "Outcomes over calendar time": "Utfall over kalendertid",
+    "Outcomes over event time (months since programme start)": "Utfall over hendelsestid (måneder siden tiltaksstart)",
+    "Overlap": "Overlapp",
+    "Panel overview": "Oversikt over panelet",
+    "Payments and deadweight": "Utbetalinger og dødvekt",
+    "Payments by month and cohort": "Utbetalinger etter måned og kohort",
+    "Power": "Styrke",
+    "Power of the pre-test (Roth 2022)": "Styrken til testen før start (Roth 2022)",
+    "Pre-trend test": "Test av trender før start",
+    "Probability of payment against the size of the true effect": "Sannsynlighet for utbetaling mot størrelsen på den sanne effekten",
+    "Probability that the payment threshold is met": "Sannsynlighet for at terskelen for utbetaling nås",
+    "Propensity model": "Modell for deltakersannsynlighet",
+    "Provider payments under the staged 20/40/40 rule": "Utbetalinger til leverandør etter 20/40/40-regelen",
+    "Randomised trial: intention-to-treat analysis": "Randomisert forsøk: analyse etter intensjon om behandling",
+    "Raw trends by cohort": "Ujusterte trender etter kohort",
+    "Robustness": "Robusthet",
+    "Sample flow": "Utvalgsflyt",
+    "Sensitivity": "Følsomhet",
+    "Sensitivity of the settlement": "Følsomhet i oppgjøret",
+    "Staggered rollout: difference-in-differences": "Trinnvis innføring: forskjell-i-forskjeller",
+    "Subgroups": "Undergrupper",
+    "TWFE vs Callaway–Sant'Anna vs Sun–Abraham": "TWFE mot Callaway–Sant'Anna mot Sun–Abraham",
+    "Targets (activity and result targets, where the contract sets them)":
+        "Mål (aktivitets- og resultatmål, der kontrakten setter dem)",
+    "The chosen rule as INDIGO outcome pricing and payment plan": "Den valgte regelen som INDIGO-prising og betalingsplan",
+    "The contract": "Kontrakten",
+    "The investor": "Investoren",
+    "The price per outcome from the counterfactual rate": "Prisen per resultat fra den kontrafaktiske raten",
+    "The rollout": "Innføringen",
+    "Trial design for the planned contract": "Forsøksdesign for den planlagte kontrakten",
+    "Was the draw as designed?": "Ble trekningen gjort som planlagt?",
+    "Who bears the risk": "Hvem som bærer risikoen",
+    "Who is in the panel": "Hvem som er i panelet",
+    "Whom each rule pays for": "Hvem hver regel betaler for",
+}
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$")
+
+
+def heading(text: str, language: str) -> str:
+    """The heading ``text`` (English, as written in a notebook) in ``language``."""
+    check_language(language)
+    if language == "en":
+        return text
+    if text not in HEADINGS:
+        raise TranslationError(f"notebook heading {text!r} has no {language!r} translation; add it "
+                               "to HEADINGS in evaluation/i18n.py")
+    return HEADINGS[text]
+
+
+def translate_markdown(source: str, language: str) -> str:
+    """Markdown with every heading line replaced by its translation."""
+    if language == "en":
+        return source
+    out = []
+    for line in source.splitlines():
+        m = _HEADING.match(line)
+        out.append(f"{m.group(1)} {heading(m.group(2), language)}" if m else line)
+    return "\n".join(out)
+
+
+def translate_notebook(nb, language: str):
+    """Translate the headings of every markdown cell of ``nb`` in place (before it runs) and
+    return it.  Code and outputs are untouched."""
+    check_language(language)
+    if language != "en":
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                cell.source = translate_markdown(cell.source, language)
+    return nb
+
+
+def notebook_headings(source: str) -> list[str]:
+    """Headings of a jupytext percent notebook (``# ## Heading`` lines in markdown cells)."""
+    out, in_md = [], False
+    for line in source.splitlines():
+        if line.startswith("# %%"):
+            in_md = "[markdown]" in line
+            continue
+        if in_md and line.startswith("# "):
+            m = _HEADING.match(line[2:])
+            if m:
+                out.append(m.group(2))
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# table headers
+# ------------------------------------------------------------------------------------------
+COLUMNS: dict[str, str] = {
+    "n": "n", "arm": "gruppe", "term": "ledd", "estimate": "estimat", "se": "SE",
+    "p_value": "p-verdi", "pvalue": "p-verdi", "95 % CI": "95 % KI", "95 % band": "95 % bånd",
+    "outcome": "utfall", "month": "måned", "persons": "personer", "step": "trinn", "reason": "grunn",
+    "share": "andel", "mean": "gjennomsnitt", "group": "gruppe", "office": "kontor",
+    "method": "metode", "programme": "tiltak", "notebook": "notatbok", "key": "resultat",
+    "headline": "hovedresultat", "estimate (95% CI)": "estimat (95 % KI)", "cohort": "kohort",
+    "period": "periode", "event_time": "hendelsestid", "horizon": "horisont", "value": "verdi",
+    "variable": "variabel", "subgroup": "undergruppe", "level": "nivå", "payment": "utbetaling",
+    "paid": "betalt", "price": "pris", "cost": "kostnad", "amount": "beløp", "earnings": "inntekt",
+    "n_assigned": "n tildelt", "n_observed": "n observert", "n_participated": "n deltok",
+    "n_missing": "n mangler", "treated": "behandlet", "control": "kontroll", "age": "alder",
+    "female": "kvinne", "immigrant": "innvandrer", "smd": "SMD", "variance_ratio": "variansforhold",
+    "power": "styrke", "mde": "MDE", "statistic": "testobservator", "test": "test",
+    "df": "fg", "stage": "trinn", "event": "hendelse", "quarter": "kvartal", "rule": "regel",
+}
+
+
+def column(name: str, language: str) -> str:
+    """A table header in ``language`` (names without an entry are kept: they are column names
+    of the data, which the reader knows from the data dictionary)."""
+    if language == "en":
+        return name
+    base, unit = re.match(r"^(.*?)( \([^()]*\))?$", str(name)).groups()
+    return COLUMNS.get(base, base) + (unit or "")
+
+
+# ------------------------------------------------------------------------------------------
+# numbers
+# ------------------------------------------------------------------------------------------
+def format_number(x: Any, language: str = "en", decimals: int = 0, *, minus: str = "-") -> str:
+    """``x`` with ``decimals`` decimals, a non-breaking thousands separator and, in ``nb``, a
+    decimal comma: ``1234.5`` → ``"1 234.5"`` (en) / ``"1 234,5"`` (nb).  Missing → ``"–"``."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    s = f"{abs(float(x)):,.{decimals}f}".replace(",", THIN)
+    if language == "nb":
+        s = s.replace(".", ",")
+    neg = float(x) < 0 and float(s.replace(THIN, "").replace(",", ".")) != 0
+    return (minus if neg else "") + s
+
+
+def significant(x: Any, digits: int = 3, language: str = "en", *, minus: str = "-") -> str:
+    """``x`` to ``digits`` significant digits (fixed notation, never exponent form)."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    x = float(x)
+    if x == 0:
+        return format_number(0, language, max(digits - 1, 0))
+    mag = math.floor(math.log10(abs(x)))
+    return format_number(x, language, max(digits - 1 - mag, 0), minus=minus)

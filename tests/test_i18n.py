@@ -1,0 +1,93 @@
+"""Languages of the reports (evaluation.i18n): catalogue complete, numbers, headings, params."""
+import nbformat
+import pytest
+import yaml
+
+from evaluation import i18n
+from evaluation.params import NOTEBOOK_DIR, ROOT, ParamsError, load_params
+
+
+def test_every_notebook_heading_has_a_bokmaal_entry():
+    missing = []
+    n = 0
+    for src in sorted(NOTEBOOK_DIR.glob("0*.py")):
+        for h in i18n.notebook_headings(src.read_text()):
+            n += 1
+            if h not in i18n.HEADINGS:
+                missing.append(f"{src.name}: {h!r}")
+    assert n > 50
+    assert not missing, "headings without an nb entry in evaluation/i18n.py HEADINGS:\n" + "\n".join(missing)
+
+
+def test_every_message_in_both_languages():
+    for key, entry in i18n.MESSAGES.items():
+        assert set(entry) == set(i18n.LANGUAGES), key
+        # the same fields in both languages
+        import string
+        fields = [{f for _, f, _, _ in string.Formatter().parse(entry[lang]) if f} for lang in entry]
+        assert fields[0] == fields[1], key
+
+
+def test_number_formats():
+    assert i18n.format_number(1798.0) == "1\u202f798"
+    assert i18n.format_number(15000, "nb") == "15\u202f000"
+    assert i18n.format_number(1234.5, "nb", 1) == "1\u202f234,5"
+    assert i18n.format_number(-0.04, "en", 1) == "0.0"            # no "-0.0"
+    assert i18n.format_number(-1.5, "nb", 1, minus="\u2212") == "\u22121,5"
+    assert i18n.significant(0.0152345, 3) == "0.0152"
+    assert i18n.significant(0.0152345, 3, "nb") == "0,0152"
+    assert i18n.significant(1234.567, 3) == "1\u202f235"
+    assert i18n.format_number(float("nan")) == "–"
+
+
+def test_translate_markdown_headings_only():
+    src = "## Balance\nSome text stays.\n### Power"
+    assert i18n.translate_markdown(src, "nb") == "## Balanse\nSome text stays.\n### Styrke"
+    assert i18n.translate_markdown(src, "en") == src
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("## Subgroups"),
+                                         nbformat.v4.new_code_cell("x = 1  # ## Subgroups")])
+    i18n.translate_notebook(nb, "nb")
+    assert nb.cells[0].source == "## Undergrupper" and nb.cells[1].source.endswith("## Subgroups")
+
+
+def test_missing_translation_names_the_heading_and_the_file():
+    with pytest.raises(i18n.TranslationError, match=r"'Brand new section'.*evaluation/i18n.py"):
+        i18n.translate_markdown("## Brand new section", "nb")
+    with pytest.raises(i18n.TranslationError, match="no message 'nope'"):
+        i18n.t("nope", "nb")
+
+
+def test_unknown_language_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"'nn' is not supported; use one of: en, nb"):
+        i18n.check_language("nn")
+
+
+def test_columns_translated_with_units_kept():
+    assert i18n.column("earnings (NOK)", "nb") == "inntekt (NOK)"
+    assert i18n.column("persons", "nb") == "personer"
+    assert i18n.column("sa_months_24", "nb") == "sa_months_24"   # a data column: kept
+    assert i18n.column("persons", "en") == "persons"
+
+
+def test_params_language_and_texts_per_language(tmp_path):
+    d = yaml.safe_load((ROOT / "params" / "refino.yaml").read_text())
+    d["language"] = "nb"
+    d["title"] = {"en": "REFINO: results-based financing", "nb": "REFINO: resultatbasert finansiering"}
+    f = tmp_path / "p.yaml"
+    f.write_text(yaml.safe_dump(d))
+    p = load_params(f)
+    assert p.language == "nb" and p.title == "REFINO: resultatbasert finansiering"
+    nbp = p.notebook_parameters(p.notebooks[0], tmp_path)
+    assert nbp["language"] == "nb"
+    d.pop("language")
+    f.write_text(yaml.safe_dump(d))
+    assert load_params(f).title == "REFINO: results-based financing"   # default en
+
+
+def test_shipped_nb_params_read_in_bokmaal():
+    nb_files = [f for f in sorted((ROOT / "params").glob("*.yaml"))
+                if yaml.safe_load(f.read_text()).get("language") == "nb"]
+    assert nb_files, "at least one shipped programme renders in bokmål"
+    for f in nb_files:
+        p = load_params(f)
+        assert p.language == "nb" and p.title
