@@ -161,6 +161,11 @@ HEADINGS: dict[str, str] = {
     "Effects by cohort and by calendar period": "Effekter etter kohort og kalenderperiode",
     "Effects month by month": "Effekter måned for måned",
     "Event study with uniform confidence bands": "Hendelsesstudie med uniforme konfidensbånd",
+    "Few-cluster inference (pre-specified headline inference)":
+        "Inferens med få klynger (forhåndsbestemt inferens for hovedresultatet)",
+    "Synthetic control and synthetic DiD for the pilot district":
+        "Syntetisk kontroll og syntetisk DiD for pilotbydelen",
+    "How large must a district pilot be?": "Hvor stort må et bydelspilotprosjekt være?",
     "Goodman-Bacon decomposition of TWFE": "Goodman-Bacon-dekomponering av TWFE",
     "Headline: the pre-specified outcome": "Hovedresultat: det forhåndsbestemte utfallet",
     "Hidden bias: Rosenbaum bounds and the E-value": "Skjult skjevhet: Rosenbaum-grenser og E-verdien",
