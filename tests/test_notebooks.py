@@ -30,7 +30,7 @@ def test_notebook_has_parameters_and_checked_key_results(src):
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1
     names = {line.split("=")[0].strip() for line in tagged[0].source.splitlines() if "=" in line}
-    assert names == {"programme", "data_dir", "output_dir", "disclosure_threshold", "disclosure",
+    assert names == {"programme", "data_dir", "output_dir", "disclosure_threshold", "disclosure", "language",
                      "seed", "options"}
     checked = [c for c in nb.cells if "NBVAL_CHECK_OUTPUT" in c.source]
     assert checked, "no key-result cell marked # NBVAL_CHECK_OUTPUT"
