@@ -37,7 +37,6 @@ LONG_FUNCTIONS = {
     "evaluation/did/attgt.py::ATTgtResult.aggregate": (147, "did (issue 13) owns did/attgt.py"),
     "evaluation/cli.py::main": (126, "argument parser and dispatch; cli is being changed by "
                                 "plan/intake; to split into one parser builder per command"),
-    "evaluation/contracts/indigo.py::to_indigo": (124, "to split: one record builder per rule type"),
     "evaluation/panel/build.py::build_panel": (123, "panel (issue 11) is rewriting the build"),
 }
 

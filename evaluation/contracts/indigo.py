@@ -123,6 +123,18 @@ def to_indigo(res: ContractResult, *, disclosure_threshold: int = 5,
                          "price_description": _v("share of savings and tax gains")})
         payments.append({"outcome_metric_id": _v("all"), "type": _v("Actual"),
                          "money": {"currency": _v(cur), "amount": _v(paid_amount(res.payment))}})
+    out = _project_record(res, metrics, pricings, results, payments, paid_amount, disclosure_threshold)
+    if spec.investor is not None:
+        _add_investment(out, spec.investor, res.repayment_category, cur)
+    return out
+
+
+def _project_record(res: ContractResult, metrics: list, pricings: list, results: list, payments: list,
+                    paid_amount, disclosure_threshold: int) -> dict:
+    """The INDIGO project record around the rule's metrics, pricings, results and payments."""
+    spec = res.spec
+    cur = spec.currency
+    n_part = res.n_participants
     out = {
         "name": _v(spec.name),
         "service_and_beneficiaries": {
@@ -143,20 +155,20 @@ def to_indigo(res: ContractResult, *, disclosure_threshold: int = 5,
                              "expected_payment": paid_amount(res.expected_payment),
                              "probabilities": res.probabilities},
     }
-    if spec.investor is not None:
-        inv = spec.investor
-        cat = res.repayment_category
-        out["investments"] = [{"id": inv.name, "investment_commitment": {
-            "currency": _v(cur), "amount": {"exact": _v(inv.capital)}},
-            "maximum_potential_loss": _v("100%"),
-            "maximum_potential_return_type": _v("Average annual return"),
-            "maximum_potential_return": _v(inv.return_rate * 100),
-            "investor_repayment": _v(REPAYMENT_CATEGORIES.get(cat, "Not publicly available"))}]
-        out["overall_project_finance"]["total_investment_commitment"] = {
-            "currency": _v(cur), "amount": {"exact": _v(inv.capital)}}
-        out["overall_project_finance"]["investor_repayment"] = _v(REPAYMENT_CATEGORIES.get(cat))
     return out
 
+
+def _add_investment(out: dict, inv, cat, cur: str) -> None:
+    """The investor's commitment and repayment category (``investments`` and the finance totals)."""
+    out["investments"] = [{"id": inv.name, "investment_commitment": {
+        "currency": _v(cur), "amount": {"exact": _v(inv.capital)}},
+        "maximum_potential_loss": _v("100%"),
+        "maximum_potential_return_type": _v("Average annual return"),
+        "maximum_potential_return": _v(inv.return_rate * 100),
+        "investor_repayment": _v(REPAYMENT_CATEGORIES.get(cat, "Not publicly available"))}]
+    out["overall_project_finance"]["total_investment_commitment"] = {
+        "currency": _v(cur), "amount": {"exact": _v(inv.capital)}}
+    out["overall_project_finance"]["investor_repayment"] = _v(REPAYMENT_CATEGORIES.get(cat))
 
 def largest_unit_price(res: ContractResult) -> float:
     """The largest price paid for one person's outcome under the rule (amounts are rounded to a
