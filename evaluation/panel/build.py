@@ -8,6 +8,7 @@ sample flow (:mod:`.flow`) from counts computed in the engine.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from typing import TYPE_CHECKING, Mapping, Sequence
@@ -87,7 +88,7 @@ def build_panel(extracts: Mapping[str, pd.DataFrame], *, window=None,
         ``data.engine`` in the params file or ``--engine``), else ``"duckdb"``.
     memory_limit : str, optional
         DuckDB memory limit, e.g. ``"4GB"``; beyond it DuckDB spills to the work folder.
-        Default ``$EVALUATION_MEMORY_LIMIT`` (``data.memory_limit``), else DuckDB's own (80 % of RAM).
+        Default ``$EVALUATION_MEMORY_LIMIT`` (``data.memory_limit``), else :data:`evaluation.panel.engine.DEFAULT_MEMORY_LIMIT`.
     work_dir : str or Path, optional
         Where the panel's parquet files go (default: a new folder under ``$EVALUATION_WORK`` or
         the system temp folder; never the data folder).
@@ -119,7 +120,7 @@ def build_panel(extracts: Mapping[str, pd.DataFrame], *, window=None,
     """
     ks, outs, lookback = _options(outcomes, baseline_months, lookback_months)
     engine = _engine.check_engine(engine or os.environ.get("EVALUATION_ENGINE") or "duckdb")
-    memory_limit = memory_limit or os.environ.get("EVALUATION_MEMORY_LIMIT") or None
+    memory_limit = memory_limit or os.environ.get("EVALUATION_MEMORY_LIMIT") or _engine.DEFAULT_MEMORY_LIMIT
     if report is None:
         report = validate_extracts(extracts, window=window, offices=offices, lookback_months=lookback,
                                    outside_window=outside_window, linkage=linkage, raise_errors=True,
@@ -132,10 +133,13 @@ def build_panel(extracts: Mapping[str, pd.DataFrame], *, window=None,
         cov = ex["coverage"]
         win = (int(_midx(cov["first_month"]).min()), int(_midx(cov["last_month"]).max()))
     say = _progress(progress, sum(len(v) for v in ex.values()))
-    con = _engine.connect(engine, memory_limit=memory_limit, temp_dir=None, spark_master=spark_master)
     store = PanelStore(_engine.work_dir(work_dir))
+    spill = _engine.work_dir(work_dir)
     try:
+        con = _engine.connect(engine, memory_limit=memory_limit, temp_dir=spill, spark_master=spark_master)
         counts = _run(con, ex, win, ks, outs, job_kept_min_share, include_person_columns, store, say)
+        if engine == "duckdb":
+            con.disconnect()
     except Exception as exc:
         if _engine.out_of_memory(exc):
             raise _engine.EngineError(
@@ -143,6 +147,8 @@ def build_panel(extracts: Mapping[str, pd.DataFrame], *, window=None,
                 f"{str(exc).splitlines()[0][:200]}. Fix: raise memory_limit (data: memory_limit: in "
                 "the params file), free memory, or use engine: spark for data beyond one machine") from None
         raise
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
     meta = {"panel": {
         "window": [_month_str(win[0]), _month_str(win[1])], "n_periods": win[1] - win[0] + 1,
         "n_persons": counts["K"], "n_person_months": counts["total"],

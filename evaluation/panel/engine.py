@@ -1,7 +1,7 @@
 """Engines that run the relational panel build: DuckDB (default), Spark, BigQuery (untested).
 
 ``engine="duckdb"`` runs embedded and out of core: it spills to ``temp_dir`` when the build needs
-more than ``memory_limit`` (e.g. ``"4GB"``; DuckDB's default is 80 % of RAM).
+more than ``memory_limit`` (e.g. ``"8GB"``; default :data:`DEFAULT_MEMORY_LIMIT`).
 ``engine="spark"`` uses an active Spark session when there is one, else starts one: Spark
 Connect when ``SPARK_REMOTE`` (or ``spark_remote=``) is set, a cluster when ``SPARK_MASTER``
 (or ``spark_master=``) is set, otherwise local mode (``local[2]``).  Java 17 is needed for local
@@ -17,6 +17,11 @@ import tempfile
 from pathlib import Path
 
 ENGINES = ("duckdb", "spark", "bigquery")
+
+#: DuckDB memory limit when none is set (params ``data.memory_limit``, ``EVALUATION_MEMORY_LIMIT``):
+#: DuckDB's own default (80 % of RAM) lets one build take a shared machine; beyond this limit the
+#: build spills to a temporary folder instead.
+DEFAULT_MEMORY_LIMIT = "4GB"
 
 
 class EngineError(RuntimeError):
@@ -50,10 +55,8 @@ def connect(engine: str = "duckdb", *, memory_limit: str | None = None, temp_dir
 
 def _duckdb(memory_limit, temp_dir, threads):
     import ibis
-    cfg = {"preserve_insertion_order": True}
-    if memory_limit is not None:
-        cfg["memory_limit"] = str(memory_limit)
-    if temp_dir is not None:
+    cfg = {"preserve_insertion_order": True, "memory_limit": str(memory_limit or DEFAULT_MEMORY_LIMIT)}
+    if temp_dir is not None:           # spill here (DuckDB's default is .tmp in the working folder)
         Path(temp_dir).mkdir(parents=True, exist_ok=True)
         cfg["temp_directory"] = str(temp_dir)
     if threads is not None:
