@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import schema
+from .._io import atomic_write_bytes
 from ._tables import arrow_schema
 
 #: Marker file of a folder created by the generator (JSON: generator, settings, complete).
@@ -93,22 +94,11 @@ def read_marker(folder) -> dict:
         return {}
 
 
-def _atomic_bytes(path: Path, data: bytes):
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_marker(folder: Path, settings: dict, *, complete: bool):
     body = {"generator": "evaluation.synthetic", "generator_version": GENERATOR_VERSION,
             "note": "folder created by evaluation.synthetic; the generator writes only here",
             **settings, "complete": complete}
-    _atomic_bytes(folder / MARKER, (json.dumps(body, indent=2, sort_keys=True) + "\n").encode())
+    atomic_write_bytes(folder / MARKER, (json.dumps(body, indent=2, sort_keys=True) + "\n").encode())
 
 
 # ------------------------------------------------------------------------------------------
