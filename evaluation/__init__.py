@@ -17,13 +17,14 @@ Imports run one way, from the top of this list down (a module imports only from 
 below; tests/test_structure.py fails on a circle and on a function-level import that dodges one)::
 
     cli                      commands
-    render, intake           renders, plans and data folders of a programme
+    render, intake, summary  renders, plans, summary pages and data folders of a programme
     params                   the params file and its options models
-    report                   what notebooks publish (through the gate)
+    report, overview         what notebooks publish (through the gate)
     contracts                payment rules, settlement, INDIGO export, contract design
     rct, did, matching       estimators and their result objects
     panel, synthetic         the person-month panel and the generated extracts
-    results, disclosure      result-object base classes; the disclosure gate
+    results, disclosure,     result-object base classes; the disclosure gate; report wording
+    i18n
     schema                   panel and extract columns, scenarios
     _io                      ground floor: ROOT, atomic writes, to_jsonable (imports nothing here)
 
