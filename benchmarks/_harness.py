@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from evaluation._io import atomic_write_text
@@ -20,6 +22,14 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "PO
 def rss_gb() -> float:
     """Peak resident memory of this process so far, in GiB (Linux ru_maxrss is in kB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+
+
+def machine_record(**fields) -> dict:
+    """The head of a benchmark record: when, on what machine and Python, under what load; then
+    the script's own ``fields``."""
+    return {"created": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": platform.platform(),
+            "cpus": os.cpu_count(), "load_average_at_start": list(os.getloadavg()),
+            "python": sys.version.split()[0], **fields}
 
 
 def write_record(record: dict, out: str | Path, indent: int = 1) -> Path:

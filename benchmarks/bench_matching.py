@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -48,7 +47,7 @@ import traceback
 from pathlib import Path
 
 import numpy as np
-from _harness import RESULT_TAG, rss_gb, run_worker, write_record
+from _harness import RESULT_TAG, machine_record, rss_gb, run_worker, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "matching.json"
@@ -261,10 +260,8 @@ def main() -> None:
         worker(a.worker, a.data, a.save)
         return
     t_start = time.perf_counter()
-    record = {"created": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": platform.platform(),
-              "cpus": os.cpu_count(), "load_average_at_start": list(os.getloadavg()),
-              "python": sys.version.split()[0], "covariates": K, "threads": 1,
-              "notes": ["sklearn NearestNeighbors matches WITH replacement (each treated takes its nearest "
+    record = machine_record(covariates=K, threads=1,
+              notes=["sklearn NearestNeighbors matches WITH replacement (each treated takes its nearest "
                         "control independently): a lower bound in time and pair distance for any greedy "
                         "matcher without replacement, not the same problem",
                         "ours matches the truly nearest available control (default rule, as MatchIt "
@@ -273,7 +270,7 @@ def main() -> None:
                         "seconds_match_step is nn_match_1d alone on the fitted score; seconds_ps_fit is the "
                         "logit fit alone (our IRLS; sklearn LogisticRegression(C=inf, lbfgs) + predict_proba), "
                         "each timed separately after the end-to-end run"],
-              "sizes": {}}
+              sizes={})
     versions = {}
     for mod in ("scikit-learn", "pandas", "numpy", "scipy"):
         try:

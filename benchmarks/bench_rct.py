@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -45,7 +44,7 @@ import traceback
 from pathlib import Path
 
 import numpy as np
-from _harness import RESULT_TAG, rss_gb, run_worker, write_record
+from _harness import RESULT_TAG, machine_record, rss_gb, run_worker, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "rct.json"
@@ -224,17 +223,14 @@ def main() -> None:
         worker(a.worker, a.spec, a.data)
         return
     t_start = time.perf_counter()
-    record = {"created": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": platform.platform(),
-              "cpus": os.cpu_count(), "load_average_at_start": list(os.getloadavg()),
-              "python": sys.version.split()[0], "covariates": K,
-              "clusters": N_CLUSTERS, "threads": 1,
-              "notes": ["clustered specs (ancova_cl with CR2 and CR1, dim_cl with CR2) only at the "
+    record = machine_record(covariates=K, clusters=N_CLUSTERS, threads=1,
+              notes=["clustered specs (ancova_cl with CR2 and CR1, dim_cl with CR2) only at the "
                         "smallest size",
                         "linearmodels has no HC2: its 'robust' with debiased=True is HC1, so its SE is "
                         "not compared (recorded for information)",
                         "pyfixest HC2 is called with ssc(k_adj=False); its default multiplies HC2 by n/(n-k)",
                         "peers' CR1 is compared with our CR1 (ours_cr1); our CR2 is timed as ours"],
-              "sizes": {}}
+              sizes={})
     versions = {}
     for mod in ("statsmodels", "linearmodels", "pyfixest", "pandas", "numpy", "scipy"):
         try:
