@@ -98,6 +98,12 @@ def headline_sentence(headline: dict | None, *, title: str, language: str = "en"
     """
     if not headline:
         return i18n.t("no_headline", language)
+    arms = headline.get("arms")
+    if isinstance(arms, list) and len(arms) > 1:      # multi-arm trial: one sentence per arm
+        base = {k: v for k, v in headline.items() if k != "arms"}
+        return " ".join(headline_sentence({**base, **arm, "arms": None},
+                                          title=f"{short_name(title)} ({arm.get('term')})",
+                                          language=language, trial=trial) for arm in arms)
     if headline.get("estimate") is None:
         reason = headline.get("reason") or headline.get("withheld") or "—"
         return i18n.t("withheld", language, reason=reason)
@@ -207,7 +213,7 @@ def main_figure(nb) -> str | None:
         return None
     images, after = [], False
     for cell in nb.cells:
-        if cell.cell_type == "markdown" and re.search(r"^#+ .*(Headline|Hovedresultat)", cell.source, re.M):
+        if cell.cell_type == "markdown" and re.search(r"^#+ .*(headline|hovedresultat)", cell.source, re.M | re.I):
             after = True
         for out in cell.get("outputs", []):
             data = out.get("data", {})

@@ -152,3 +152,13 @@ def test_browser_opens_the_pages_without_errors(rendered_nb):
     assert nbpage["errors"] == [] and nbpage["unresolved"] == [] and nbpage["toc_links"] > 10
     index = summary.browser_probe(rendered_nb / "index.html")
     assert index["errors"] == []
+
+
+def test_headline_sentence_multi_arm_one_per_arm():
+    h = {"outcome": "employed at month 12", "estimate": 0.03, "ci_low": -0.01, "ci_high": 0.07,
+         "arms": [{"term": "provider_A", "estimate": 0.03, "ci_low": -0.01, "ci_high": 0.07},
+                  {"term": "provider_C", "estimate": 0.19, "ci_low": 0.13, "ci_high": 0.24}]}
+    s = summary.headline_sentence(h, title="Unge på vei til jobb: x", trial=True)
+    assert s.startswith("Unge på vei til jobb (provider_A) raised the share employed at 12 months by 3.0")
+    assert "Unge på vei til jobb (provider_C) raised the share employed at 12 months by 19.0 " \
+           "percentage points (95 % CI 13.0 to 24.0); the interval excludes no effect." in s
