@@ -281,6 +281,14 @@ def _code(value) -> str:
     return f"`{text}`"
 
 
+def _heading_id(text: str) -> str:
+    """The id nbconvert gives a heading (``nbconvert.filters.strings.add_anchor``): spaces to
+    '-', percent-encoded except ``?/:@!$&'()*+,;=``.  A Markdown link would re-encode the ``'``
+    of "Sant'Anna" and miss it in a browser, so the table of contents links by this id."""
+    from urllib.parse import quote
+    return quote(text.strip().replace(" ", "-"), safe="?/:@!$&'()*+,;=")
+
+
 def _anchor(text: str) -> str:
     return re.sub(r"\s+", "-", text.strip())
 
@@ -319,7 +327,8 @@ def _front_matter(nb, prov: dict, title: str, show_code: bool, headline: dict | 
             m = re.match(r"^(#{1,3})\s+(.*)$", line)
             if m and len(m.group(1)) >= 2:
                 depth = len(m.group(1)) - 2
-                toc.append("  " * depth + f"- [{m.group(2).strip()}](#{_anchor(m.group(2))})")
+                toc.append("  " * depth + f'- <a href="#{html.escape(_heading_id(m.group(2)), quote=True)}">'
+                           f"{md_text(m.group(2).strip())}</a>")
     data = "<br>".join(f"{html.escape(k)} <code>{html.escape(v[:16])}…</code>"
                        for k, v in prov["data_sha256"].items()) or "–"
     lines = [

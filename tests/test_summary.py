@@ -162,3 +162,18 @@ def test_headline_sentence_multi_arm_one_per_arm():
     assert s.startswith("Unge på vei til jobb (provider_A) raised the share employed at 12 months by 3.0")
     assert "Unge på vei til jobb (provider_C) raised the share employed at 12 months by 19.0 " \
            "percentage points (95 % CI 13.0 to 24.0); the interval excludes no effect." in s
+
+
+def test_table_of_contents_links_resolve_in_a_browser_for_any_heading(tmp_path):
+    """Headings with an apostrophe, a dash and non-ASCII letters (nbconvert percent-encodes some
+    characters of the id and not others): every contents link still lands on its heading."""
+    import nbformat
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(h) for h in (
+        "## Callaway–Sant'Anna gruppe-tid-effekter (hovedresultat)", "## Følsomhet i oppgjøret",
+        "### TWFE vs Sun–Abraham: 20/40/40?")])
+    prov = {"data_sha256": {}, "params_file": "p.yaml", "params_sha256": "0" * 64,
+            "data_folder": "d", "package_version": "0", "python": "3", "git_commit": "x",
+            "rendered_at": "now"}
+    page = render.export_html(nb, tmp_path / "p.html", prov=prov, title="T")
+    probe = summary.browser_probe(page)
+    assert probe["toc_links"] >= 3 and probe["unresolved"] == [] and probe["errors"] == []
