@@ -200,9 +200,8 @@ def person_table(t, kept: ibis.Table, ws: int, we: int, ks: Sequence[int], data_
 # ------------------------------------------------------------------------------- person-months --
 def person_months(t, P: ibis.Table, ws: int, we: int, min_share) -> ibis.Table:
     """One row per panel person and covered month in the window, with outcomes."""
-    M = t["_months"]
-    pm = P.select("person_id", "first", "last", "am").join(M, [M.mi >= P["first"], M.mi <= P["last"]])
-    pm = pm.select("person_id", "mi", "am")
+    # spell of covered months expanded by unnesting a range (no range join: DuckDB spills it)
+    pm = P.select("person_id", "am", mi=ibis.range(P["first"], P["last"] + 1).unnest())
     pm = monthly_outcomes(t, pm, P, ws, we, min_share)
     return pm.mutate(month=_date(pm.mi), period=pm.mi - ws + 1, event_time=pm.mi - pm.am)
 
