@@ -76,7 +76,7 @@ def _no_staging_left(out: Path):
 def test_complete_render_is_published_and_staging_removed(plan):
     rep = plan["report"]
     assert {p.name for p in rep.iterdir()} == {"01_panel_overview.ipynb", "01_panel_overview.html",
-                                               "results.json"}
+                                               "results.json", "index.html"}   # index = summary page
     _no_staging_left(plan["out"])
     assert ".staging" not in (rep / "01_panel_overview.html").read_text()
     assert "tiny/01_panel_overview.html" in (plan["out"] / "index.html").read_text()
