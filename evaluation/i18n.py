@@ -67,7 +67,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                         "nb": "forsøket kan ikke utelukke at det ikke er noen effekt"},
     "tail_null": {"en": "the evaluation cannot rule out no effect",
                   "nb": "evalueringen kan ikke utelukke at det ikke er noen effekt"},
-    "tail_sig": {"en": "the interval excludes no effect",
+    "tail_sig": {"en": "the interval rules out no effect",
                  "nb": "intervallet utelukker at det ikke er noen effekt"},
     "share_of": {"en": "the share {outcome}", "nb": "andelen {outcome}"},
     "mean_of": {"en": "mean {outcome}", "nb": "gjennomsnittlig {outcome}"},

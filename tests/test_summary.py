@@ -40,7 +40,7 @@ def test_headline_sentence_money_count_and_significant_decrease():
     money = {"estimate": 12345.6, "ci_low": 2000.0, "ci_high": 22000.0, "outcome": "earnings at month 12"}
     s = summary.headline_sentence(money, title="Unge på vei: x")
     assert "raised mean earnings at 12 months by 12\u202f346 NOK (95 % CI 2\u202f000 to 22\u202f000)" in s
-    assert s.endswith("the interval excludes no effect.")
+    assert s.endswith("the interval rules out no effect.")
     count = {"estimate": -0.21, "ci_low": -0.35, "ci_high": -0.07, "outcome": "reoffence_events at 12 months"}
     s = summary.headline_sentence(count, title="Back in the Ring")
     assert "lowered reoffences at 12 months by 21.0 events per 100 persons" in s
@@ -161,7 +161,7 @@ def test_headline_sentence_multi_arm_one_per_arm():
     s = summary.headline_sentence(h, title="Unge på vei til jobb: x", trial=True)
     assert s.startswith("Unge på vei til jobb (provider_A) raised the share employed at 12 months by 3.0")
     assert "Unge på vei til jobb (provider_C) raised the share employed at 12 months by 19.0 " \
-           "percentage points (95 % CI 13.0 to 24.0); the interval excludes no effect." in s
+           "percentage points (95 % CI 13.0 to 24.0); the interval rules out no effect." in s
 
 
 def test_table_of_contents_links_resolve_in_a_browser_for_any_heading(tmp_path):
