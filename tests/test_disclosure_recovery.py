@@ -18,7 +18,7 @@ from disclosure_audit import audit_folder, published_tables
 
 #: Persons per synthetic scenario: small, but enough for the plans' own minimums (the matched
 #: comparisons need 60 participants).
-SIZES = {"bjerke_effektkontrakt": 1200, "back_in_the_ring": 1200}
+SIZES = {"bjerke_effektkontrakt": 1200, "back_in_the_ring": 2400}
 SMALL = 600
 
 
