@@ -26,13 +26,7 @@ LAYERS = (("_io",), ("schema",), ("results", "disclosure", "i18n"), ("panel", "s
           ("render", "intake", "summary"), ("cli", "__main__"))
 
 # importer -> imported: why the import stays inside a function although it closes a circle
-ALLOWED_CIRCLE_IMPORTS = {
-    ("evaluation.contracts.engine", "evaluation.contracts.indigo"):
-        "ContractResult.to_indigo(); indigo needs ContractResult. Being split by the lead "
-        "(engine.evaluate); the methods could move to indigo/plots as functions",
-    ("evaluation.contracts.engine", "evaluation.contracts.plots"):
-        "ContractResult.plot(); plots -> indigo -> engine. As above",
-}
+ALLOWED_CIRCLE_IMPORTS: dict = {}
 
 # "path::qualified name": (lines allowed, why it is still long).  Lower a limit when a function
 # shrinks; remove the entry once it is under MAX_LINES (the test below says when).

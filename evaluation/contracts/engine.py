@@ -36,18 +36,13 @@ from scipy import stats
 from ..results import TIDY_COLUMNS, TableResult, _records
 from .events import (detect_events, index_to_month, month_index, person_table, prepare_panel,
                      window_sums)
-from .spec import (COUNTERFACTUALS, ContractSpec, RateCard, SharedSavings, StagedPayment,
-                   ThresholdPayment)
+from .indigo import to_indigo
+from .spec import (COUNTERFACTUALS, REPAYMENT_CATEGORIES, ContractSpec, RateCard, SharedSavings,
+                   StagedPayment, ThresholdPayment)
 
 QUANTITIES = ("payable", "outcome", "benefit", "earnings", "completions")
 _Q = {q: i for i, q in enumerate(QUANTITIES)}
 
-REPAYMENT_CATEGORIES = {
-    "none": "No repayment (no principle or return)",
-    "partial": "Some repayment (but below value of principle)",
-    "principal": "Principal repaid (but no net return)",
-    "principal+return": "Principal + positive financial returns",
-}
 
 
 # ------------------------------------------------------------------------------------------
@@ -322,11 +317,10 @@ class ContractResult(TableResult):
 
     def plot(self, kind: str = "cumulative", ax=None):
         """Figures: ``"cumulative"`` payments, ``"cashflow"`` curves, ``"distribution"`` of payments."""
-        from .plots import plot_contract
+        from .plots import plot_contract   # matplotlib only when a figure is drawn
         return plot_contract(self, kind=kind, ax=ax)
 
     def to_indigo(self, **kw) -> dict:
-        from .indigo import to_indigo
         return to_indigo(self, **kw)
 
 

@@ -11,13 +11,16 @@ outcome_metric_target, outcome_validation_method, data_source_for_outcome_valida
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from .. import disclosure as dc
 from .._io import atomic_write_text, to_jsonable
 from ..disclosure import round_amount
-from .engine import REPAYMENT_CATEGORIES, ContractResult
-from .spec import COUNTERFACTUALS, RateCard, SharedSavings, StagedPayment, ThresholdPayment
+from .spec import (COUNTERFACTUALS, REPAYMENT_CATEGORIES, RateCard, SharedSavings, StagedPayment,
+                   ThresholdPayment)
+
+if TYPE_CHECKING:  # the settlement's result type, for annotations only (engine imports this module)
+    from .engine import ContractResult
 
 
 def _v(x):

@@ -39,6 +39,14 @@ COUNTERFACTUALS = {
     "historical": "Historical comparison",
 }
 
+#: INDIGO investor_repayment categories (the settlement engine assigns one, the export prints it).
+REPAYMENT_CATEGORIES = {
+    "none": "No repayment (no principle or return)",
+    "partial": "Some repayment (but below value of principle)",
+    "principal": "Principal repaid (but no net return)",
+    "principal+return": "Principal + positive financial returns",
+}
+
 VALIDATION_METHODS = ("Randomised Control Trial", "Quasi-experimental study", "Historical comparison",
                       "Pre-Post analysis", "Simple ex-post verification", "Not available")
 
