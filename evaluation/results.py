@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 import pandas as pd
@@ -152,6 +152,33 @@ class Result:
             if isinstance(v, (int, float, str, bool, np.floating, np.integer)):
                 d[k] = v.item() if hasattr(v, "item") else v
         return d
+
+
+@dataclass
+class InvertedResult(Result):
+    """A result whose interval was found by inverting a test at ``level`` (randomisation inference,
+    wild cluster bootstrap): ``ci()`` returns that interval and cannot give another level.
+
+    ``ci_disjoint`` flags a confidence set with gaps (its outer bounds are reported).
+    """
+
+    ci_low: float = np.nan
+    ci_high: float = np.nan
+    ci_disjoint: bool = False
+    #: what was inverted, for the error message of ``ci(level=...)``
+    inverted: ClassVar[str] = "the confidence set"
+
+    def ci(self, level: float | None = None) -> tuple[float, float]:
+        if level is not None and abs(level - self.level) > 1e-12:
+            raise ValueError(f"{self.inverted} was inverted at level {self.level}; "
+                             "re-run with level=... to get another level")
+        return (self.ci_low, self.ci_high)
+
+    def tidy(self, level: float | None = None) -> pd.DataFrame:
+        lo, hi = self.ci(level)
+        return pd.DataFrame([{"term": self.term, "estimate": self.estimate, "se": self.se,
+                              "statistic": self.statistic, "pvalue": self.pvalue, "ci_low": lo,
+                              "ci_high": hi, "df": np.nan, "n": self.n}])[TIDY_COLUMNS]
 
 
 @dataclass

@@ -26,11 +26,12 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
-from ..results import Result, TIDY_COLUMNS
+from ..results import InvertedResult
 from ._data import _require_columns, group_codes, integer_time
 
 
@@ -121,30 +122,17 @@ def _confidence_set(a, b, a0, alpha):
 
 # ========================================================================= result
 @dataclass
-class RIResult(Result):
+class RIResult(InvertedResult):
     """A statistic with its randomisation-inference p-value and confidence set.
 
     ``se`` is the standard deviation of the statistic over the assignments (under the sharp null
     of no effect), shown for scale only; ``pvalue`` and ``ci()`` are Fisher's.
     """
 
-    ci_low: float = np.nan
-    ci_high: float = np.nan
+    inverted: ClassVar[str] = "the confidence set"
     n_assignments: int = 0
     exact: bool = True
     distribution: np.ndarray | None = field(default=None, repr=False)
-    ci_disjoint: bool = False
-
-    def ci(self, level: float | None = None) -> tuple[float, float]:
-        if level is not None and abs(level - self.level) > 1e-12:
-            raise ValueError(f"the confidence set was inverted at level {self.level}; re-run with level=...")
-        return (self.ci_low, self.ci_high)
-
-    def tidy(self, level: float | None = None) -> pd.DataFrame:
-        lo, hi = self.ci(level)
-        return pd.DataFrame([{"term": self.term, "estimate": self.estimate, "se": self.se,
-                              "statistic": self.statistic, "pvalue": self.pvalue, "ci_low": lo,
-                              "ci_high": hi, "df": np.nan, "n": self.n}])[TIDY_COLUMNS]
 
     def to_dict(self) -> dict:
         d = super().to_dict()

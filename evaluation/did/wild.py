@@ -30,11 +30,12 @@ from __future__ import annotations
 import itertools
 import warnings
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
-from ..results import Result, TableResult, TIDY_COLUMNS
+from ..results import TIDY_COLUMNS, InvertedResult, TableResult
 from ._data import _require_columns, group_codes, integer_time
 
 _WEBB = np.sqrt(np.array([3.0, 2.0, 1.0]) / 2)
@@ -337,31 +338,17 @@ def wild_cluster_test(X: np.ndarray, y: np.ndarray, cluster: np.ndarray, *, coef
 
 # =============================================================================== results
 @dataclass
-class WildResult(Result):
+class WildResult(InvertedResult):
     """A coefficient with wild cluster bootstrap p-value and test-inversion interval.
 
     ``se`` is the CR1 cluster-robust standard error; ``pvalue`` and ``ci()`` are the bootstrap's.
     """
 
-    ci_low: float = np.nan
-    ci_high: float = np.nan
+    inverted: ClassVar[str] = "the bootstrap interval"
     draws: int = 0
     enumerated: bool = False
     n_clusters: int = 0
     weights: str = "rademacher"
-    ci_disjoint: bool = False
-
-    def ci(self, level: float | None = None) -> tuple[float, float]:
-        if level is not None and abs(level - self.level) > 1e-12:
-            raise ValueError(f"the bootstrap interval was inverted at level {self.level}; "
-                             "re-run with level=... to get another level")
-        return (self.ci_low, self.ci_high)
-
-    def tidy(self, level: float | None = None) -> pd.DataFrame:
-        lo, hi = self.ci(level)
-        return pd.DataFrame([{"term": self.term, "estimate": self.estimate, "se": self.se,
-                              "statistic": self.statistic, "pvalue": self.pvalue, "ci_low": lo,
-                              "ci_high": hi, "df": np.nan, "n": self.n}])[TIDY_COLUMNS]
 
     def to_dict(self) -> dict:
         d = super().to_dict()
