@@ -353,7 +353,8 @@ def test_csv_and_parquet_give_same_panel(extracts, panel, tmp_path):
     before = _hashes(tmp_path / "pq")
     p = load_panel(tmp_path / "pq", window=WINDOW)
     assert _hashes(tmp_path / "pq") == before
-    assert set(p.meta["panel"]["readers"].values()) == {"pandas-parquet"}
+    # typed parquet is read by the engine where it lies (a view), never into pandas
+    assert set(p.meta["panel"]["readers"].values()) == {"duckdb-parquet-view"}
     pd.testing.assert_frame_equal(p.data, panel.data)
     pd.testing.assert_frame_equal(p.flow, panel.flow)
 
@@ -365,8 +366,9 @@ def test_duckdb_path_gives_same_panel(extracts, panel, tmp_path):
     before = _hashes(tmp_path / "pq")
     p = load_panel(tmp_path / "pq", window=WINDOW, large_file_mb=0)
     assert _hashes(tmp_path / "pq") == before
-    assert set(p.meta["panel"]["readers"].values()) == {"duckdb"}
+    assert set(p.meta["panel"]["readers"].values()) == {"duckdb-parquet-view"}
     pd.testing.assert_frame_equal(p.data, panel.data)
+    assert p.meta["panel"]["readers"] == {k: "duckdb-parquet-view" for k in p.meta["panel"]["readers"]}
     got = read_extracts(tmp_path / "pq", names=["employment"], large_file_mb=0)["employment"]
     assert list(got.columns) == list(schema.EXTRACTS["employment"])
     assert got.attrs["ignored_columns"] == ["extra_column"]

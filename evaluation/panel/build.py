@@ -19,12 +19,13 @@ from .. import schema
 from . import engine as _engine
 from . import relational as rel
 from ._constants import CONTROL_ARMS, MONTHLY_KEYS, OUTCOMES
-from ._convert import _midx, _month_str, _parse_window
+from ._convert import _month_str, _parse_window
 from .flow import Flow
 from .outcomes import baselines, month_frame
 from .runner import Runner
 from .problems import ValidationReport
 from .store import PanelStore
+from .narrow import register_narrow
 from .validate import validate_extracts
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -121,23 +122,26 @@ def build_panel(extracts: Mapping[str, pd.DataFrame], *, window=None,
     ks, outs, lookback = _options(outcomes, baseline_months, lookback_months)
     engine = _engine.check_engine(engine or os.environ.get("EVALUATION_ENGINE") or "duckdb")
     memory_limit = memory_limit or os.environ.get("EVALUATION_MEMORY_LIMIT") or _engine.DEFAULT_MEMORY_LIMIT
-    if report is None:
-        report = validate_extracts(extracts, window=window, offices=offices, lookback_months=lookback,
-                                   outside_window=outside_window, linkage=linkage, raise_errors=True,
-                                   ranges=ranges, min_link_rate=min_link_rate)
-    else:
-        report.raise_for_errors()
-    ex = {k: v for k, v in report.extracts.items() if k in schema.EXTRACTS}
-    win = _parse_window(window) if window is not None else report.window
-    if win is None:
-        cov = ex["coverage"]
-        win = (int(_midx(cov["first_month"]).min()), int(_midx(cov["last_month"]).max()))
-    say = _progress(progress, sum(len(v) for v in ex.values()))
+    n_records = sum(len(v) for k, v in extracts.items() if v is not None and k in schema.EXTRACTS)
+    say = _progress(progress, n_records)
     store = PanelStore(_engine.work_dir(work_dir))
     spill = _engine.work_dir(work_dir)
     try:
         con = _engine.connect(engine, memory_limit=memory_limit, temp_dir=spill, spark_master=spark_master)
-        counts = _run(con, ex, win, ks, outs, job_kept_min_share, include_person_columns, store, say)
+        if report is None:
+            vcon = con if engine == "duckdb" else _engine.connect(
+                "duckdb", memory_limit=memory_limit, temp_dir=spill)
+            report = validate_extracts(extracts, window=window, offices=offices, lookback_months=lookback,
+                                       outside_window=outside_window, linkage=linkage, raise_errors=True,
+                                       ranges=ranges, min_link_rate=min_link_rate, con=vcon, progress=say)
+        else:
+            report.raise_for_errors()
+        win = _parse_window(window) if window is not None else report.window
+        if win is None:
+            win = _coverage_window(report)
+        say("narrow tables", None)
+        t = register_narrow(con, report)
+        counts = _run(con, t, win, ks, outs, job_kept_min_share, include_person_columns, store, say)
         if engine == "duckdb":
             con.disconnect()
     except Exception as exc:
@@ -149,13 +153,14 @@ def build_panel(extracts: Mapping[str, pd.DataFrame], *, window=None,
         raise
     finally:
         shutil.rmtree(spill, ignore_errors=True)
+    ex = {k: v for k, v in report.rows.items() if k in schema.EXTRACTS}
     meta = {"panel": {
         "window": [_month_str(win[0]), _month_str(win[1])], "n_periods": win[1] - win[0] + 1,
         "n_persons": counts["K"], "n_person_months": counts["total"],
         "data_start": _month_str(counts["data_start"]), "baseline_months": ks,
         "lookback_months": lookback, "outcomes": outs, "job_kept_min_share": job_kept_min_share,
-        "extracts": {k: {"rows": len(v), "source": extracts[k].attrs.get("source") if k in extracts else None}
-                     for k, v in ex.items()},
+        "extracts": {k: {"rows": int(n), "source": extracts[k].attrs.get("source") if k in extracts else None}
+                     for k, n in ex.items()},
         "missing_extracts": [n_ for n_ in schema.EXTRACTS if n_ not in ex],
         "control_arms": list(CONTROL_ARMS),
         "warnings": [str(p) for p in report.warnings],
@@ -178,16 +183,23 @@ def _progress(progress, n_records):
     return say
 
 
-def _run(con, ex, win, ks, outs, min_share, include_person_columns, store, say) -> dict:
-    """The relational build in the engine: population, persons, person-months, flow counts."""
+def _coverage_window(report) -> tuple[int, int]:
+    """Earliest first_month to latest last_month (month indices), computed in the engine."""
+    from .validate import month_index
+    c = report.extracts["coverage"]
+    r = c.aggregate(a=month_index(c.first_month).min(), b=month_index(c.last_month).max()).to_pandas().iloc[0]
+    return int(r["a"]), int(r["b"])
+
+
+def _run(con, t, win, ks, outs, min_share, include_person_columns, store, say) -> dict:
+    """The relational build in the engine: population, persons, person-months, flow counts.
+
+    ``t`` holds the narrow engine tables (:func:`.narrow.register_narrow`)."""
     ws, we = win
-    say("registering extracts in the engine", sum(len(v) for v in ex.values()))
-    frames = rel.narrow_frames(ex)
-    frames["_months"] = month_frame(ws, we)
-    t = rel.register(con, frames)
+    t = {**t, **rel.register(con, {"_months": month_frame(ws, we)})}
     shape = {"engine": con.name, "win": win, "ks": ks, "outs": outs, "min_share": min_share,
-             "person_cols": include_person_columns, "extracts": sorted(frames),
-             "columns": {k: list(v.columns) for k, v in frames.items()}}
+             "person_cols": include_person_columns, "extracts": sorted(t),
+             "columns": {k: list(v.columns) for k, v in t.items()}}
     run = Runner(con, shape)
 
     def flags():

@@ -71,7 +71,7 @@ def load_panel(folder, *, window=None, names: Sequence[str] | None = None,
         if _cache.cache_root() is not None and kw.get("report") is None else None
     panel = _cache.lookup(k) if k is not None else None
     if panel is None:
-        extracts = read_extracts(folder, names=names, large_file_mb=large_file_mb)
+        extracts = read_extracts(folder, names=names, large_file_mb=large_file_mb, lazy=True)
         cache_dir = _cache.cache_root() if k is not None else None
         if cache_dir is not None and "work_dir" not in kw:
             kw["work_dir"] = cache_dir / "building"

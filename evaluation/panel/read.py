@@ -19,6 +19,7 @@ from .. import schema
 from . import mapping as _mapping
 from ._convert import _coerce
 from .problems import PanelValidationError, Problem
+from .sources import parquet_source
 
 
 def _unreadable(name: str, path, message: str, fix: str) -> PanelValidationError:
@@ -107,7 +108,7 @@ def _read_csv(name: str, path: Path, cols) -> tuple[pd.DataFrame, list]:
 
 
 def read_extracts(folder, *, names: Sequence[str] | None = None, large_file_mb: float = 200.0,
-                  columns=None) -> dict[str, pd.DataFrame]:
+                  columns=None, lazy: bool = False) -> dict[str, pd.DataFrame]:
     """Read register extracts from a folder.
 
     Each extract ``name`` is read from ``<folder>/<name>.parquet``, ``<folder>/<name>.csv``
@@ -128,6 +129,10 @@ def read_extracts(folder, *, names: Sequence[str] | None = None, large_file_mb: 
         here without a file raises ``FileNotFoundError``.
     large_file_mb : float, default 200
         Parquet files above this size (MB) are read with DuckDB.
+    lazy : bool, default False
+        Return parquet extracts whose columns already have the schema types as
+        :class:`~evaluation.panel.sources.ParquetSource` (read by the engine where they lie,
+        never into pandas; :func:`load_panel` does this); the others are read as frames.
     columns : dict, optional
         The ``data.columns`` mapping of the user's column names, codes and date formats to the
         schema (:mod:`evaluation.panel.mapping`); by default the one a render made active for
@@ -159,11 +164,23 @@ def read_extracts(folder, *, names: Sequence[str] | None = None, large_file_mb: 
                                         f"{name}.csv (or a folder {name}/ of parquet parts) in "
                                         f"{str(folder)!r}; files there: {present}")
             continue
-        out[name] = read_one(name, path, large_file_mb=large_file_mb, columns=columns)
+        out[name] = (open_one if lazy else read_one)(name, path, large_file_mb=large_file_mb, columns=columns)
     if not out:
         raise FileNotFoundError(f"no extracts found in {str(folder)!r}; expected files such as "
                                 f"persons.parquet / persons.csv, assignment.parquet, ...")
     return out
+
+
+def open_one(name: str, path: Path, *, large_file_mb: float = 200.0, columns=None):
+    """Extract ``name`` as a :class:`~evaluation.panel.sources.ParquetSource` when the engine can
+    read it as it is (parquet with the schema types, no mapping), else as a frame (:func:`read_one`)."""
+    if path.is_dir() or path.suffix == ".parquet":
+        parts = _parquet_parts(name, path) if path.is_dir() else [path]
+        _parquet_schema(name, parts[0])
+        src = parquet_source(name, path, parts, _mapping.active(path.parent) if columns is None else columns)
+        if src is not None:
+            return src
+    return read_one(name, path, large_file_mb=large_file_mb, columns=columns)
 
 
 def read_one(name: str, path: Path, *, large_file_mb: float = 200.0, columns=None) -> pd.DataFrame:
