@@ -274,6 +274,12 @@ class DiDOptions(NotebookOptions):
     pilot_district: Optional[str] = Field(None, description="district for synthetic control / "
                                           "synthetic DiD (the first adopter; empty: no such section)")
 
+    def frame_columns(self) -> list[str]:
+        """Panel columns the notebook reads (the person x period frame it asks the panel for)."""
+        cols = [self.outcome, self.time, self.group, self.district, self.cluster, *self.covariates,
+                "event_time", "treated"]
+        return [c for c in dict.fromkeys(cols) if c]
+
     @model_validator(mode="after")
     def _window(self):
         if self.min_e >= self.max_e:

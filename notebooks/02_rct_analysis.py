@@ -47,9 +47,11 @@ months, ri_draws, price, target_effect = opt.months, opt.ri_draws, opt.price, op
 arms, control, method, shares = opt.arms, opt.control, opt.method, opt.design_shares
 
 panel = evaluation.panel.load_panel(data_dir)
-data = panel.data if arms is None else panel.data[panel.data["arm"].isin([control, *arms])]
+data = panel.person_frame(range(0, months + 1))   # event months 0..months; the panel stays on disk
+people = panel.persons()
+if arms is not None:
+    data, people = data[data["arm"].isin([control, *arms])], people[people["arm"].isin([control, *arms])]
 at_headline = rct.at_month(data, headline_month)
-people = rct.persons(data)
 gate = evaluation.report.Gate(disclosure_threshold, disclosure, language=language)
 rec = gate.recorder(output_dir, notebook="02_rct_analysis")
 

@@ -52,7 +52,7 @@ cols = dict(outcome=outcome, unit="person_id", time=opt.time, group=opt.group)
 min_e, max_e = opt.min_e, opt.max_e
 
 panel = evaluation.panel.load_panel(data_dir)
-data = panel.data
+data = panel.person_period(opt.frame_columns())   # only these columns come into memory
 gate = evaluation.report.Gate(disclosure_threshold, disclosure, language=language)
 rec = gate.recorder(output_dir, notebook="03_did_rollout")
 
