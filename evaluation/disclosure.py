@@ -46,6 +46,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .i18n import Template
+
 #: Column names that may identify a person and must never reach a report.
 ID_COLUMNS = ("person_id", "fnr", "fodselsnummer", "id", "data_id")
 #: Keys of JSON records that hold a person's id (dropped from anything published).
@@ -344,7 +346,7 @@ def suppress(df: pd.DataFrame, spec: TableSpec | None = None,
             if c not in counts and pd.api.types.is_numeric_dtype(out[c]):
                 frame[c] = label
                 hidden[c] = np.ones(n_rows, bool)
-        notes.append(f"Statistics not shown: they describe a group of fewer than {T} persons.")
+        notes.append(Template("Statistics not shown: they describe a group of fewer than {T} persons.", T=T))
     # amounts that are count x price: rounded, or hidden with their count
     for am in amounts:
         col = am["column"]
@@ -358,9 +360,9 @@ def suppress(df: pd.DataFrame, spec: TableSpec | None = None,
     for col in spec.amounts:
         steps = sorted({a["step"] for a in amounts if a["column"] == col})
         if steps:
-            notes.append(f"{col}: rounded to a multiple of {opts.base} × the price "
-                         f"({', '.join(f'{s:,.0f}' for s in steps)}), so that it does not reveal "
-                         "how many persons were paid for.")
+            notes.append(Template("{col}: rounded to a multiple of {base} × the price ({prices}), so that it "
+                                  "does not reveal how many persons were paid for.", col=col, base=opts.base,
+                                  prices=", ".join(f"{s:,.0f}".replace(",", "\u202f") for s in steps)))
     # estimates resting on too few persons
     withheld = 0
     if spec.analysis_n:
@@ -374,13 +376,14 @@ def suppress(df: pd.DataFrame, spec: TableSpec | None = None,
                 frame.loc[few, c] = f"n < {opts.min_analysis_n}"
                 hidden[c] = hidden[c] | few
             withheld = int(few.sum())
-            notes.append(f"{withheld} estimate(s) withheld: fewer than {opts.min_analysis_n} persons "
-                         "(disclosure.min_analysis_n; the Justice Data Lab publishes nothing for "
-                         "fewer than 60).")
+            notes.append(Template("{k} estimate(s) withheld: fewer than {m} persons (disclosure.min_analysis_n; "
+                                  "the Justice Data Lab publishes nothing for fewer than 60).",
+                                  k=withheld, m=opts.min_analysis_n))
     if n_primary:
-        notes.insert(0, f"Counts below {T} are shown as {label}"
-                     + (f"; {n_hidden - n_primary} further cell(s) hidden so that they cannot be "
-                        "recovered from the totals." if n_hidden > n_primary else "."))
+        notes.insert(0, Template("Counts below {T} are shown as {label}; {k} further cell(s) hidden so that "
+                                 "they cannot be recovered from the totals.", T=T, label=label,
+                                 k=n_hidden - n_primary) if n_hidden > n_primary else
+                     Template("Counts below {T} are shown as {label}.", T=T, label=label))
     hidden_df = pd.DataFrame({c: hidden[c] for c in frame.columns}, index=frame.index)
     structure = {"threshold": T, "counts": counts, "relations": rels, "amounts": amounts,
                  "base": opts.base}

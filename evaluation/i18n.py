@@ -16,11 +16,16 @@ of every notebook has an ``nb`` entry), never a silently English page.
 from __future__ import annotations
 
 import math
+import numbers
 import re
+import string
 from typing import Any
 
 #: Languages a report can be written in (``language:`` in a parameter file).
 LANGUAGES = ("en", "nb")
+
+#: Each language named in itself (the index pages link to each other by these names).
+LANGUAGE_NAMES = {"en": "English", "nb": "Norsk (bokmål)"}
 
 #: Thousands separator (narrow no-break space, so a number never breaks across lines).
 THIN = "\u202f"
@@ -53,6 +58,17 @@ MESSAGES: dict[str, dict[str, str]] = {
     "details": {"en": "Detailed reports", "nb": "Detaljerte rapporter"},
     "contents": {"en": "Contents", "nb": "Innhold"},
     "provenance": {"en": "Provenance", "nb": "Opphav"},
+    "prov_plan": {"en": "the pre-specified plan this report follows",
+                  "nb": "den forhåndsbestemte planen rapporten følger"},
+    "prov_params": {"en": "parameter file", "nb": "parameterfil"},
+    "prov_data": {"en": "data", "nb": "data"},
+    "prov_package": {"en": "package", "nb": "programpakke"},
+    "prov_commit": {"en": "git commit", "nb": "git-versjon"},
+    "prov_rendered": {"en": "rendered", "nb": "laget"},
+    "headline_pre": {"en": "Headline (pre-specified)", "nb": "Hovedresultat (forhåndsbestemt)"},
+    "each_arm": {"en": "each arm against control", "nb": "hver gruppe mot kontrollgruppen"},
+    "ci_level": {"en": "{level} % CI", "nb": "{level} % KI"},
+    "from_notebook": {"en": "notebook {notebook}, result {key}", "nb": "notatbok {notebook}, resultat {key}"},
     "no_headline": {"en": "No pre-specified headline result is declared in the plan.",
                     "nb": "Planen angir ikke noe forhåndsbestemt hovedresultat."},
     "withheld": {"en": "The headline estimate is not published: {reason}",
@@ -95,12 +111,35 @@ MESSAGES: dict[str, dict[str, str]] = {
                           "deltakerne skiller seg fra sine sammenligningspersoner bare i de "
                           "registrerte kjennetegnene det er matchet på. Umålte forskjeller (motivasjon, "
                           "helse) kan gi skjeve effekter; se følsomhetsanalysen (Rosenbaum-grenser, E-verdi)."},
-    "cav_did": {"en": "A staggered rollout compares areas: with few areas (clusters) the intervals rest on "
-                      "few independent units and on parallel trends; see the pre-trend tests and the "
-                      "HonestDiD sensitivity.",
-                "nb": "En trinnvis innføring sammenligner områder: med få områder (klynger) hviler "
-                      "intervallene på få uavhengige enheter og på parallelle trender; se testene av "
-                      "trender før start og HonestDiD-følsomheten."},
+    "cav_did": {"en": "A staggered rollout compares areas that adopted the programme at different times: "
+                      "the effect rests on parallel trends (the areas would have moved alike without the "
+                      "programme); see the pre-trend tests and the HonestDiD sensitivity.",
+                "nb": "En trinnvis innføring sammenligner områder som innførte tiltaket til ulike tider: "
+                      "effekten hviler på parallelle trender (områdene ville ha utviklet seg likt uten "
+                      "tiltaket); se testene av trender før start og HonestDiD-følsomheten."},
+    "cav_few_clusters": {"en": "{n} {units}: standard errors from so few clusters are unreliable; "
+                               "the headline's interval is from {how}.",
+                         "nb": "{n} {units}: standardfeil fra så få klynger er upålitelige; "
+                               "intervallet for hovedresultatet er fra {how}."},
+    "unit_offices": {"en": "districts (NAV offices)", "nb": "bydeler (NAV-kontorer)"},
+    "unit_districts": {"en": "districts", "nb": "bydeler"},
+    "unit_areas": {"en": "areas", "nb": "områder"},
+    "unit_counties": {"en": "counties", "nb": "fylker"},
+    "unit_municipalities": {"en": "municipalities", "nb": "kommuner"},
+    "unit_clusters": {"en": "clusters ({column})", "nb": "klynger ({column})"},
+    "inference_randomization": {"en": "randomisation inference over the adoption dates",
+                                "nb": "randomiseringsinferens over innføringstidspunktene"},
+    "inference_wild": {"en": "the wild cluster bootstrap", "nb": "vill klynge-bootstrap"},
+    "inference_cluster": {"en": "cluster-robust standard errors, pre-specified (read it with care)",
+                          "nb": "klyngerobuste standardfeil, forhåndsbestemt (les det med forsiktighet)"},
+    "overlap_title": {"en": "Overlap of the propensity score (diagnostic)",
+                      "nb": "Overlapp i deltakersannsynligheten (diagnostikk)"},
+    "overlap_text": {"en": "Participants and comparison persons before and after matching; the balance "
+                           "checks are in the detailed report:",
+                     "nb": "Deltakere og sammenligningspersoner før og etter matching; balansekontrollene "
+                           "står i den detaljerte rapporten:"},
+    "forest_alt": {"en": "Forest plot", "nb": "Skogplott"},
+    "own_unit": {"en": "own unit", "nb": "egen enhet"},
     "cav_rct": {"en": "Randomised as individuals: the comparison is fair by design, but the effect is the "
                       "effect of being offered the programme (intention to treat), not of taking part.",
                 "nb": "Individuelt randomisert: sammenligningen er rettferdig ved design, men effekten er "
@@ -125,6 +164,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "no_estimates": {"en": "No estimates recorded yet.", "nb": "Ingen estimater registrert ennå."},
     "summary_link": {"en": "summary", "nb": "sammendrag"},
     "yes": {"en": "yes", "nb": "ja"},
+    "to": {"en": "to", "nb": "til"},
     "no": {"en": "no", "nb": "nei"},
 }
 
@@ -157,7 +197,7 @@ HEADINGS: dict[str, str] = {
     "Cumulative outcomes": "Kumulative utfall",
     "Design inputs": "Grunnlag for designet",
     "Designing the contract before it is signed": "Utforming av kontrakten før den signeres",
-    "Effects at horizons": "Effekter ved ulike tidshorisonter",
+    "Effects at horizons (headline)": "Effekter ved ulike tidshorisonter (hovedresultat)",
     "Effects by cohort and by calendar period": "Effekter etter kohort og kalenderperiode",
     "Effects month by month": "Effekter måned for måned",
     "Event study with uniform confidence bands": "Hendelsesstudie med uniforme konfidensbånd",
@@ -230,26 +270,168 @@ def heading(text: str, language: str) -> str:
     return HEADINGS[text]
 
 
+def _norm(text: str) -> str:
+    """A paragraph as a catalogue key: whitespace runs collapsed (line breaks do not matter)."""
+    return " ".join(str(text).split())
+
+
+def paragraph(text: str, language: str) -> str:
+    """A notebook paragraph (English, as written in ``notebooks/*.py``) in ``language``."""
+    check_language(language)
+    if language == "en":
+        return text
+    key = _norm(text)
+    if key not in PROSE:
+        raise TranslationError(f"notebook paragraph {text[:70]!r}... has no {language!r} "
+                               "translation; add it to PROSE in evaluation/i18n.py (keyed by the "
+                               "English paragraph; line breaks do not matter)")
+    return PROSE[key]
+
+
+def _blocks(source: str) -> list[tuple[str, list[str]]]:
+    """Markdown split into ``("heading", [line])``, ``("para", lines)`` and ``("blank", [line])``."""
+    out: list[tuple[str, list[str]]] = []
+    for line in source.splitlines():
+        kind = "heading" if _HEADING.match(line) else "blank" if not line.strip() else "para"
+        if kind == "para" and out and out[-1][0] == "para":
+            out[-1][1].append(line)
+        else:
+            out.append((kind, [line]))
+    return out
+
+
 def translate_markdown(source: str, language: str) -> str:
-    """Markdown with every heading line replaced by its translation."""
+    """Markdown with every heading (:data:`HEADINGS`) and every paragraph (:data:`PROSE`)
+    replaced by its translation; a text without one is an error naming it."""
+    check_language(language)
     if language == "en":
         return source
     out = []
-    for line in source.splitlines():
-        m = _HEADING.match(line)
-        out.append(f"{m.group(1)} {heading(m.group(2), language)}" if m else line)
+    for kind, lines in _blocks(source):
+        if kind == "heading":
+            m = _HEADING.match(lines[0])
+            out.append(f"{m.group(1)} {heading(m.group(2), language)}")
+        elif kind == "para":
+            out.append(paragraph("\n".join(lines), language))
+        else:
+            out.append(lines[0])
     return "\n".join(out)
 
 
 def translate_notebook(nb, language: str):
-    """Translate the headings of every markdown cell of ``nb`` in place (before it runs) and
-    return it.  Code and outputs are untouched."""
+    """Translate every markdown cell of ``nb`` in place (before it runs) and return it: the
+    notebooks are written in English and stay thin; their headings and prose are looked up here.
+    Code and outputs are untouched (captions and notes are translated as they are published:
+    :func:`text`, ``Gate.tr``)."""
     check_language(language)
     if language != "en":
         for cell in nb.cells:
             if cell.cell_type == "markdown":
                 cell.source = translate_markdown(cell.source, language)
     return nb
+
+
+def notebook_paragraphs(source: str) -> list[str]:
+    """Prose paragraphs (not headings) of the markdown cells of a jupytext percent notebook."""
+    out = []
+    for cell in _markdown_cells(source):
+        out += ["\n".join(lines) for kind, lines in _blocks(cell) if kind == "para"]
+    return out
+
+
+def _markdown_cells(source: str) -> list[str]:
+    cells, cur = [], None
+    for line in source.splitlines():
+        if line.startswith("# %%"):
+            if cur is not None:
+                cells.append("\n".join(cur))
+            cur = [] if "[markdown]" in line else None
+        elif cur is not None and (line.startswith("# ") or line == "#"):
+            cur.append(line[2:])
+    if cur is not None:
+        cells.append("\n".join(cur))
+    return cells
+
+
+# ------------------------------------------------------------------------------------------
+# texts a notebook publishes: table captions, notes, figure titles (Gate.tr / Gate.table)
+# ------------------------------------------------------------------------------------------
+class Text(str):
+    """A text already in the report's language (returned by :func:`text`); the gate publishes
+    it as it is instead of looking it up again."""
+
+
+class _Formatter(string.Formatter):
+    """``str.format`` with numbers in the language's format: thousands separated by a narrow
+    no-break space, a decimal comma and ``12,3 %`` in ``nb``."""
+
+    def __init__(self, language: str):
+        self.language = language
+
+    def format_field(self, value, format_spec):
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            s = format(value, format_spec).replace(",", THIN)
+            if self.language == "nb":
+                s = s.replace(".", ",").replace("%", "\u00a0%")
+            return s
+        return super().format_field(value, format_spec)
+
+
+def text(template: str, language: str = "en", **fields: Any) -> Text:
+    """A caption, note or figure title: ``template`` (English, the catalogue key, with
+    ``{field}`` placeholders and format specs) in ``language`` (:data:`TEXTS`), its fields
+    filled in with numbers in the language's format.
+
+    >>> text("Bacon decomposition (TWFE {est:.4f})", "nb", est=-0.01234)
+    'Bacon-dekomponering (TWFE -0,0123)'
+    """
+    check_language(language)
+    if language != "en":
+        if template not in TEXTS:
+            raise TranslationError(f"text {template!r} has no {language!r} translation; add it to "
+                                   "TEXTS in evaluation/i18n.py (keyed by the English template)")
+        template = TEXTS[template]
+    return Text(_Formatter(language).format(template, **fields))
+
+
+def number(x: Any, spec: str = "", language: str = "en") -> str:
+    """``format(x, spec)`` in the language's number format (``number(0.123, ".1%", "nb")`` →
+    ``"12,3 %"``)."""
+    return _Formatter(check_language(language)).format_field(x, spec)
+
+
+class Template(str):
+    """An English text that keeps its template and fields (``TEXTS`` key), so that what the gate
+    writes in English (its notes under a table) is shown in the report's language
+    (:func:`localize`)."""
+
+    def __new__(cls, template: str, **fields: Any):
+        obj = super().__new__(cls, _Formatter("en").format(template, **fields))
+        obj.template, obj.fields = template, fields
+        return obj
+
+    def __reduce__(self):                 # copies and pickles keep the template
+        return (_template, (self.template, self.fields))
+
+
+def _template(template: str, fields: dict) -> "Template":
+    return Template(template, **fields)
+
+
+def localize(value: Any, language: str) -> Any:
+    """``value`` in ``language``: a :class:`Template` from its template, a plain text the
+    catalogue knows (:func:`lookup`), anything else unchanged."""
+    if isinstance(value, Template) and language != "en":
+        return text(value.template, language, **value.fields)
+    return lookup(value, language)
+
+
+def lookup(value: Any, language: str) -> Any:
+    """``value`` translated if it is a plain text the catalogue knows (:data:`TEXTS` without
+    fields), else unchanged (method names and data are not translated)."""
+    if language == "en" or isinstance(value, Text) or not isinstance(value, str):
+        return value
+    return Text(TEXTS[value]) if value in TEXTS and "{" not in value else value
 
 
 def notebook_headings(source: str) -> list[str]:
@@ -264,6 +446,585 @@ def notebook_headings(source: str) -> list[str]:
             if m:
                 out.append(m.group(2))
     return out
+
+
+# ------------------------------------------------------------------------------------------
+# notebook prose (keyed by the English paragraph in notebooks/*.py; line breaks do not matter)
+# ------------------------------------------------------------------------------------------
+_PROSE: dict[str, str] = {
+    # 01 panel overview
+    """The register extracts linked by person id into one person-month panel: how many persons and
+months each step kept, who they are, and how the outcomes move over calendar and event time.
+Counts below the disclosure threshold are suppressed in every table and figure.""":
+    """Registeruttrekkene koblet på personnummer til ett panel med én rad per person og måned: hvor
+mange personer og måneder hvert trinn beholdt, hvem de er, og hvordan utfallene utvikler seg over
+kalendertid og hendelsestid. Antall under terskelen for prikking er skjult i alle tabeller og figurer.""",
+    """Every step from the extracts to the analysis panel, with the persons and person-months it
+kept or excluded and why.""":
+    """Hvert trinn fra uttrekkene til analysepanelet, med personene og personmånedene trinnet
+beholdt eller utelot, og hvorfor.""",
+    """Mean of each outcome over all observed person-months, by group.""":
+    """Gjennomsnitt av hvert utfall over alle observerte personmåneder, etter gruppe.""",
+    """Recorded in results.json; this cell's output is checked when reviewers re-run the notebook.""":
+    """Lagret i results.json; utdataene fra denne cellen kontrolleres når kontrollører kjører
+notatboken på nytt.""",
+    # 02 trial
+    """Persons were randomised as individuals to the programme arm(s) or ordinary follow-up.  This
+report follows the pre-specified plan: checks that the draw was not manipulated and that the arms
+are comparable, take-up by arm, the pre-specified headline outcome, effects month by month since
+randomisation, subgroups, robustness, the power of the trial, and what a staged results-based
+payment rule would have paid per arm.  Person ids are never shown; counts below the disclosure
+threshold are suppressed.""":
+    """Personene ble trukket enkeltvis til tiltaksgruppen(e) eller ordinær oppfølging. Rapporten
+følger den forhåndsbestemte planen: kontroll av at trekningen ikke ble manipulert og at gruppene er
+sammenlignbare, deltakelse etter gruppe, det forhåndsbestemte hovedutfallet, effekter måned for måned
+siden trekningen, undergrupper, robusthet, forsøkets styrke, og hva en trinnvis resultatbasert
+betalingsregel ville ha betalt per gruppe. Personnummer vises aldri; antall under terskelen for
+prikking er skjult.""",
+    """Assignment counts against the design shares (binomial test for two arms, chi-square otherwise,
+and within randomisation strata).""":
+    """Antall tildelt mot andelene i designet (binomisk test for to grupper, ellers kjikvadrattest,
+og innenfor strata for trekningen).""",
+    """Means by arm, standardised mean differences (|SMD| ≤ 0.1 is the strict rule) and variance
+ratios; the joint test regresses the arm indicator on all covariates.""":
+    """Gjennomsnitt etter gruppe, standardiserte gjennomsnittsforskjeller (|SMD| ≤ 0,1 er den strenge
+regelen) og variansforhold; fellestesten regresserer gruppeindikatoren på alle kjennetegnene.""",
+    """Share of persons without register data at the event month, by arm.""":
+    """Andel personer uten registerdata i hendelsesmåneden, etter gruppe.""",
+    """Take-up by arm.  The first stage (the difference in take-up) scales the intention-to-treat
+effect to the effect on those who took part because of the draw (LATE, by 2SLS).""":
+    """Deltakelse etter gruppe. Første trinn (forskjellen i deltakelse) skalerer effekten av å bli
+tilbudt tiltaket til effekten for dem som deltok på grunn av trekningen (LATE, med 2SLS).""",
+    """Intention to treat at the pre-specified month, adjusted for baseline covariates (Lin's
+estimator, HC2 standard errors), beside the unadjusted difference in means.""":
+    """Effekten av å bli tilbudt tiltaket (ITT) i den forhåndsbestemte måneden, justert for
+kjennetegn før start (Lins estimator, HC2-standardfeil), ved siden av den ujusterte forskjellen i
+gjennomsnitt.""",
+    """One estimate per month since randomisation.  The dark band is the pointwise 95 % interval; the
+light band is the uniform (sup-t) band that covers the whole path of monthly effects with 95 %
+probability, so it is the one to read when looking for *any* month with an effect.""":
+    """Ett estimat per måned siden trekningen. Det mørke båndet er det punktvise 95 %-intervallet;
+det lyse båndet er det uniforme (sup-t) båndet som dekker hele forløpet av månedlige effekter med
+95 % sannsynlighet, og det er dette som skal leses når man ser etter *en eller annen* måned med effekt.""",
+    """Months in the outcome (e.g. months employed) within windows since randomisation.""":
+    """Måneder i utfallet (for eksempel måneder i arbeid) innenfor perioder siden trekningen.""",
+    """Family-wise adjusted p-values: Holm, and Romano–Wolf (which uses the correlation between the
+outcomes and is less conservative).""":
+    """p-verdier justert for multiple tester: Holm, og Romano–Wolf (som bruker korrelasjonen mellom
+utfallene og er mindre konservativ).""",
+    """Effects within subgroups and a test that the effect is the same in all levels of the subgroup.""":
+    """Effekter innenfor undergrupper og en test av at effekten er den samme i alle nivåer av
+undergruppen.""",
+    """The headline estimate without covariates, with ANCOVA instead of Lin, with randomisation-area
+fixed effects, and a randomisation-inference p-value that re-draws the assignment within areas.""":
+    """Hovedestimatet uten kjennetegn, med ANCOVA i stedet for Lin, med faste effekter for
+trekningsområde, og en p-verdi fra randomiseringsinferens som trekker tildelingen på nytt innenfor
+områdene.""",
+    """The minimum detectable effect of this trial for the headline outcome (80 % power, 5 % level),
+with the control group's rate at the headline month and the R² of the baseline covariates, and
+the number of persons needed to detect the target effect.""":
+    """Minste påviselige effekt i dette forsøket for hovedutfallet (80 % styrke, 5 % nivå), med
+kontrollgruppens rate i hovedmåneden og R² for kjennetegnene før start, og antall personer som
+trengs for å påvise måleffekten.""",
+    """What the results-based rule pays per arm: 20 % of the price for the initial mapping, 40 % at the
+first month employed in at least a 50 % position after the start, 40 % when the job is kept six
+months.  Payments in the control arm show what the rule would pay for outcomes that happen anyway.""":
+    """Hva den resultatbaserte regelen betaler per gruppe: 20 % av prisen for den innledende
+kartleggingen, 40 % den første måneden i arbeid i minst 50 % stilling etter start, 40 % når jobben er
+beholdt i seks måneder. Utbetalingene i kontrollgruppen viser hva regelen ville betale for resultater
+som kommer uansett.""",
+    """The headline numbers recorded in results.json, rounded; reviewers' re-runs are output-checked
+against this cell (nbval).""":
+    """Hovedtallene som er lagret i results.json, avrundet; når kontrollører kjører notatboken på
+nytt, kontrolleres utdataene mot denne cellen (nbval).""",
+    # 03 rollout
+    """The programme started in a pilot district and other districts joined later, so each district's
+recipients form a *cohort* by the period their office adopted it; districts that never adopted
+are the comparison group. With adoption at different times and effects that grow with exposure,
+the classic two-way fixed-effects (TWFE) regression can be badly misleading. This report shows the
+rollout, the raw trends, and then compares TWFE with the Callaway–Sant'Anna group-time estimator
+(the pre-specified headline) and the Sun–Abraham event study, with a pre-trend test, group and
+calendar effects, and the Goodman-Bacon decomposition that explains where TWFE goes wrong.
+Counts below the disclosure threshold are suppressed in every table; no person ids are shown.""":
+    """Tiltaket startet i en pilotbydel, og andre bydeler kom til senere, så mottakerne i hver bydel
+danner en *kohort* etter perioden da kontoret deres innførte tiltaket; bydeler som aldri innførte det,
+er sammenligningsgruppen. Når tiltaket innføres til ulike tider og effektene vokser med tiden i
+tiltaket, kan den klassiske regresjonen med faste effekter i to dimensjoner (TWFE) villede kraftig.
+Rapporten viser innføringen og de ujusterte trendene, og sammenligner deretter TWFE med
+Callaway–Sant'Annas gruppe-tid-estimator (det forhåndsbestemte hovedresultatet) og Sun–Abrahams
+hendelsesstudie, med test av trender før start, effekter etter gruppe og kalendertid, og
+Goodman-Bacon-dekomponeringen som forklarer hvor TWFE går galt. Antall under terskelen for prikking
+er skjult i alle tabeller; ingen personnummer vises.""",
+    """Which districts had the programme in which period (1 = adopted), and how many recipients each
+district contributes.""":
+    """Hvilke bydeler som hadde tiltaket i hvilken periode (1 = innført), og hvor mange mottakere hver
+bydel bidrar med.""",
+    """Mean outcome by adoption cohort; dashed lines mark each cohort's first treated period.""":
+    """Gjennomsnittlig utfall etter innføringskohort; stiplede linjer markerer hver kohorts første
+periode med tiltaket.""",
+    """ATT(g,t) for every cohort and period, with the pre-specified control group, estimation method
+and clustering; the headline is the simple aggregate (post-treatment ATT(g,t) weighted by cohort
+size). Standard errors are clustered as pre-specified; with few clusters (here districts, each
+cohort being one district) cluster-robust standard errors and bands are unreliable, so the
+person-level standard error is shown alongside and the pre-test is also reported at person level.""":
+    """ATT(g,t) for hver kohort og periode, med forhåndsbestemt kontrollgruppe, estimeringsmetode og
+klynging; hovedresultatet er det enkle aggregatet (ATT(g,t) etter start, vektet med kohortens
+størrelse). Standardfeilene er klynget som forhåndsbestemt; med få klynger (her bydeler, der hver
+kohort er én bydel) er klyngerobuste standardfeil og bånd upålitelige, så standardfeilen på
+personnivå vises ved siden av, og testen før start rapporteres også på personnivå.""",
+    """With a handful of districts, intervals built from cluster-robust variances are unreliable (when
+every adoption cohort is one district they rest on the comparison districts alone). The same
+headline estimate with three kinds of inference: cluster-robust, the restricted wild cluster
+bootstrap of its equivalent regression, and randomisation inference that permutes the
+districts' adoption dates (exact over all distinct assignments; the confidence set inverts
+sharp nulls of a constant effect). The parameter file declares which one is the headline.""":
+    """Med en håndfull bydeler er intervaller bygget på klyngerobuste varianser upålitelige (når hver
+innføringskohort er én bydel, hviler de på sammenligningsbydelene alene). Det samme hovedestimatet
+med tre slags inferens: klyngerobust, restriktiv vill klynge-bootstrap av den tilsvarende regresjonen,
+og randomiseringsinferens som permuterer bydelenes innføringstidspunkter (eksakt over alle ulike
+tildelinger; konfidensmengden inverterer skarpe nullhypoteser om en konstant effekt).
+Parameterfilen angir hvilken som er hovedresultatet.""",
+    """One number per method (post-treatment average) and the event-study profiles side by side; the
+imputation estimator fits person and period effects on untreated person-periods only (its
+standard error is by person: with one district per cohort, its district-clustered variance would
+count district shocks as effect heterogeneity and be far too small). TWFE
+uses already-treated districts as controls for later ones, which biases it when effects grow
+over time. The caseload row treats each month's recipients as a repeated cross-section
+(`panel=False`): it uses every person-month, including recipients not observed in every month
+(whom the panel estimator drops), with standard errors clustered by person.""":
+    """Ett tall per metode (gjennomsnitt etter start) og hendelsesstudiene side om side;
+imputeringsestimatoren tilpasser person- og periodeeffekter bare på personperioder uten tiltaket
+(standardfeilen er på personnivå: med én bydel per kohort ville variansen klynget på bydel regne
+sjokk i bydelene som variasjon i effekten og bli altfor liten). TWFE bruker bydeler som allerede har
+tiltaket, som kontroller for senere bydeler, noe som gir skjevhet når effektene vokser over tid.
+Raden for saksmengden behandler hver måneds mottakere som gjentatte tverrsnitt (`panel=False`): den
+bruker alle personmåneder, også mottakere som ikke er observert hver måned (som panelestimatoren
+utelater), med standardfeil klynget på person.""",
+    """Callaway–Sant'Anna event-time effects with pointwise 95 % intervals and a simultaneous band
+(multiplier bootstrap, sup-t critical value) that covers all event times jointly.""":
+    """Callaway–Sant'Annas effekter etter hendelsestid med punktvise 95 %-intervaller og et simultant
+bånd (multiplikator-bootstrap, sup-t kritisk verdi) som dekker alle hendelsestider samtidig.""",
+    """Wald test that all pre-treatment ATT(g,t) are zero (Callaway–Sant'Anna), and the joint test of the
+TWFE event-study leads. A rejection warns that the comparison districts may not show the
+treated districts' counterfactual trend.""":
+    """Wald-test av at alle ATT(g,t) før start er null (Callaway–Sant'Anna), og fellestesten av
+ledd før start i TWFE-hendelsesstudien. En forkastning varsler om at sammenligningsbydelene kanskje
+ikke viser den kontrafaktiske trenden til bydelene med tiltaket.""",
+    """Passing a pre-test does not show that trends are parallel after adoption. Following Rambachan &
+Roth (2023), the average effect over event times 0–3 is given a confidence set that stays valid
+when the post-adoption violation of parallel trends is at most M̄ times the largest pre-adoption
+one (relative magnitudes, left) or when its slope changes by at most M per period (smoothness,
+right). The breakdown value is the largest M̄ (M) at which the set still excludes zero. The event
+study uses a universal base period (e = −1), as HonestDiD requires, and the person-level
+covariance: with six districts the district-clustered covariance of seven coefficients is singular.""":
+    """At en test før start ikke forkaster, viser ikke at trendene er parallelle etter innføringen.
+Etter Rambachan & Roth (2023) får gjennomsnittseffekten over hendelsestid 0–3 en konfidensmengde
+som er gyldig når bruddet på parallelle trender etter innføringen er høyst M̄ ganger det største
+bruddet før innføringen (relative størrelser, til venstre), eller når helningen endres med høyst M
+per periode (glatthet, til høyre). Bruddverdien er den største M̄ (M) der mengden fortsatt utelukker
+null. Hendelsesstudien bruker en felles referanseperiode (e = −1), slik HonestDiD krever, og
+kovariansen på personnivå: med seks bydeler er den bydelsklyngede kovariansen til sju koeffisienter
+singulær.""",
+    """How steep a linear violation of parallel trends would the pre-test (no pre-adoption coefficient
+significant) detect half the time, or 80 % of the time? Against the 80 % slope, the table shows
+the bias the event-study estimates would carry if the true effect were zero, unconditionally and
+among event studies that pass the pre-test.""":
+    """Hvor bratt må et lineært brudd på parallelle trender være for at testen før start (ingen
+koeffisient før innføringen signifikant) skal oppdage det halvparten av gangene, eller 80 % av
+gangene? Mot helningen med 80 % styrke viser tabellen skjevheten hendelsesstudiens estimater ville
+ha hvis den sanne effekten var null, uten betingelse og blant hendelsesstudier som består testen.""",
+    """The TWFE estimate is a weighted average of all 2x2 comparisons. "Later vs earlier treated" uses
+already-treated districts as controls: when effects grow with exposure these comparisons are
+biased (even of the wrong sign). The decomposition needs a balanced panel, so it uses the
+recipients observed in every period.""":
+    """TWFE-estimatet er et vektet gjennomsnitt av alle 2x2-sammenligninger. «Senere mot tidligere
+behandlet» bruker bydeler som allerede har tiltaket, som kontroller: når effektene vokser med tiden i
+tiltaket, er disse sammenligningene skjeve (til og med med feil fortegn). Dekomponeringen krever et
+balansert panel og bruker derfor mottakerne som er observert i alle perioder.""",
+    """The pilot district against a weighted combination of the other districts (district means of the
+outcome), in the months before the next district adopted: synthetic control (Abadie, Diamond &
+Hainmueller 2010) and synthetic difference-in-differences (Arkhangelsky et al. 2021). With only
+a few comparison districts the placebo test (each comparison district in turn as the "pilot")
+cannot reach conventional significance: its smallest p-value is 1/(districts).""":
+    """Pilotbydelen mot en vektet kombinasjon av de andre bydelene (bydelsgjennomsnitt av utfallet),
+i månedene før neste bydel innførte tiltaket: syntetisk kontroll (Abadie, Diamond & Hainmueller
+2010) og syntetisk forskjell-i-forskjeller (Arkhangelsky mfl. 2021). Med bare noen få
+sammenligningsbydeler kan placebotesten (hver sammenligningsbydel etter tur som «pilot») ikke nå
+vanlige signifikansnivåer: den minste p-verdien er 1/(antall bydeler).""",
+    # 04 matched
+    """The programme chose its participants, so there is no control arm. As the UK Employment and
+Justice Data Labs do, a comparison group is built from the register pool by propensity-score
+matching on characteristics and pre-programme histories; effects are shown as ranges (95 %
+confidence intervals) at several horizons after entry, with a pre-specified headline outcome.
+Counts below the disclosure threshold are suppressed in every table.""":
+    """Tiltaket valgte selv deltakerne, så det finnes ingen kontrollgruppe. Slik de britiske
+Employment og Justice Data Labs gjør, bygges en sammenligningsgruppe fra registerpopulasjonen ved
+matching på deltakersannsynlighet (propensity score) etter kjennetegn og historikk før tiltaket;
+effektene vises som intervaller (95 % konfidensintervaller) ved flere tidspunkter etter start, med et
+forhåndsbestemt hovedutfall. Antall under terskelen for prikking er skjult i alle tabeller.""",
+    """Participants and the comparison pool, every exclusion with its reason. The analysis stops here
+if fewer participants than the pre-specified minimum are available (Justice Data Lab: 60).""":
+    """Deltakerne og sammenligningspopulasjonen, hver utelatelse med sin grunn. Analysen stopper her
+hvis det er færre deltakere enn det forhåndsbestemte minimum (Justice Data Lab: 60).""",
+    """Logit of participation on characteristics and pre-programme histories (coefficients on the
+log-odds scale).""":
+    """Logit for deltakelse på kjennetegn og historikk før tiltaket (koeffisienter på
+log-odds-skala).""",
+    """Distribution of the propensity score among participants and the comparison pool, before and
+after matching.""":
+    """Fordelingen av deltakersannsynligheten blant deltakerne og i sammenligningspopulasjonen, før
+og etter matching.""",
+    """Standardised mean differences (|SMD| ≤ 0.1 strict, ≤ 0.25 acceptable) and variance ratios
+(0.5–2) before and after matching.""":
+    """Standardiserte gjennomsnittsforskjeller (|SMD| ≤ 0,1 streng, ≤ 0,25 akseptabel) og
+variansforhold (0,5–2) før og etter matching.""",
+    """Effect on the participants (ATT): weighted regression in the matched sample with standard
+errors clustered on the matched pair (CR2). Ranges are 95 % confidence intervals.""":
+    """Effekt for deltakerne (ATT): vektet regresjon i det matchede utvalget med standardfeil klynget
+på det matchede paret (CR2). Intervallene er 95 % konfidensintervaller.""",
+    """Participants matched to comparison persons on pre-programme histories only (months on social
+assistance and employed in the 12 and 24 months before entry, earnings), within office; then
+the difference in outcome paths relative to the year before entry. Pre-entry estimates near
+zero support the comparison.""":
+    """Deltakerne matchet med sammenligningspersoner bare på historikk før tiltaket (måneder med
+sosialhjelp og i arbeid de 12 og 24 månedene før start, inntekt), innenfor kontor; deretter
+forskjellen i utfallsforløp relativt til året før start. Estimater nær null før start støtter
+sammenligningen.""",
+    """The headline estimate under other matching choices (caliper, ratio, replacement, Mahalanobis
+distance) and other methods (inverse probability weighting, entropy balancing).""":
+    """Hovedestimatet med andre valg i matchingen (caliper, forhold, tilbakelegging,
+Mahalanobis-avstand) og andre metoder (invers sannsynlighetsvekting, entropibalansering).""",
+    """Matching balances what is measured; an unmeasured difference between participants and their
+matched comparison persons could still explain the headline. Rosenbaum bounds ask how large it
+would have to be: within a matched pair the odds of participation may differ by a factor Γ, and
+the table gives the largest one-sided p-value of Wilcoxon's signed-rank test on the pair
+differences that such a bias allows; the result stays significant at 5 % up to the critical Γ
+(pairs without an observed outcome are left out). The E-value (VanderWeele & Ding 2017) is the
+risk ratio an unmeasured confounder would need with both participation and the outcome to
+explain the headline away, here through the standardised mean difference (RR ≈ exp(0.91 d)).""":
+    """Matching balanserer det som er målt; en umålt forskjell mellom deltakerne og deres matchede
+sammenligningspersoner kan likevel forklare hovedresultatet. Rosenbaum-grenser spør hvor stor den
+måtte være: innenfor et matchet par kan oddsen for deltakelse avvike med en faktor Γ, og tabellen
+gir den største ensidige p-verdien i Wilcoxons fortegnsrangtest på parforskjellene som en slik
+skjevhet tillater; resultatet forblir signifikant på 5 %-nivå opp til den kritiske Γ (par uten
+observert utfall utelates). E-verdien (VanderWeele & Ding 2017) er risikoforholdet en umålt
+forstyrrende faktor måtte ha med både deltakelse og utfall for å forklare bort hovedresultatet, her
+via den standardiserte gjennomsnittsforskjellen (RR ≈ exp(0,91 d)).""",
+    # 05 contract
+    """The contract's payment rules (from the params file) applied to the participants' register
+outcomes month by month, against the counterfactual the params file names: what the public side
+pays and when, what it would have paid with no true effect (deadweight), what it gains, and how
+likely the investor is to be repaid. Counts below the disclosure threshold are suppressed.""":
+    """Kontraktens betalingsregler (fra parameterfilen) brukt på deltakernes registerutfall måned
+for måned, mot den kontrafaktiske sammenligningen parameterfilen angir: hva det offentlige betaler
+og når, hva det ville ha betalt uten noen sann effekt (dødvekt), hva det vinner, og hvor sannsynlig
+det er at investoren får tilbakebetalt. Antall under terskelen for prikking er skjult.""",
+    """`rct_control` uses the control arm; `matched` a propensity-score matched comparison group
+(options `matching`); `did` a difference-in-differences effect estimate and `historical` a
+baseline (options `effect` / `baseline`). An effect given as `{from_results: "<notebook>.<key>"}`
+is the estimate an earlier notebook of this report recorded in results.json.""":
+    """`rct_control` bruker kontrollgruppen; `matched` en sammenligningsgruppe matchet på
+deltakersannsynlighet (valgene `matching`); `did` et effektestimat fra forskjell-i-forskjeller og
+`historical` et historisk nivå (valgene `effect` / `baseline`). En effekt oppgitt som
+`{from_results: "<notebook>.<key>"}` er estimatet en tidligere notatbok i denne rapporten lagret i
+results.json.""",
+    """Persons reaching each payable outcome within the contract window, participants against the
+counterfactual group, and the per-participant means the settlement uses.""":
+    """Personer som når hvert betalbart resultat innenfor kontraktsperioden, deltakerne mot den
+kontrafaktiske gruppen, og gjennomsnittene per deltaker som oppgjøret bruker.""",
+    """`payment` is what the rule pays on the observed outcomes; `deadweight` what it would pay in
+expectation if the programme had no true effect; the ranges are the central 95 % of the
+draws.""":
+    """`payment` er det regelen betaler for de observerte resultatene; `deadweight` (dødvekt) det den
+ville betale i forventning hvis tiltaket ikke hadde noen sann effekt; intervallene er de midterste
+95 % av trekningene.""",
+    """Distribution of the total payment under the estimated effect and under zero true effect, the
+probability that the investor is repaid or earns a return, and the break-even effect sizes.""":
+    """Fordelingen av samlet utbetaling med den estimerte effekten og uten noen sann effekt,
+sannsynligheten for at investoren får tilbakebetalt eller avkastning, og effektstørrelsene der det
+går i balanse.""",
+    """Shares of the participants reaching each target within the contract window, with 95 % intervals;
+then the social-assistance caseload of the pilot against the reduction goal and the
+counterfactual trend named below the table.""":
+    """Andeler av deltakerne som når hvert mål innenfor kontraktsperioden, med 95 %-intervaller;
+deretter pilotens saksmengde med sosialhjelp mot reduksjonsmålet og den kontrafaktiske trenden som
+er angitt under tabellen.""",
+    """The contract and its results in the GO Lab INDIGO data standard's terms (outcome metrics,
+pricing, results, payments, investments), written next to the report.""":
+    """Kontrakten og resultatene i begrepene til GO Labs datastandard INDIGO (resultatmål, prising,
+resultater, utbetalinger, investeringer), skrevet ved siden av rapporten.""",
+    # 06 trial design
+    """How many participants are needed for the contract's payment threshold to be detectable? The
+counterfactual mean and spread of the contract's primary outcome come from the current data;
+the probability that the estimate beats the margin, the power of a significance test and the
+minimum detectable effect are shown for a range of trial sizes and true effects
+(normal approximation; `evaluation.rct` power functions for the test).""":
+    """Hvor mange deltakere trengs for at kontraktens betalingsterskel skal kunne påvises? Det
+kontrafaktiske gjennomsnittet og spredningen i kontraktens primære utfall kommer fra dagens data;
+sannsynligheten for at estimatet slår marginen, styrken til en signifikanstest og minste påviselige
+effekt vises for en rekke forsøksstørrelser og sanne effekter (normaltilnærming; styrkefunksjonene i
+`evaluation.rct` for testen).""",
+    """Primary quantity of the contract (per participant over the window), its counterfactual mean
+and standard deviation, and the payment margin (relative improvement the contract requires).""":
+    """Kontraktens primære størrelse (per deltaker over perioden), dens kontrafaktiske gjennomsnitt
+og standardavvik, og betalingsmarginen (den relative forbedringen kontrakten krever).""",
+    """Two-sided test at 5 %, power 80 % (`evaluation.rct.mde`), in outcome units and relative to the
+counterfactual mean, beside the payment margin.""":
+    """Tosidig test på 5 %-nivå, styrke 80 % (`evaluation.rct.mde`), i utfallets enhet og relativt
+til det kontrafaktiske gjennomsnittet, ved siden av betalingsmarginen.""",
+    """For each true relative effect: the chance that the estimate beats the margin at each trial size,
+and the size at which that chance reaches 80 %. A true effect equal to the margin is met only
+half the time however large the trial.""":
+    """For hver sann relativ effekt: sjansen for at estimatet slår marginen ved hver
+forsøksstørrelse, og størrelsen der sjansen når 80 %. En sann effekt lik marginen nås bare
+halvparten av gangene, uansett hvor stort forsøket er.""",
+    """Power of a difference-in-differences evaluation when the programme is rolled out by district
+(one pilot district, or half of the districts in a staggered rollout), by simulation
+(`evaluation.did.did_power`): persons per district and months as in the plan, outcome SD and
+persistence from the current panel, the district intra-cluster correlation assumed (the
+panel's own estimate is shown). Tests: cluster-robust t, wild cluster bootstrap (WCR) and
+randomisation inference over adoption dates; the last cannot reject with a single pilot
+district unless there are at least 20 districts (its smallest p-value is 1/districts). With one
+treated district the cluster-robust test is not valid (its 95 % intervals cover only 63-67 % in
+benchmarks/results/few_clusters.json), so its rejection rate there is not a power, and the wild
+bootstrap with one treated cluster is very conservative.""":
+    """Styrken til en evaluering med forskjell-i-forskjeller når tiltaket innføres bydel for bydel
+(én pilotbydel, eller halvparten av bydelene i en trinnvis innføring), ved simulering
+(`evaluation.did.did_power`): personer per bydel og måneder som i planen, standardavvik og varighet
+i utfallet fra dagens panel, og en antatt korrelasjon innenfor bydel (panelets eget estimat vises).
+Tester: klyngerobust t, vill klynge-bootstrap (WCR) og randomiseringsinferens over
+innføringstidspunkter; den siste kan ikke forkaste med én pilotbydel med mindre det er minst 20
+bydeler (den minste p-verdien er 1/antall bydeler). Med én bydel med tiltaket er den klyngerobuste
+testen ikke gyldig (95 %-intervallene dekker bare 63–67 % i benchmarks/results/few_clusters.json),
+så forkastningsraten der er ikke en styrke, og vill bootstrap med én klynge med tiltaket er svært
+konservativ.""",
+    # 07 contract design
+    """Candidate payment rules (the params file's `design:` section) compared on the programme's data
+and counterfactual: what each would pay, how much of that would have been paid with no true
+effect (deadweight), how likely it is to pay for nothing and to pay nothing for a real effect,
+what it means for the public side and the investor, whom it pays for, and how its settlement
+moves with the counterfactual and the evaluation window. Counts below the disclosure threshold
+are suppressed.""":
+    """Kandidater til betalingsregel (delen `design:` i parameterfilen) sammenlignet på tiltakets
+data og kontrafaktiske sammenligning: hva hver regel ville betale, hvor mye av det som ville blitt
+betalt uten noen sann effekt (dødvekt), hvor sannsynlig det er at den betaler for ingenting og ikke
+betaler noe for en reell effekt, hva den betyr for det offentlige og for investoren, hvem den betaler
+for, og hvordan oppgjøret endres med den kontrafaktiske sammenligningen og evalueringsperioden.
+Antall under terskelen for prikking er skjult.""",
+    """For each rule: the payment on the observed outcomes and in expectation over bootstrap draws of
+the participants; the deadweight (expected payment if the programme had no true effect) and its
+share of the expected payment and of the payment at the stated true effect; the probability of
+paying anything with no effect, and of paying nothing for the stated effect; the public side's
+net benefit; the investor's median money multiple and internal rate of return.""":
+    """For hver regel: utbetalingen for de observerte resultatene og i forventning over
+bootstrap-trekninger av deltakerne; dødvekten (forventet utbetaling hvis tiltaket ikke hadde noen
+sann effekt) og dens andel av forventet utbetaling og av utbetalingen ved den oppgitte sanne
+effekten; sannsynligheten for å betale noe uten effekt, og for å ikke betale noe for den oppgitte
+effekten; nettogevinsten for det offentlige; investorens median pengemultippel og internrente.""",
+    """How likely each rule is to pay anything when the programme's true effect is zero, the stated
+size, or a multiple of it (the same draws, with the participants moved onto the
+counterfactual plus the effect).""":
+    """Hvor sannsynlig det er at hver regel betaler noe når tiltakets sanne effekt er null, den
+oppgitte størrelsen eller et multiplum av den (de samme trekningene, med deltakerne flyttet til den
+kontrafaktiske utviklingen pluss effekten).""",
+    """The investor's internal rate of return over the draws (repayments follow each rule's payment
+profile; capital and return as in `design.investor`).""":
+    """Investorens internrente over trekningene (tilbakebetalingene følger hver regels
+betalingsprofil; kapital og avkastning som i `design.investor`).""",
+    """The price at which the public side breaks even for the effect the commissioner hopes for,
+capped by the budget, at the counterfactual rate and at the ends of its 95 % interval.""":
+    """Prisen der det offentlige går i balanse for effekten oppdragsgiveren håper på, begrenset av
+budsjettet, ved den kontrafaktiske raten og ved endene av 95 %-intervallet.""",
+    """By baseline group: the payment per participant, the part that would have been paid with no
+effect (the counterfactual group's outcomes), and the part the effect earns. A rule paying most
+where outcomes happen anyway invites cream-skimming; one paying little for the hardest group
+invites parking. The re-priced rule pays group-specific prices that make the no-effect payment
+the same per participant in every group.""":
+    """Etter gruppe før start: utbetalingen per deltaker, delen som ville blitt betalt uten effekt
+(den kontrafaktiske gruppens resultater), og delen effekten tjener inn. En regel som betaler mest der
+resultatene kommer uansett, inviterer til fløteskumming; en som betaler lite for den vanskeligste
+gruppen, inviterer til parkering. Den omprisede regelen betaler gruppespesifikke priser som gjør
+utbetalingen uten effekt lik per deltaker i alle grupper.""",
+    """The payment each rule would settle at under other counterfactuals and evaluation windows, and
+what it would pay with no effect under each.""":
+    """Utbetalingen hver regel ville gi i oppgjøret med andre kontrafaktiske sammenligninger og
+evalueringsperioder, og hva den ville betale uten effekt i hvert tilfelle.""",
+    """Checked when reviewers re-run the notebook (nbval).""":
+    """Kontrolleres når kontrollører kjører notatboken på nytt (nbval).""",
+}
+#: The bokmål of every notebook paragraph, keyed by the English paragraph (whitespace collapsed).
+PROSE: dict[str, str] = {_norm(k): _norm(v) for k, v in _PROSE.items()}
+
+
+# ------------------------------------------------------------------------------------------
+# captions, notes and figure titles of the notebooks (keyed by the English template)
+# ------------------------------------------------------------------------------------------
+#: ``gate.tr("<English>", **fields)`` and constant ``caption="<English>"`` in notebooks/*.py:
+#: the bokmål template, with the same ``{fields}`` (tests check both).
+TEXTS: dict[str, str] = {
+    # 01 panel overview
+    "Sample flow": "Utvalgsflyt",
+    "persons: {persons}, person-months: {person_months}": "personer: {persons}, personmåneder: {person_months}",
+    "Persons and their characteristics by {group}": "Personer og kjennetegn etter {group}",
+    "Outcome means by {group}": "Gjennomsnitt av utfall etter {group}",
+    "{outcome} by {group}": "{outcome} etter {group}",
+    # 02 trial
+    "Assignment by arm": "Tildeling etter gruppe",
+    "Tests of the assignment shares": "Tester av tildelingsandelene",
+    "Balance of baseline covariates": "Balanse i kjennetegn før start",
+    "Joint test of balance": "Felles test av balanse",
+    "Attrition by arm": "Frafall etter gruppe",
+    "Participation by arm": "Deltakelse etter gruppe",
+    "ITT on the pre-specified outcomes": "ITT på de forhåndsbestemte utfallene",
+    "ITT by subgroup": "ITT etter undergruppe",
+    "Interaction tests": "Samspillstester",
+    "Headline estimate under alternative specifications": "Hovedestimatet med alternative spesifikasjoner",
+    "Minimum detectable effect and power": "Minste påviselige effekt og styrke",
+    "Headline: {outcome} at month {month}": "Hovedresultat: {outcome} i måned {month}",
+    "ITT on months of {outcome}": "ITT på antall måneder med {outcome}",
+    "Payments at price {price:,.0f}": "Utbetalinger ved pris {price:,.0f}",
+    "Effect on {outcome}": "Effekt på {outcome}",
+    # 03 rollout
+    "Districts, adoption period (empty = never) and recipients":
+        "Bydeler, periode for innføring (tom = aldri) og mottakere",
+    "Post-treatment effect by method": "Effekt etter start, etter metode",
+    "Event-time effects": "Effekter etter hendelsestid",
+    "Pre-trend tests": "Tester av trender før start",
+    "Slope of a linear violation (per period) detected with the given power":
+        "Helning på et lineært brudd (per periode) som oppdages med gitt styrke",
+    "Headline ATT on {outcome}: {ci} (SE {se:.4f}{clustered}; person-level SE {se_person:.4f}); {n} persons":
+        "Hovedresultat ATT på {outcome}: {ci} (SE {se:.4f}{clustered}; SE på personnivå {se_person:.4f}); "
+        "{n} personer",
+    ", clustered by {cluster}": ", klynget på {cluster}",
+    "TWFE event study (binned end points)": "TWFE-hendelsesstudie (samlede endepunkter)",
+    "Sun-Abraham (interaction-weighted)": "Sun–Abraham (samspillsvektet)",
+    "Callaway-Sant'Anna (dynamic)": "Callaway–Sant'Anna (dynamisk)",
+    "Event study, {outcome} (uniform band: critical value {crit:.2f})":
+        "Hendelsesstudie, {outcome} (uniformt bånd: kritisk verdi {crit:.2f})",
+    "Relative magnitudes (C-LF)": "Relative størrelser (C-LF)",
+    "Smoothness (FLCI)": "Glatthet (FLCI)",
+    "Headline ATT with few-cluster inference (pre-specified: {inference})":
+        "Hovedresultat ATT med inferens for få klynger (forhåndsbestemt: {inference})",
+    "Headline ATT on {outcome} ({inference} inference): {ci}, p = {p:.4f}":
+        "Hovedresultat ATT på {outcome} ({inference}-inferens): {ci}, p = {p:.4f}",
+    "Truth inside the uniform band at {inside} of {n} event times":
+        "Den sanne effekten ligger innenfor det uniforme båndet i {inside} av {n} hendelsestider",
+    "Robust 95 % sets for the mean effect over e = 0..3 (estimate {est:.4f}); breakdown M̄ = {mbar:.3g}, M = {m:.3g}":
+        "Robuste 95 %-mengder for gjennomsnittseffekten over e = 0..3 (estimat {est:.4f}); "
+        "bruddverdi M̄ = {mbar:.3g}, M = {m:.3g}",
+    "Against the 80 % slope: Bayes factor {bf:.3f}, likelihood ratio {lr:.3g}":
+        "Mot helningen med 80 % styrke: Bayes-faktor {bf:.3f}, likelihood-forhold {lr:.3g}",
+    "Average effect by adoption cohort (overall {est:.4f}, SE {se:.4f})":
+        "Gjennomsnittlig effekt etter innføringskohort (samlet {est:.4f}, SE {se:.4f})",
+    "Average effect by period (overall {est:.4f}, SE {se:.4f})":
+        "Gjennomsnittlig effekt etter periode (samlet {est:.4f}, SE {se:.4f})",
+    "Bacon decomposition (TWFE {est:.4f})": "Bacon-dekomponering (TWFE {est:.4f})",
+    "{district}: effect on {outcome} before the next district adopted":
+        "{district}: effekt på {outcome} før neste bydel innførte tiltaket",
+    # 04 matched
+    "Sample flow of the matched comparison": "Utvalgsflyt for den matchede sammenligningen",
+    "Sample sizes (ESS = effective sample size)": "Utvalgsstørrelser (ESS = effektiv utvalgsstørrelse)",
+    "Covariate balance": "Balanse i kjennetegn",
+    "Matched DiD, average over the post period": "Matchet DiD, gjennomsnitt over perioden etter start",
+    "Note: {message}": "Merknad: {message}",
+    "Propensity score model ({link}), n = {n}": "Modell for deltakersannsynlighet ({link}), n = {n}",
+    "Effect on {outcome} by months after entry": "Effekt på {outcome} etter måneder siden start",
+    "Headline: {outcome} at {horizon} months": "Hovedresultat: {outcome} etter {horizon} måneder",
+    "Sensitivity of the headline ({outcome} at {horizon} months)":
+        "Følsomhet i hovedresultatet ({outcome} etter {horizon} måneder)",
+    "Rosenbaum bounds for the headline ({outcome} at {horizon} months): significant at 5 % up to Γ = {gamma:.2f}":
+        "Rosenbaum-grenser for hovedresultatet ({outcome} etter {horizon} måneder): signifikant på "
+        "5 %-nivå opp til Γ = {gamma:.2f}",
+    "E-value of the headline: {e:.2f} for the estimate, {e_ci:.2f} for the confidence limit closest to no effect":
+        "E-verdi for hovedresultatet: {e:.2f} for estimatet, {e_ci:.2f} for konfidensgrensen nærmest "
+        "ingen effekt",
+    "Secondary outcome: {outcome}": "Sekundært utfall: {outcome}",
+    # 05 contract
+    "Outcome events by group": "Resultathendelser etter gruppe",
+    "Per-participant means over the window": "Gjennomsnitt per deltaker over perioden",
+    "Outcome payments by quarter and item": "Resultatbetalinger etter kvartal og post",
+    "Counterfactual: {counterfactual}; uncertainty: {uncertainty}":
+        "Kontrafaktisk sammenligning: {counterfactual}; usikkerhet: {uncertainty}",
+    "Matched comparison group": "Matchet sammenligningsgruppe",
+    "Pilot caseload by month: stock, inflow, outflow, counterfactual and goal":
+        "Pilotens saksmengde per måned: beholdning, tilgang, avgang, kontrafaktisk utvikling og mål",
+    "{name}: payment rule ({type}, {currency})": "{name}: betalingsregel ({type}, {currency})",
+    "{method}: counterfactual {counterfactual}, uncertainty {uncertainty}":
+        "{method}: kontrafaktisk {counterfactual}, usikkerhet {uncertainty}",
+    "{month}: {reduction:.1%} below the counterfactual (goal {goal:.0%}): {verdict}":
+        "{month}: {reduction:.1%} under den kontrafaktiske utviklingen (mål {goal:.0%}): {verdict}",
+    "goal met": "målet er nådd",
+    "goal not met": "målet er ikke nådd",
+    "Effect taken from {source}": "Effekt hentet fra {source}",
+    # 06 trial design
+    "Design inputs from the current data": "Grunnlag for designet fra dagens data",
+    "Threshold met / significant / MDE by trial size and true effect":
+        "Terskel nådd / signifikant / MDE etter forsøksstørrelse og sann effekt",
+    "persons now: {n}; MDE {mde:.4g} ({rel:.1%} of the counterfactual mean); payment margin {margin:.1%}":
+        "personer nå: {n}; MDE {mde:.4g} ({rel:.1%} av det kontrafaktiske gjennomsnittet); "
+        "betalingsmargin {margin:.1%}",
+    "persons needed to detect an effect the size of the margin (5 %, 80 %): {n}":
+        "personer som trengs for å påvise en effekt på størrelse med marginen (5 %, 80 %): {n}",
+    "P(estimate beats the payment margin)": "P(estimatet slår betalingsmarginen)",
+    "Payment threshold ({margin:.1%}) met, by trial size":
+        "Betalingsterskel ({margin:.1%}) nådd, etter forsøksstørrelse",
+    "Simulated power by number of districts (5 % two-sided)":
+        "Simulert styrke etter antall bydeler (5 % tosidig)",
+    "{outcome}: SD {sd:.3f}, district ICC estimated {icc:.4f}, person persistence {rho:.2f}":
+        "{outcome}: SD {sd:.3f}, estimert ICC for bydel {icc:.4f}, varighet på personnivå {rho:.2f}",
+    # 07 contract design
+    "Candidate payment rules": "Kandidater til betalingsregel",
+    "Settlement by counterfactual and window": "Oppgjør etter kontrafaktisk sammenligning og periode",
+    "Stated true effect: {effects}": "Oppgitt sann effekt: {effects}",
+    "Payment per participant by baseline group": "Utbetaling per deltaker etter gruppe før start",
+    "Group prices: {prices}": "Gruppepriser: {prices}",
+    "The re-priced rule": "Den omprisede regelen",
+    "Price per {event} (counterfactual rate from '{payer}')":
+        "Pris per {event} (kontrafaktisk rate fra '{payer}')",
+    # notes the disclosure gate writes under a table (evaluation/disclosure.py)
+    "Counts below {T} are shown as {label}.": "Antall under {T} vises som {label}.",
+    "Counts below {T} are shown as {label}; {k} further cell(s) hidden so that they cannot be recovered "
+    "from the totals.": "Antall under {T} vises som {label}; {k} celle(r) til er skjult slik at de ikke kan "
+                        "regnes ut fra summene.",
+    "Statistics not shown: they describe a group of fewer than {T} persons.":
+        "Statistikk vises ikke: den beskriver en gruppe på færre enn {T} personer.",
+    "{col}: rounded to a multiple of {base} × the price ({prices}), so that it does not reveal how many "
+    "persons were paid for.": "{col}: avrundet til et multiplum av {base} × prisen ({prices}), slik at "
+                              "beløpet ikke avslører hvor mange personer det ble betalt for.",
+    "{k} estimate(s) withheld: fewer than {m} persons (disclosure.min_analysis_n; the Justice Data Lab "
+    "publishes nothing for fewer than 60).": "{k} estimat(er) holdt tilbake: færre enn {m} personer "
+                                             "(disclosure.min_analysis_n; Justice Data Lab publiserer "
+                                             "ingenting for færre enn 60).",
+}
+
+
+def notebook_texts(source: str) -> tuple[list[str], list[str]]:
+    """The reader-facing texts of a notebook's code (jupytext percent source): ``(keys, bad)``.
+
+    ``keys`` are the English templates the notebook publishes (``gate.tr("...")`` and
+    constant ``caption="..."``), each of which needs an entry in :data:`TEXTS`; ``bad`` lists
+    texts the catalogue cannot reach: f-strings (or concatenations) given as a caption, a note
+    (``gate.say``) or a figure title/label (use ``gate.tr`` with fields instead).
+    """
+    import ast
+    keys, bad = [], []
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        fn = node.func
+        name = fn.attr if isinstance(fn, ast.Attribute) else getattr(fn, "id", "")
+        if name == "tr" and node.args and isinstance(node.args[0], ast.Constant):
+            keys.append(node.args[0].value)
+        checked = [kw.value for kw in node.keywords if kw.arg in ("caption", "title")]
+        if name in ("say", "set_title", "set_xlabel", "set_ylabel", "suptitle"):
+            checked += list(node.args)
+        for v in checked:
+            if isinstance(v, (ast.JoinedStr, ast.BinOp)):
+                bad.append(f"line {v.lineno}: {ast.unparse(v)[:80]}")
+            elif isinstance(v, ast.Constant) and isinstance(v.value, str):
+                keys.append(v.value)
+    return keys, bad
 
 
 # ------------------------------------------------------------------------------------------

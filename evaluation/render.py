@@ -281,38 +281,41 @@ def _code(value) -> str:
     return f"`{text}`"
 
 
-def _heading_id(text: str) -> str:
-    """The id nbconvert gives a heading (``nbconvert.filters.strings.add_anchor``): spaces to
-    '-', percent-encoded except ``?/:@!$&'()*+,;=``.  A Markdown link would re-encode the ``'``
-    of "Sant'Anna" and miss it in a browser, so the table of contents links by this id."""
-    from urllib.parse import quote
-    return quote(text.strip().replace(" ", "-"), safe="?/:@!$&'()*+,;=")
+_heading_id = summary.heading_id   # the id nbconvert gives a heading (shared with the summary page)
 
 
 def _anchor(text: str) -> str:
     return re.sub(r"\s+", "-", text.strip())
 
 
-def headline_text(headline: dict | None) -> str:
-    """One-line statement of the pre-specified headline result, as the Data Lab reports open."""
+def headline_text(headline: dict | None, language: str = "en") -> str:
+    """One-line statement of the pre-specified headline result, as the Data Lab reports open
+    (labels and numbers in ``language``)."""
     if not headline or headline.get("estimate") is None:
         return ""
+
+    def num(x):
+        return i18n.significant(x, 4, language)
+
+    lab = i18n.t("headline_pre", language)
     what = md_text(headline.get("outcome") or headline.get("term") or headline["key"])
     ci = ""
     level = int(round(100 * float(headline.get("level", 0.95))))
+    ci_lab = i18n.t("ci_level", language, level=level)
+    to = i18n.t("to", language)
+    where = i18n.t("from_notebook", language, notebook=_code(headline["notebook"]),
+                   key=_code(headline["key"]))
     if headline.get("ci_low") is not None and headline.get("ci_high") is not None:
-        ci = f", {level} % CI {headline['ci_low']:.4g} to {headline['ci_high']:.4g}"
+        ci = f", {ci_lab} {num(headline['ci_low'])} {to} {num(headline['ci_high'])}"
+    # n without a thousands separator: the disclosure scan reads "n = 3 378" as "n = 3"
     n = f", n = {headline['n']}" if isinstance(headline.get("n"), int) else ""
     method = f" — {md_text(headline['method'])}" if headline.get("method") else ""
-    arms = ""
     if isinstance(headline.get("arms"), list) and len(headline["arms"]) > 1:
-        arms = "".join(f"  \n&nbsp;&nbsp;{md_text(a.get('term'))}: **{a['estimate']:.4g}**, "
-                       f"{level} % CI {a['ci_low']:.4g} to {a['ci_high']:.4g}"
+        arms = "".join(f"  \n&nbsp;&nbsp;{md_text(a.get('term'))}: **{num(a['estimate'])}**, "
+                       f"{ci_lab} {num(a['ci_low'])} {to} {num(a['ci_high'])}"
                        for a in headline["arms"])
-        return (f"**Headline (pre-specified):** {what}, each arm against control{method}{arms}"
-                f"  \n(notebook {_code(headline['notebook'])}, result {_code(headline['key'])})")
-    return (f"**Headline (pre-specified):** {what}: **{headline['estimate']:.4g}**"
-            f"{ci}{n}{method}  \n(notebook {_code(headline['notebook'])}, result {_code(headline['key'])})")
+        return (f"**{lab}:** {what}, {i18n.t('each_arm', language)}{method}{arms}  \n({where})")
+    return f"**{lab}:** {what}: **{num(headline['estimate'])}**{ci}{n}{method}  \n({where})"
 
 
 def _front_matter(nb, prov: dict, title: str, show_code: bool, headline: dict | None = None,
@@ -331,16 +334,19 @@ def _front_matter(nb, prov: dict, title: str, show_code: bool, headline: dict | 
                            f"{md_text(m.group(2).strip())}</a>")
     data = "<br>".join(f"{html.escape(k)} <code>{html.escape(v[:16])}…</code>"
                        for k, v in prov["data_sha256"].items()) or "–"
+
+    def lab(key):
+        return i18n.t(key, language)
     lines = [
-        f"# {md_text(title)}", "", md_text(description.strip()), "", headline_text(headline), "",
-        "<details open><summary><b>Provenance</b> — the pre-specified plan this report follows</summary>",
+        f"# {md_text(title)}", "", md_text(description.strip()), "", headline_text(headline, language), "",
+        f"<details open><summary><b>{lab('provenance')}</b> — {lab('prov_plan')}</summary>",
         "", "| | |", "|---|---|",
-        f"| parameter file | {_code(prov['params_file'])} (sha256 `{prov['params_sha256'][:16]}…`) |",
-        f"| data | {_code(prov['data_folder'])}<br>{data} |",
-        f"| package | evaluation {prov['package_version']}, Python {prov['python']} |",
-        f"| git commit | `{prov['git_commit']}` |",
-        f"| rendered | {prov['rendered_at']} |", "", "</details>", "",
-        f"**{i18n.t('contents', language)}** ([{i18n.t('summary_link', language)}](index.html))",
+        f"| {lab('prov_params')} | {_code(prov['params_file'])} (sha256 `{prov['params_sha256'][:16]}…`) |",
+        f"| {lab('prov_data')} | {_code(prov['data_folder'])}<br>{data} |",
+        f"| {lab('prov_package')} | evaluation {prov['package_version']}, Python {prov['python']} |",
+        f"| {lab('prov_commit')} | `{prov['git_commit']}` |",
+        f"| {lab('prov_rendered')} | {prov['rendered_at']} |", "", "</details>", "",
+        f"**{lab('contents')}** ([{lab('summary_link')}](index.html))",
         "", *toc,
     ]
     return nbformat.v4.new_markdown_cell("\n".join(lines))
@@ -498,6 +504,7 @@ def _render_into(stage: Path, params_path: Path, params: Params, *, show_code: b
     data = json.loads(results_path.read_text())
     data["provenance"] = prov
     data["programme"], data["title"] = params.programme, params.title
+    data["language"] = params.language
     headline = None
     if params.headline is not None:
         nbres = data.get("notebooks", {}).get(params.headline.notebook, {})
@@ -817,56 +824,80 @@ def collect_results(out_root: str | Path | None = None):
 
 
 def write_index(out_root: str | Path | None = None) -> Path:
-    """``reports/index.html``: links to every report and the comparison table.
+    """``reports/index.html``: links to every report, a forest plot of every headline and the
+    comparison table -- in English, with the same page in bokmål at ``reports/index.nb.html``
+    (each links to the other; :data:`evaluation.summary.INDEX_FILES`).
 
+    The page's own words (headings, table headers, numbers, units) follow the page's language;
+    each programme's title is shown as its report was written (``language:`` of its parameter
+    file), so a mixed set of English and bokmål reports is listed under either index.
     Built under the index lock and written atomically (a reader sees the old or the new page).
     """
     out_root = Path(out_root or REPORTS)
     with programme_lock(out_root, ".index", blocking=True):
-        return _write_index(out_root)
+        for language in reversed(i18n.LANGUAGES):
+            path = _write_index(out_root, language)
+        return path
 
 
-def _write_index(out_root: Path) -> Path:
-    """The index page: links, a forest plot of every headline and a sortable table."""
-    table = collect_results(out_root)
-    links, datas = [], []
-    for path in report_results(out_root):
-        data = json.loads(path.read_text())
-        datas.append(data)
+def _index_links(datas: list[tuple[Path, dict]], language: str) -> list[str]:
+    links = []
+    for path, data in datas:
         prog = data.get("programme", path.parent.name)
         nbs = " · ".join(f'<a href="{html.escape(prog)}/{html.escape(nb)}.html">{html.escape(nb)}</a>'
                          for nb in data.get("notebooks", {}))
         prov = data.get("provenance", {})
-        summ = (f'<a href="{html.escape(prog)}/index.html">{i18n.t("summary_link")}</a> · '
+        summ = (f'<a href="{html.escape(prog)}/index.html">{i18n.t("summary_link", language)}</a> · '
                 if (path.parent / "index.html").exists() else "")
-        links.append(f"<li><b>{html.escape(data.get('title', prog))}</b> — {summ}{nbs} "
-                     f"<small>(params sha256 {html.escape(prov.get('params_sha256', '')[:12])}…, "
-                     f"rendered {html.escape(prov.get('rendered_at', ''))})</small></li>")
-    forest = summary.forest_figure(summary.index_rows(datas))
-    if len(table):
-        t = table.copy()
-        t["estimate (95% CI)"] = [f"{i18n.significant(e, 3)} ({i18n.significant(lo, 3)} to "
-                                  f"{i18n.significant(hi, 3)})"
-                                  for e, lo, hi in zip(t.estimate, t.ci_low, t.ci_high)]
-        t["headline"] = t["headline"].map({True: "★", False: ""})
-        t = t.sort_values(["programme", "headline", "notebook", "key"],
-                          ascending=[True, False, True, True]).reset_index(drop=True)
-        from .report import suppress_counts
-        est = list(t["estimate"])
-        t = suppress_counts(t[["programme", "headline", "notebook", "key", "outcome",
-                               "estimate (95% CI)", "n"]], ["n"], secondary=False)
-        n_num = [float(v) if isinstance(v, (int, float)) and v == v else None for v in t["n"]]
-        t["n"] = [i18n.format_number(v) if v is not None else str(raw)
-                  for v, raw in zip(n_num, t["n"])]
-        table_html = summary.sortable_table(t, numeric={"estimate (95% CI)": est, "n": n_num})
-    else:
-        table_html = f"<p>{i18n.t('no_estimates')}</p>"
-    fig_html = (f"<h2>{i18n.t('index_forest')}</h2>{forest}<p><small>{i18n.t('index_panels')}"
-                "</small></p>") if forest else ""
-    body = (f"<h1>{i18n.t('index_title')}</h1><ul>{''.join(links)}</ul>{fig_html}"
-            f"<h2>{i18n.t('index_table')}</h2>{table_html}"
-            f"<p><small>{i18n.t('index_star')}</small></p>{summary.SORT_JS}")
-    return atomic_write_text(out_root / "index.html", summary._page(i18n.t("index_title"), body, "en"))
+        lang, title = data.get("language", "en"), html.escape(data.get("title", prog))
+        if lang != language:          # the programme's own title, marked with its language
+            title = f'<span lang="{html.escape(lang)}">{title}</span>'
+        links.append(f"<li><b>{title}</b> — "
+                     f"{summ}{nbs} <small>({i18n.t('prov_params', language)} sha256 "
+                     f"{html.escape(prov.get('params_sha256', '')[:12])}…, "
+                     f"{i18n.t('prov_rendered', language)} {html.escape(prov.get('rendered_at', ''))})"
+                     "</small></li>")
+    return links
+
+
+def _index_table(table, language: str) -> str:
+    if not len(table):
+        return f"<p>{i18n.t('no_estimates', language)}</p>"
+    t = table.copy()
+    to = i18n.t("to", language)
+    t["estimate (95% CI)"] = [f"{i18n.significant(e, 3, language)} ({i18n.significant(lo, 3, language)} "
+                              f"{to} {i18n.significant(hi, 3, language)})"
+                              for e, lo, hi in zip(t.estimate, t.ci_low, t.ci_high)]
+    t["headline"] = t["headline"].map({True: "★", False: ""})
+    t = t.sort_values(["programme", "headline", "notebook", "key"],
+                      ascending=[True, False, True, True]).reset_index(drop=True)
+    from .report import suppress_counts
+    est = list(t["estimate"])
+    t = suppress_counts(t[["programme", "headline", "notebook", "key", "outcome",
+                           "estimate (95% CI)", "n"]], ["n"], secondary=False)
+    n_num = [float(v) if isinstance(v, (int, float)) and v == v else None for v in t["n"]]
+    t["n"] = [i18n.format_number(v, language) if v is not None else str(raw)
+              for v, raw in zip(n_num, t["n"])]
+    return summary.sortable_table(t, language, numeric={"estimate (95% CI)": est, "n": n_num})
+
+
+def _write_index(out_root: Path, language: str = "en") -> Path:
+    """The index page in ``language``: links, a forest plot of every headline (one row per arm
+    of a multi-arm headline) and a sortable table."""
+    table = collect_results(out_root)
+    datas = [(path, json.loads(path.read_text())) for path in report_results(out_root)]
+    forest = summary.forest_figure(summary.index_rows([d for _, d in datas], language), language)
+    fig_html = (f"<h2>{i18n.t('index_forest', language)}</h2>{forest}<p><small>"
+                f"{i18n.t('index_panels', language)}</small></p>") if forest else ""
+    switch = " · ".join(f'<a href="{summary.INDEX_FILES[lang]}" hreflang="{lang}">'
+                        f"{html.escape(i18n.LANGUAGE_NAMES[lang])}</a>"
+                        for lang in i18n.LANGUAGES if lang != language)
+    body = (f"<p><small>{switch}</small></p><h1>{i18n.t('index_title', language)}</h1>"
+            f"<ul>{''.join(_index_links(datas, language))}</ul>{fig_html}"
+            f"<h2>{i18n.t('index_table', language)}</h2>{_index_table(table, language)}"
+            f"<p><small>{i18n.t('index_star', language)}</small></p>{summary.SORT_JS}")
+    return atomic_write_text(out_root / summary.INDEX_FILES[language],
+                             summary._page(i18n.t("index_title", language), body, language))
 
 
 def _numbers(obj, prefix=""):

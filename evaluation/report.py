@@ -245,7 +245,8 @@ def published_html(pub: "dc.Published", *, caption: str | None = None, precision
                        for t, p in st["relations"]]
     st["amounts"] = [{**a, "column": ren(a["column"]),
                       "terms": [((x[0], ren(x[1])), q) for x, q in a["terms"]]} for a in st["amounts"]]
-    view = dc.Published(shown, hidden, pub.notes, st, pub.options)
+    notes = [i18n.localize(n, language) for n in pub.notes]    # the gate's notes in the language
+    view = dc.Published(shown, hidden, notes, st, pub.options)
     fmt = lambda c, v: format_value(v, kinds_shown.get(c, "estimate"), language=language,  # noqa: E731
                                     digits=precision)
     html = dc.table_html(view, caption=caption, precision=precision, formatter=fmt)
@@ -288,10 +289,17 @@ def show_table(df: pd.DataFrame, count_columns: Sequence[str] | None = None, *,
     return pub.frame
 
 
-def format_ci(estimate: float, lo: float, hi: float, digits: int = 3, unit: str = "") -> str:
-    """``"0.123 (0.050 to 0.196)"`` with an optional unit, as the Data Lab reports print ranges."""
+def format_ci(estimate: float, lo: float, hi: float, digits: int = 3, unit: str = "",
+              language: str = "en") -> str:
+    """``"0.123 (0.050 to 0.196)"`` with an optional unit, as the Data Lab reports print ranges
+    (``nb``: ``"0,123 (0,050 til 0,196)"``)."""
+    from . import i18n
     u = f" {unit}" if unit else ""
-    return f"{estimate:.{digits}f}{u} ({lo:.{digits}f} to {hi:.{digits}f})"
+    if language == "en":
+        return f"{estimate:.{digits}f}{u} ({lo:.{digits}f} to {hi:.{digits}f})"
+    def f(x):
+        return i18n.number(x, f".{digits}f", language)
+    return f"{f(estimate)}{u} ({f(lo)} {i18n.t('to', language)} {f(hi)})"
 
 
 # ------------------------------------------------------------------------------------------
@@ -526,6 +534,7 @@ class Gate:
               caption: str | None = None, precision: int = 3, units: dict[str, str] | None = None,
               display: bool = True, kinds: dict[str, str] | None = None) -> pd.DataFrame:
         """Show ``df`` through the gate (``spec``: a TableSpec or a list of count columns)."""
+        caption = self._text(caption)
         if spec is not None and not isinstance(spec, TableSpec):
             counts = list(spec)
             spec = TableSpec(counts=counts, analysis_n="n" if "n" in counts else None)
@@ -544,8 +553,33 @@ class Gate:
                           caption=cap, precision=precision)
 
     def say(self, *parts: Any) -> None:
-        """Print a note (counts of persons in it below the threshold are suppressed)."""
-        print(gate_text(" ".join(str(p) for p in parts), self.threshold))
+        """Print a note (counts of persons in it below the threshold are suppressed); a part the
+        catalogue knows is printed in the report's language."""
+        print(gate_text(" ".join(str(self._text(p)) for p in parts), self.threshold))
+
+    # -- the report's language (texts in evaluation/i18n.py) --------------------------------
+    def tr(self, template: str, **fields: Any) -> str:
+        """A caption, note or figure title in the report's language: ``template`` is the English
+        text (the key of ``evaluation.i18n.TEXTS``), ``fields`` fill its ``{placeholders}``
+        (numbers in the language's format)::
+
+            gate.table(t, spec, caption=gate.tr("Outcome means by {group}", group=group))
+        """
+        from . import i18n
+        return i18n.text(template, self.language, **fields)
+
+    def ci(self, estimate: float, lo: float, hi: float, digits: int = 3, unit: str = "") -> str:
+        """:func:`format_ci` in the report's language."""
+        return format_ci(estimate, lo, hi, digits, unit, language=self.language)
+
+    def num(self, x: Any, spec: str = "") -> str:
+        """A number formatted by ``spec`` (``"+g"``, ``".1%"``) in the report's language."""
+        from . import i18n
+        return i18n.number(x, spec, self.language)
+
+    def _text(self, value: Any) -> Any:
+        from . import i18n
+        return i18n.lookup(value, self.language)
 
     def count(self, n: Any) -> str:
         """A count as published text: ``"<5"`` below the threshold, else ``"1 234"``."""

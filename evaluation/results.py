@@ -24,6 +24,11 @@ from scipy import stats
 
 TIDY_COLUMNS = ["term", "estimate", "se", "statistic", "pvalue", "ci_low", "ci_high", "df", "n"]
 
+#: Fewer clusters than this and cluster-robust standard errors are unreliable (Cameron & Miller
+#: 2015, "A practitioner's guide to cluster-robust inference", J. Human Resources 50(2), sec. VI;
+#: MacKinnon & Webb 2018): estimators warn (``did.att_gt``) and the summary page states it.
+FEW_CLUSTERS = 30
+
 
 def _crit(level: float, df: float | None) -> float:
     alpha = 1.0 - level

@@ -8,12 +8,16 @@ Each rendered programme opens with ``reports/<programme>/index.html``, written b
    NOK for money, events per 100 persons for counts) and "cannot rule out no effect" when the
    interval covers zero;
 2. who was evaluated: the recorded sample flow as a bar chart (suppressed steps are not drawn);
-3. the main figure (the headline notebook's first figure after its headline);
-4. caveats from the plan (design, synthetic data, disclosure) and the notes the analysis recorded;
+3. the main figure: the effect with its interval (the headline notebook's first figure after a
+   heading naming the headline); for a matched comparison the overlap of the propensity score
+   follows as a diagnostic, linked to its section (:func:`secondary_figures`);
+4. caveats from the plan (design, synthetic data, disclosure), the number of clusters when the
+   headline rests on few (:func:`few_clusters_caveat`), and the notes the analysis recorded;
 5. links to the detailed notebook pages; the provenance block.
 
-``reports/index.html`` (:func:`index_page`) shows a forest plot of every programme's headline
-(one panel per unit: percentage points, NOK, events per 100, other) and a sortable table.
+``reports/index.html`` and ``reports/index.nb.html`` (written by :func:`evaluation.render.write_index`)
+show a forest plot of every programme's headline (one row per arm of a multi-arm headline; one
+panel per unit: percentage points, NOK, events per 100, other) and a sortable table.
 Texts come from :mod:`evaluation.i18n`; every string from data or parameters is escaped.
 """
 from __future__ import annotations
@@ -25,7 +29,11 @@ import re
 from typing import Any
 
 from . import i18n
+from .results import FEW_CLUSTERS
 from .schema import BINARY_OUTCOMES
+
+#: The index page in each language (``reports/index.html``, ``reports/index.nb.html``).
+INDEX_FILES = {"en": "index.html", "nb": "index.nb.html"}
 
 MONEY_OUTCOMES = ("earnings", "sa_amount", "earnings_12", "sa_amount_12")
 COUNT_OUTCOMES = ("reoffence_events",)
@@ -86,6 +94,15 @@ def unit_label(kind: str, language: str) -> str:
 def short_name(title: str) -> str:
     """The programme's name for the sentence: the title before its first colon or dash."""
     return re.split(r"\s*[:—–]\s+", title, maxsplit=1)[0].strip() or title
+
+
+def outcome_label(headline: dict, language: str = "en") -> str:
+    """What a recorded estimate measures, in words: ``"employed_50 at month 24"`` →
+    ``"employed in at least a 50 % position at 24 months"`` (``nb``: ``"i arbeid i minst 50 %
+    stilling etter 24 måneder"``); an outcome without a name keeps its column name."""
+    col, month = outcome_of(headline)
+    name = OUTCOME_NAMES.get(col, {}).get(language, col.replace("_", " "))
+    return name + (" " + i18n.t("at_month", language, month=month) if month is not None else "")
 
 
 def headline_sentence(headline: dict | None, *, title: str, language: str = "en",
@@ -207,28 +224,82 @@ def find_flow(results: dict) -> list[dict] | None:
 
 
 def main_figure(nb) -> str | None:
-    """The first figure of the headline notebook after its headline heading (else its first
-    figure), as an ``<img>`` with the figure's alt text."""
+    """The first figure of the headline notebook after its headline heading (a heading naming
+    the headline: "Effects at horizons (headline)", else its first figure), as an ``<img>`` with
+    the figure's alt text.  The headline section draws the effect with its interval (by event
+    time, month or horizon), so the summary page shows the effect, not a diagnostic."""
+    return section_figure(nb, r"^#+ .*(headline|hovedresultat)", fallback=True)
+
+
+def heading_id(text: str) -> str:
+    """The id nbconvert gives a heading (``nbconvert.filters.strings.add_anchor``): spaces to
+    '-', percent-encoded except ``?/:@!$&'()*+,;=``.  A Markdown link would re-encode the ``'``
+    of "Sant'Anna" and miss it in a browser, so the table of contents links by this id."""
+    from urllib.parse import quote
+    return quote(text.strip().replace(" ", "-"), safe="?/:@!$&'()*+,;=")
+
+
+def section_figure(nb, heading: str, *, fallback: bool = False) -> str | None:
+    """The first figure after the first markdown heading matching the regular expression
+    ``heading`` (case-insensitive); with ``fallback``, the notebook's first figure if none."""
     if nb is None:
         return None
     images, after = [], False
     for cell in nb.cells:
-        if cell.cell_type == "markdown" and re.search(r"^#+ .*(headline|hovedresultat)", cell.source, re.M | re.I):
+        if cell.cell_type == "markdown" and re.search(heading, cell.source, re.M | re.I):
             after = True
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             if "image/png" in data:
                 alt = out.get("metadata", {}).get("image/png", {}).get("alt", "Figure")
                 images.append((after, f"data:image/png;base64,{data['image/png'].strip()}", alt))
-    if not images:
-        return None
-    pick = next((im for im in images if im[0]), images[0])
-    return _img(pick[1], pick[2])
+    pick = next((im for im in images if im[0]), images[0] if images and fallback else None)
+    return _img(pick[1], pick[2]) if pick else None
+
+
+def secondary_figures(params, executed: dict, language: str = "en") -> str:
+    """Diagnostics shown below the main figure, each with a link to its section: for a matched
+    comparison, the overlap of the propensity score (before and after matching)."""
+    out = []
+    nb_name = "04_matched_comparison"
+    if params.headline is not None and params.headline.notebook == nb_name:
+        head = i18n.heading("Overlap", language)
+        fig = section_figure(executed.get(nb_name), rf"^#+\s+{re.escape(head)}\s*$")
+        if fig:
+            link = f"{nb_name}.html#{heading_id(head)}"
+            out.append(f'<h3>{html.escape(i18n.t("overlap_title", language))}</h3>'
+                       f'<p><small>{html.escape(i18n.t("overlap_text", language))} '
+                       f'<a href="{html.escape(link, quote=True)}">{html.escape(head)}</a></small></p>'
+                       f'<div style="max-width:60%">{fig}</div>')
+    return "".join(out)
 
 
 # ------------------------------------------------------------------------------------------
 # caveats
 # ------------------------------------------------------------------------------------------
+CLUSTER_UNITS = {"office": "unit_offices", "district": "unit_districts", "bydel": "unit_districts",
+                 "area": "unit_areas", "county": "unit_counties", "municipality": "unit_municipalities"}
+
+
+def few_clusters_caveat(params, results: dict, language: str = "en") -> str | None:
+    """"6 districts (NAV offices): standard errors from so few clusters are unreliable; the
+    headline's interval is from randomisation inference." -- worded from the number of clusters
+    the headline notebook recorded (``clusters``), and only when it is below
+    :data:`evaluation.results.FEW_CLUSTERS`."""
+    nb = params.headline.notebook if params.headline is not None else None
+    rec = results.get("notebooks", {}).get(nb, {}).get("clusters") if nb else None
+    if not isinstance(rec, dict) or not isinstance(rec.get("clusters"), int):
+        return None
+    g = rec["clusters"]
+    if g >= FEW_CLUSTERS:
+        return None
+    unit = rec.get("cluster", "")
+    units = (i18n.t(CLUSTER_UNITS[unit], language) if unit in CLUSTER_UNITS
+             else i18n.t("unit_clusters", language, column=unit))
+    how = i18n.t(f"inference_{rec.get('headline_inference', 'cluster')}", language)
+    return i18n.t("cav_few_clusters", language, n=g, units=units, how=how)
+
+
 def caveats(params, results: dict, language: str = "en") -> list[str]:
     """Caveats from the design, the data and the recorded notes (text, not yet escaped)."""
     names = [nb.name for nb in params.notebooks]
@@ -239,6 +310,9 @@ def caveats(params, results: dict, language: str = "en") -> list[str]:
         out.append(i18n.t("cav_rct", language))
     if "03_did_rollout" in names:
         out.append(i18n.t("cav_did", language))
+    few = few_clusters_caveat(params, results, language)
+    if few:
+        out.append(few)
     if "04_matched_comparison" in names:
         out.append(i18n.t("cav_matched", language))
     d = params.disclosure
@@ -276,14 +350,14 @@ def _page(title: str, body: str, language: str) -> str:
 def provenance_html(prov: dict, language: str = "en") -> str:
     data = "<br>".join(f"{html.escape(k)} <code>{html.escape(v[:16])}…</code>"
                        for k, v in prov.get("data_sha256", {}).items()) or "–"
-    rows = [("parameter file", f"<code>{html.escape(prov.get('params_file', ''))}</code> (sha256 "
+    rows = [(i18n.t("prov_params", language), f"<code>{html.escape(prov.get('params_file', ''))}</code> (sha256 "
                                f"<code>{html.escape(prov.get('params_sha256', '')[:16])}…</code>)"),
-            ("data", f"<code>{html.escape(prov.get('data_folder', ''))}</code><br>{data}"),
-            ("package", f"evaluation {html.escape(str(prov.get('package_version', '')))}, "
+            (i18n.t("prov_data", language), f"<code>{html.escape(prov.get('data_folder', ''))}</code><br>{data}"),
+            (i18n.t("prov_package", language), f"evaluation {html.escape(str(prov.get('package_version', '')))}, "
                         f"Python {html.escape(str(prov.get('python', '')))}"),
-            ("git commit", f"<code>{html.escape(prov.get('git_commit', ''))}</code>"),
-            ("rendered", html.escape(prov.get("rendered_at", "")))]
-    body = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows)
+            (i18n.t("prov_commit", language), f"<code>{html.escape(prov.get('git_commit', ''))}</code>"),
+            (i18n.t("prov_rendered", language), html.escape(prov.get("rendered_at", "")))]
+    body = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in rows)
     return (f"<details><summary><b>{i18n.t('provenance', language)}</b></summary>"
             f"<table>{body}</table></details>")
 
@@ -317,6 +391,7 @@ def summary_page(params, results: dict, executed: dict, headline: dict | None) -
             f"{flow_html or '<p>' + html.escape(i18n.t('flow_none', lang)) + '</p>'}"
             f'<h2 id="figure">{html.escape(sections[2][1])}</h2>'
             f"{fig or '<p>' + html.escape(i18n.t('figure_none', lang)) + '</p>'}"
+            f"{secondary_figures(params, executed, lang)}"
             f'<h2 id="caveats">{html.escape(sections[3][1])}</h2><ul>{cav}</ul>'
             f'<h2 id="details">{html.escape(sections[4][1])}</h2><ul>{links}</ul>'
             f"{provenance_html(results.get('provenance', {}), lang)}")
@@ -357,8 +432,9 @@ document.querySelectorAll('table.sortable').forEach(function (t) {
 
 
 def forest_figure(rows: list[dict], language: str = "en") -> str | None:
-    """Forest plot of every programme's headline with its interval, one panel per unit
-    (shares in percentage points, money in NOK, counts per 100 persons, other in own units)."""
+    """Forest plot of every programme's headline with its interval (one row per arm of a
+    multi-arm headline), one panel per unit (shares in percentage points, money in NOK, counts
+    per 100 persons, other in own units)."""
     if not rows:
         return None
     import matplotlib
@@ -378,29 +454,36 @@ def forest_figure(rows: list[dict], language: str = "en") -> str | None:
             ax.errorbar(r["est"], i, xerr=[[r["est"] - r["lo"]], [r["hi"] - r["est"]]], fmt=MARKERS[0],
                         color="black", capsize=3, linestyle="none")
         ax.axvline(0, color="grey", linestyle="--", linewidth=1)
-        unit = unit_label(kind, language) or ("own unit" if language == "en" else "egen enhet")
-        ax.set_xlabel(unit)
+        ax.set_xlabel(unit_label(kind, language) or i18n.t("own_unit", language))
     axes[0][0].set_yticks(range(len(rows)), labels)
     axes[0][0].invert_yaxis()
-    alt = ("Forest plot: " + "; ".join(
-        f"{r['label']}: {r['est']:.3g} ({r['lo']:.3g} to {r['hi']:.3g}) {unit_label(r['kind'], language)}"
-        for r in rows))
+
+    def num(x):
+        return i18n.significant(x, 3, language, minus="\u2212")
+    alt = i18n.t("forest_alt", language) + ": " + "; ".join(
+        f"{r['label']}: {num(r['est'])} ({num(r['lo'])} {i18n.t('to', language)} {num(r['hi'])}) "
+        f"{unit_label(r['kind'], language)}".rstrip() for r in rows)
     return _img(_png(fig), alt)
 
 
-def index_rows(results_list: list[dict]) -> list[dict]:
-    """One row per programme with a published headline, in its published unit."""
+def index_rows(results_list: list[dict], language: str = "en") -> list[dict]:
+    """The forest plot's rows: each programme's published headline in its published unit; a
+    multi-arm headline gives one row per arm against control ("Unge på vei (provider_A): ...")."""
     rows = []
     for data in results_list:
         h = data.get("headline_result") or {}
-        if h.get("estimate") is None or h.get("ci_low") is None or h.get("ci_high") is None:
-            continue
+        arms = h.get("arms") if isinstance(h.get("arms"), list) and len(h["arms"]) > 1 else [None]
         col, _ = outcome_of(h)
         kind = outcome_kind(col)
-        rows.append({"programme": data.get("programme", ""),
-                     "label": f"{short_name(data.get('title', ''))}: {h.get('outcome') or col}",
-                     "kind": kind, "est": scaled(kind, h["estimate"]),
-                     "lo": scaled(kind, h["ci_low"]), "hi": scaled(kind, h["ci_high"])})
+        what = outcome_label(h, language) if h else ""
+        for arm in arms:
+            part = h if arm is None else arm
+            if any(part.get(k) is None for k in ("estimate", "ci_low", "ci_high")):
+                continue
+            who = short_name(data.get("title", "")) + (f" ({arm.get('term')})" if arm is not None else "")
+            rows.append({"programme": data.get("programme", ""), "arm": None if arm is None else arm.get("term"),
+                         "label": f"{who}: {what}", "kind": kind, "est": scaled(kind, part["estimate"]),
+                         "lo": scaled(kind, part["ci_low"]), "hi": scaled(kind, part["ci_high"])})
     return rows
 
 

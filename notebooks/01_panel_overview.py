@@ -57,7 +57,8 @@ rec.add("sample_flow", flow)
 
 # %%
 by_group, spec = overview.by_group(overview.describe_by(panel.data, group))
-desc = gate.table(by_group, spec, caption=f"Persons and their characteristics by {group}")
+desc = gate.table(by_group, spec,
+                  caption=gate.tr("Persons and their characteristics by {group}", group=group))
 rec.add("persons_by_group", desc[[group, "n"]])
 
 # %% [markdown]
@@ -66,7 +67,8 @@ rec.add("persons_by_group", desc[[group, "n"]])
 
 # %%
 means = overview.outcome_means(panel.data, outcomes, by=group)
-means = gate.table(means, overview.means_spec(means, outcomes), caption=f"Outcome means by {group}")
+means = gate.table(means, overview.means_spec(means, outcomes),
+                   caption=gate.tr("Outcome means by {group}", group=group))
 rec.add("outcome_means", means)
 
 # %% [markdown]
@@ -77,7 +79,7 @@ fig, axes = plt.subplots(len(outcomes), 1, figsize=(9, 3.2 * len(outcomes)), squ
 for ax, y in zip(axes[:, 0], outcomes):
     traj = overview.trajectories(panel.data, y, by=group, time="month")
     overview.plot_trajectories(traj, by=group, time="month", ax=ax, threshold=gate.threshold,
-                               title=f"{y} by {group}")
+                               title=gate.tr("{outcome} by {group}", outcome=y, group=group))
 fig.tight_layout()
 plt.show()
 
@@ -89,7 +91,8 @@ fig, axes = plt.subplots(len(outcomes), 1, figsize=(9, 3.2 * len(outcomes)), squ
 for ax, y in zip(axes[:, 0], outcomes):
     traj = overview.trajectories(panel.data, y, by=group, time="event_time")
     overview.plot_trajectories(traj, by=group, time="event_time", ax=ax,
-                               threshold=gate.threshold, title=f"{y} by {group}")
+                               threshold=gate.threshold,
+                               title=gate.tr("{outcome} by {group}", outcome=y, group=group))
 fig.tight_layout()
 plt.show()
 
@@ -102,6 +105,7 @@ plt.show()
 rec.add("panel_size", {"persons": int(panel.data["person_id"].nunique()),
                        "person_months": int(len(panel.data))})
 rec.save()
-gate.say(f"persons: {gate.count(rec.entries['panel_size']['persons'])}, "
-         f"person-months: {gate.count(rec.entries['panel_size']['person_months'])}")
+gate.say(gate.tr("persons: {persons}, person-months: {person_months}",
+                 persons=gate.count(rec.entries["panel_size"]["persons"]),
+                 person_months=gate.count(rec.entries["panel_size"]["person_months"])))
 gate.say(means.round(3).to_string(index=False))

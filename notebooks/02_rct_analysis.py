@@ -122,7 +122,8 @@ headline = rct.itt(at_headline, outcome=headline_outcome, treatment="arm", covar
 dim = rct.difference_in_means(at_headline, outcome=headline_outcome, treatment="arm", control=control)
 rec.add("headline", headline, headline=True, outcome=f"{headline_outcome} at month {headline_month}")
 rec.add("headline_unadjusted", dim, outcome=f"{headline_outcome} at month {headline_month}, unadjusted")
-gate.result(headline, caption=f"Headline: {headline_outcome} at month {headline_month}")
+gate.result(headline, caption=gate.tr("Headline: {outcome} at month {month}", outcome=headline_outcome,
+                                      month=headline_month))
 
 # %% [markdown]
 # ## Effects month by month
@@ -136,7 +137,7 @@ fig, axes = plt.subplots(len(outcomes), 1, figsize=(9, 3.4 * len(outcomes)), squ
 for ax, y in zip(axes[:, 0], outcomes):
     monthly[y] = rct.effects_by_month(data, outcome=y, treatment="arm", months=months,
                                       covariates=covariates, control=control, seed=seed)
-    monthly[y].plot(ax=ax, title=f"Effect on {y}")
+    monthly[y].plot(ax=ax, title=gate.tr("Effect on {outcome}", outcome=y))
 fig.tight_layout()
 plt.show()
 for y, res in monthly.items():
@@ -150,7 +151,7 @@ for y, res in monthly.items():
 windows = [w for w in (12, 24, 36, 48, 72) if w <= months]
 cumulative = rct.cumulative_effects(data, outcome=headline_outcome, windows=windows,
                                     covariates=covariates, control=control)
-gate.table(cumulative.table, ["n", "n_incomplete"], caption=f"ITT on months of {headline_outcome}")
+gate.table(cumulative.table, ["n", "n_incomplete"], caption=gate.tr("ITT on months of {outcome}", outcome=headline_outcome))
 rec.add("cumulative", cumulative)
 
 # %% [markdown]
@@ -226,7 +227,7 @@ paid = gate.table(payments.table.drop(columns=["paid_per_person", "share_of_max"
     amounts={"paid_mapping": ("n_mapping", stage_prices[0]), "paid_job": ("n_job", stage_prices[1]),
              "paid_job_kept": ("n_job_kept", stage_prices[2]),
              "paid_total": (["n_mapping", "n_job", "n_job_kept"], stage_prices)}),
-    caption=f"Payments at price {price:,.0f}")
+    caption=gate.tr("Payments at price {price:,.0f}", price=price))
 rec.add("payments", paid)
 
 # %% [markdown]

@@ -43,7 +43,7 @@ import evaluation.did as did
 import evaluation.panel
 import evaluation.params
 import evaluation.report
-from evaluation.report import TableSpec, format_ci
+from evaluation.report import TableSpec
 
 evaluation.report.notebook_setup()
 opt = evaluation.params.notebook_options(programme, "03_did_rollout", options)
@@ -97,9 +97,10 @@ agg = {k: cs.aggregate(k, **({"min_e": min_e, "max_e": max_e} if k == "dynamic" 
        for k in ("simple", "group", "dynamic", "calendar")}
 simple = agg["simple"]
 lo, hi = simple.ci()
-gate.say(f"Headline ATT on {outcome}: {format_ci(simple.estimate, lo, hi)}"
-         f" (SE {simple.se:.4f}{', clustered by ' + cluster if cluster else ''};"
-         f" person-level SE {cs_person.aggregate('simple').se:.4f}); {gate.count(cs.n)} persons")
+gate.say(gate.tr("Headline ATT on {outcome}: {ci} (SE {se:.4f}{clustered}; person-level SE {se_person:.4f}); "
+                 "{n} persons", outcome=outcome, ci=gate.ci(simple.estimate, lo, hi), se=simple.se,
+                 clustered=gate.tr(", clustered by {cluster}", cluster=cluster) if cluster else "",
+                 se_person=cs_person.aggregate("simple").se, n=gate.count(cs.n)))
 rec.add("headline", simple, headline=True, outcome=f"{outcome}, overall ATT")
 rec.add("cs_aggregates", pd.DataFrame([{"aggregation": k, **{c: a.to_dict()[c] for c in
                                         ("estimate", "se", "ci_low", "ci_high")}} for k, a in agg.items()]))
@@ -116,14 +117,16 @@ rec.add("cs_aggregates", pd.DataFrame([{"aggregation": k, **{c: a.to_dict()[c] f
 # %%
 few = gate.noted(did.few_cluster_inference, cs, data, cluster=opt["district"], wild_weights=opt.wild_weights,
                  wild_draws=opt.wild_draws, ri_permutations=opt.ri_permutations, seed=seed)
-gate.table(few.tidy(), [], caption=f"Headline ATT with few-cluster inference (pre-specified: "
-                                   f"{opt.headline_inference})")
+gate.table(few.tidy(), [], caption=gate.tr("Headline ATT with few-cluster inference (pre-specified: "
+                                           "{inference})", inference=opt.headline_inference))
 rec.add("few_cluster_inference", few.tidy())
+rec.add("clusters", {"clusters": int(few.results["wild"].n_clusters), "cluster": opt["district"],
+                     "headline_inference": opt.headline_inference})
 if opt.headline_inference != "cluster":
     head = few.result(opt.headline_inference)
     lo, hi = head.ci()
-    gate.say(f"Headline ATT on {outcome} ({opt.headline_inference} inference): {format_ci(head.estimate, lo, hi)},"
-             f" p = {head.pvalue:.4f}")
+    gate.say(gate.tr("Headline ATT on {outcome} ({inference} inference): {ci}, p = {p:.4f}", outcome=outcome,
+                     inference=opt.headline_inference, ci=gate.ci(head.estimate, lo, hi), p=head.pvalue))
     rec.add("headline", head, headline=True, outcome=f"{outcome}, overall ATT")
 
 # %% [markdown]
@@ -166,11 +169,11 @@ gate.table(compare, [], caption="Post-treatment effect by method")
 rec.add("method_comparison", compare)
 fig, axes = plt.subplots(1, 3, figsize=(16, 4), sharey=True)
 es.plot(ax=axes[0])
-axes[0].set_title("TWFE event study (binned end points)")
+axes[0].set_title(gate.tr("TWFE event study (binned end points)"))
 sa.plot(ax=axes[1], min_e=min_e, max_e=max_e)
-axes[1].set_title("Sun-Abraham (interaction-weighted)")
+axes[1].set_title(gate.tr("Sun-Abraham (interaction-weighted)"))
 agg["dynamic"].plot(ax=axes[2], band=False)
-axes[2].set_title("Callaway-Sant'Anna (dynamic)")
+axes[2].set_title(gate.tr("Callaway-Sant'Anna (dynamic)"))
 plt.show()
 
 # %% [markdown]
@@ -182,7 +185,8 @@ plt.show()
 dyn = agg["dynamic"]
 bands = dyn.bands()
 ax = dyn.plot()
-ax.set_title(f"Event study, {outcome} (uniform band: critical value {dyn.crit_val:.2f})")
+ax.set_title(gate.tr("Event study, {outcome} (uniform band: critical value {crit:.2f})", outcome=outcome,
+                     crit=dyn.crit_val))
 plt.show()
 gate.table(bands[["event_time", "estimate", "se", "ci_low", "ci_high", "band_low", "band_high"]], [],
            caption="Event-time effects")
@@ -192,7 +196,8 @@ if panel.truth is not None and len(panel.truth):
     te = t[(t.estimand == "att_event_time") & (t.outcome == outcome) & (t.subgroup == "all")][["event_time", "value"]]
     cmp = bands[["event_time", "estimate", "band_low", "band_high"]].merge(te, on="event_time", how="left")
     cmp["truth inside band"] = (cmp["value"] >= cmp["band_low"]) & (cmp["value"] <= cmp["band_high"])
-    gate.say(f"Truth inside the uniform band at {int(cmp['truth inside band'].sum())} of {len(cmp)} event times")
+    gate.say(gate.tr("Truth inside the uniform band at {inside} of {n} event times",
+                     inside=int(cmp["truth inside band"].sum()), n=len(cmp)))
 
 # %% [markdown]
 # ## Pre-trend test
@@ -234,14 +239,15 @@ honest_rm = gate.noted(did.honest_did, coefs, restriction="relative_magnitude", 
 honest_sd = gate.noted(did.honest_did, coefs, restriction="smoothness", l_vec=avg_post)
 fig, axes = plt.subplots(1, 2, figsize=(13, 4))
 honest_rm.plot(ax=axes[0])
-axes[0].set_title("Relative magnitudes (C-LF)")
+axes[0].set_title(gate.tr("Relative magnitudes (C-LF)"))
 honest_sd.plot(ax=axes[1])
-axes[1].set_title("Smoothness (FLCI)")
+axes[1].set_title(gate.tr("Smoothness (FLCI)"))
 plt.show()
 honest = pd.concat([honest_rm.tidy().rename(columns={"Mbar": "bound"}), honest_sd.tidy().rename(columns={"M": "bound"})])
 gate.table(honest[["delta", "method", "bound", "lb", "ub", "excludes_zero"]], [], precision=4,
-           caption=f"Robust 95 % sets for the mean effect over e = 0..3 (estimate {honest_rm.estimate:.4f}); "
-                   f"breakdown M̄ = {honest_rm.breakdown:.3g}, M = {honest_sd.breakdown:.3g}")
+           caption=gate.tr("Robust 95 % sets for the mean effect over e = 0..3 (estimate {est:.4f}); "
+                           "breakdown M̄ = {mbar:.3g}, M = {m:.3g}", est=honest_rm.estimate,
+                           mbar=honest_rm.breakdown, m=honest_sd.breakdown))
 rec.add("honestdid", honest)
 rec.add("honestdid_breakdown", pd.DataFrame([{"restriction": "relative magnitudes (Mbar)", "breakdown": honest_rm.breakdown},
                                              {"restriction": "smoothness (M)", "breakdown": honest_sd.breakdown}]))
@@ -261,8 +267,8 @@ power80.plot()
 plt.show()
 gate.table(power80.tidy()[["event_time", "betahat", "delta", "mean_after_pretest", "bias_unconditional",
                            "bias_after_pretest"]], [],
-           caption=f"Against the 80 % slope: Bayes factor {power80.bayes_factor:.3f}, "
-                   f"likelihood ratio {power80.likelihood_ratio:.3g}")
+           caption=gate.tr("Against the 80 % slope: Bayes factor {bf:.3f}, likelihood ratio {lr:.3g}",
+                           bf=power80.bayes_factor, lr=power80.likelihood_ratio))
 rec.add("pretest_power", slopes)
 
 # %% [markdown]
@@ -274,9 +280,11 @@ agg["group"].plot(ax=axes[0])
 agg["calendar"].plot(ax=axes[1])
 plt.show()
 gate.table(agg["group"].bands()[["group", "estimate", "se", "ci_low", "ci_high"]], [],
-           caption=f"Average effect by adoption cohort (overall {agg['group'].estimate:.4f}, SE {agg['group'].se:.4f})")
+           caption=gate.tr("Average effect by adoption cohort (overall {est:.4f}, SE {se:.4f})",
+                           est=agg["group"].estimate, se=agg["group"].se))
 gate.table(agg["calendar"].tidy()[["term", "estimate", "se", "ci_low", "ci_high"]], [],
-           caption=f"Average effect by period (overall {agg['calendar'].estimate:.4f}, SE {agg['calendar'].se:.4f})")
+           caption=gate.tr("Average effect by period (overall {est:.4f}, SE {se:.4f})",
+                           est=agg["calendar"].estimate, se=agg["calendar"].se))
 rec.add("group_effects", agg["group"])
 rec.add("calendar_effects", agg["calendar"])
 
@@ -291,7 +299,7 @@ rec.add("calendar_effects", agg["calendar"])
 n_t = data[opt["time"]].nunique()
 balanced = data[data.groupby("person_id", observed=True)[opt["time"]].transform("size") == n_t]
 bacon = did.bacon_decomposition(balanced, **cols)
-gate.table(bacon.by_type(), [], caption=f"Bacon decomposition (TWFE {bacon.twfe_estimate:.4f})")
+gate.table(bacon.by_type(), [], caption=gate.tr("Bacon decomposition (TWFE {est:.4f})", est=bacon.twfe_estimate))
 bacon.plot()
 plt.show()
 rec.add("bacon", bacon)
@@ -313,7 +321,8 @@ if opt.pilot_district:
     synth_tab = pd.DataFrame([{"method": r.method.split(",")[0], "estimate": r.estimate,
                                "placebo SE": r.se, "placebo p": r.placebo_pvalue,
                                "effective comparison districts": r.effective_controls} for r in sy.values()])
-    gate.table(synth_tab, [], caption=f"{opt.pilot_district}: effect on {outcome} before the next district adopted")
+    gate.table(synth_tab, [], caption=gate.tr("{district}: effect on {outcome} before the next district adopted",
+                                              district=opt.pilot_district, outcome=outcome))
     rec.add("pilot_synthetic_control", synth_tab)
     fig, axes = plt.subplots(1, 3, figsize=(16, 4), gridspec_kw={"width_ratios": [2, 2, 1]})
     sy["sc"].plot(ax=axes[0])

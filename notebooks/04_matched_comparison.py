@@ -40,7 +40,7 @@ import evaluation.matching as em
 import evaluation.panel
 import evaluation.params
 import evaluation.report
-from evaluation.report import Sum, TableSpec, format_ci
+from evaluation.report import Sum, TableSpec
 
 evaluation.report.notebook_setup()
 opt = evaluation.params.notebook_options(programme, "04_matched_comparison", options)
@@ -68,7 +68,7 @@ with warnings.catch_warnings(record=True) as caught:
                             exact=opt["exact"], caliper=opt["caliper"], ratio=int(opt["ratio"]),
                             missing="exclude", seed=seed)
 for w in caught:
-    gate.say("Note:", w.message)
+    gate.say(gate.tr("Note: {message}", message=w.message))
 flow = gate.table(m.flow, TableSpec(counts=["treated", "control", "excluded_treated", "excluded_control"],
                                     chains=[("treated", "excluded_treated"), ("control", "excluded_control")]),
                   caption="Sample flow of the matched comparison")
@@ -84,7 +84,7 @@ rec.add("sample_flow", flow)
 # log-odds scale).
 
 # %%
-gate.table(m.ps.tidy(), [], caption=f"Propensity score model ({m.ps.link}), n = {gate.count(m.ps.n)}")
+gate.table(m.ps.tidy(), [], caption=gate.tr("Propensity score model ({link}), n = {n}", link=m.ps.link, n=gate.count(m.ps.n)))
 gate.say(m.method)
 
 # %% [markdown]
@@ -114,7 +114,7 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## Effects at horizons
+# ## Effects at horizons (headline)
 # Effect on the participants (ATT): weighted regression in the matched sample with standard
 # errors clustered on the matched pair (CR2). Ranges are 95 % confidence intervals.
 
@@ -123,7 +123,7 @@ horizons = [int(h) for h in opt["horizons"]]
 hz = em.effects_at_horizons(m, panel.data, outcome, horizons, aggregate=aggregate)
 tab = hz.table[["horizon", "mean_treated", "mean_control", "estimate", "ci_low", "ci_high", "pvalue",
                 "n_treated", "n_control"]].copy()
-tab.insert(4, "effect (95% CI)", [format_ci(e, lo, hi) for e, lo, hi in
+tab.insert(4, "effect (95% CI)", [gate.ci(e, lo, hi) for e, lo, hi in
                                    zip(tab.estimate, tab.ci_low, tab.ci_high)])
 if panel.truth is not None:  # synthetic data: the effect the simulation put in
     est = "att_ever_{}" if aggregate == "any" else None
@@ -133,14 +133,14 @@ if panel.truth is not None:  # synthetic data: the effect the simulation put in
                                    "outcome == @outcome")["value"].mean()) for h in horizons}
     tab["true effect (synthetic)"] = tab.horizon.map(truth)
 tab = gate.table(tab, TableSpec(counts=["n_treated", "n_control"], analysis_n="n_treated"),
-                 caption=f"Effect on {hz.extra['outcome']} by months after entry")
+                 caption=gate.tr("Effect on {outcome} by months after entry", outcome=hz.extra["outcome"]))
 hz.plot()
 plt.show()
 rec.add("effects_by_horizon", tab)
 head_res = (hz.results[horizon] if horizon in hz.results else
             em.effects_at_horizons(m, panel.data, outcome, [horizon], aggregate=aggregate).results[horizon])
 rec.add("headline", head_res, headline=True)
-gate.result(head_res, caption=f"Headline: {outcome} at {horizon} months")
+gate.result(head_res, caption=gate.tr("Headline: {outcome} at {horizon} months", outcome=outcome, horizon=horizon))
 
 # %%
 for y in [o for o in opt["secondary_outcomes"] if o != outcome and o in panel.data.columns]:
@@ -148,7 +148,7 @@ for y in [o for o in opt["secondary_outcomes"] if o != outcome and o in panel.da
     sec = gate.table(h2.table[["horizon", "mean_treated", "mean_control", "estimate", "ci_low", "ci_high",
                                "n_treated", "n_control"]],
                      TableSpec(counts=["n_treated", "n_control"], analysis_n="n_treated"),
-                     caption=f"Secondary outcome: {y}")
+                     caption=gate.tr("Secondary outcome: {outcome}", outcome=y))
     rec.add(f"effects_by_horizon_{y}", sec)
 
 # %% [markdown]
@@ -182,7 +182,8 @@ sens = em.sensitivity(sens_data, treatment=treatment, covariates=opt["covariates
                       outcome="_headline", exact=opt["exact"], caliper=opt["caliper"],
                       missing="exclude")
 sens = gate.table(sens, TableSpec(counts=["n_treated", "n_control"], analysis_n="n_treated"),
-                  caption=f"Sensitivity of the headline ({outcome} at {horizon} months)")
+                  caption=gate.tr("Sensitivity of the headline ({outcome} at {horizon} months)",
+                                  outcome=outcome, horizon=horizon))
 rec.add("sensitivity", sens)
 
 # %% [markdown]
@@ -203,12 +204,13 @@ bounds = em.rosenbaum_bounds(m, outcome=y_pairs, gamma=[1, 1.1, 1.25, 1.5, 1.75,
 bounds.plot()
 plt.show()
 gate.table(bounds.tidy()[["gamma", "p_upper", "significant"]], [], precision=4,
-           caption=f"Rosenbaum bounds for the headline ({outcome} at {horizon} months): significant at 5 % "
-                   f"up to Γ = {bounds.gamma_critical:.2f}")
+           caption=gate.tr("Rosenbaum bounds for the headline ({outcome} at {horizon} months): significant at 5 % "
+                           "up to Γ = {gamma:.2f}", outcome=outcome, horizon=horizon, gamma=bounds.gamma_critical))
 sd_y = float(np.nanstd(y_pairs[(m.weights > 0) & (m.treat == 0)], ddof=1))
 evalue = em.e_value(head_res.estimate, *head_res.ci(), measure="MD", sd=sd_y)
-gate.table(evalue.tidy(), [], caption=f"E-value of the headline: {evalue.e_value:.2f} for the estimate, "
-                                      f"{evalue.e_value_ci:.2f} for the confidence limit closest to no effect")
+gate.table(evalue.tidy(), [], caption=gate.tr("E-value of the headline: {e:.2f} for the estimate, {e_ci:.2f} for "
+                                              "the confidence limit closest to no effect", e=evalue.e_value,
+                                              e_ci=evalue.e_value_ci))
 rec.add("rosenbaum_bounds", bounds.tidy())
 rec.add("e_value", evalue.tidy())
 

@@ -56,8 +56,10 @@ rec = gate.recorder(output_dir, notebook="05_outcome_contract")
 
 # %%
 gate.table(ec.describe_contract(spec), [],
-           caption=f"{spec.name}: payment rule ({spec.payment.type}, {spec.currency})")
-gate.say(f"Counterfactual: {counterfactual}; uncertainty: {uncertainty}")
+           caption=gate.tr("{name}: payment rule ({type}, {currency})", name=spec.name, type=spec.payment.type,
+                           currency=spec.currency))
+gate.say(gate.tr("Counterfactual: {counterfactual}; uncertainty: {uncertainty}", counterfactual=counterfactual,
+                 uncertainty=uncertainty))
 
 # %% [markdown]
 # ## Counterfactual
@@ -70,7 +72,7 @@ gate.say(f"Counterfactual: {counterfactual}; uncertainty: {uncertainty}")
 effect = ec.resolve_effect(opt.effect, output_dir)
 for e in (effect.values() if isinstance(effect, dict) else [effect]):
     if isinstance(e, ec.EffectEstimate):
-        gate.say("Effect taken from", e.describe())
+        gate.say(gate.tr("Effect taken from {source}", source=e.describe()))
         rec.add("counterfactual_effect", {"estimate": e.estimate, "se": e.se, "ci_low": e.ci_low,
                                           "ci_high": e.ci_high, "source": e.source, "scale": e.scale})
 comparison = None
@@ -116,14 +118,15 @@ rec.add("events", events)
 # %%
 money = ("estimate", "ci_low", "ci_high", "se")
 gate.table(res.table, TableSpec(counts=["n"], amounts={c: (None, unit_price) for c in money}),
-           caption=f"{res.method}: counterfactual {res.counterfactual}, uncertainty {res.uncertainty}")
+           caption=gate.tr("{method}: counterfactual {counterfactual}, uncertainty {uncertainty}", method=res.method,
+                           counterfactual=res.counterfactual, uncertainty=res.uncertainty))
 
 # %%
 rec.add("contract", res, headline=True,
         amounts={k: unit_price for k in ("payment", "expected_payment", "deadweight", "deadweight_point",
                                          *money)})
 for note in res.notes:
-    gate.say("Note:", note)
+    gate.say(gate.tr("Note: {message}", message=note))
 
 # %% [markdown]
 # ## Payments by month and cohort
@@ -180,8 +183,10 @@ if spec.caseload_goal is not None:
                caption="Pilot caseload by month: stock, inflow, outflow, counterfactual and goal")
     cl.plot()
     plt.show()
-    gate.say(f"{cl.extra['evaluation_month']}: {cl.extra['final_reduction']:.1%} below the counterfactual "
-          f"(goal {cl.extra['reduction_goal']:.0%}): goal {'met' if cl.extra['goal_met'] else 'not met'}")
+    gate.say(gate.tr("{month}: {reduction:.1%} below the counterfactual (goal {goal:.0%}): {verdict}",
+                     month=cl.extra["evaluation_month"], reduction=cl.extra["final_reduction"],
+                     goal=cl.extra["reduction_goal"],
+                     verdict=gate.tr("goal met" if cl.extra["goal_met"] else "goal not met")))
     rec.add("caseload", cl.extra)
 
 # %% [markdown]

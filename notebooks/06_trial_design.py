@@ -83,10 +83,10 @@ n_now = inp["n_participants"] + (inp["n_comparison"] or inp["n_participants"])
 p_now = inp["n_participants"] / n_now
 m_now = mde(n_now, p=p_now, sd=inp["sd"])
 m_rel = m_now / inp["counterfactual_mean"]
-gate.say(f"persons now: {gate.count(n_now)}; MDE {m_now:.4g} ({m_rel:.1%} of the counterfactual mean); "
-      f"payment margin {margin:.1%}")
+gate.say(gate.tr("persons now: {n}; MDE {mde:.4g} ({rel:.1%} of the counterfactual mean); payment margin "
+                 "{margin:.1%}", n=gate.count(n_now), mde=m_now, rel=m_rel, margin=margin))
 n_sig = required_n(margin * inp["counterfactual_mean"], p=share, sd=inp["sd"])
-gate.say(f"persons needed to detect an effect the size of the margin (5 %, 80 %): {n_sig}")
+gate.say(gate.tr("persons needed to detect an effect the size of the margin (5 %, 80 %): {n}", n=n_sig))
 rec.add("mde", {"n": n_now, "mde": m_now, "mde_relative": m_rel, "margin": margin,
                 "n_to_detect_margin": n_sig}, headline=True)
 
@@ -107,8 +107,8 @@ sns.lineplot(data=tab, x="n", y="p_threshold_met", hue="true_effect", marker="o"
              palette="viridis")
 ax.axhline(0.8, ls="--", color="grey", lw=1)
 ax.set_xscale("log")
-ax.set_ylabel("P(estimate beats the payment margin)")
-ax.set_title(f"Payment threshold ({margin:.1%}) met, by trial size")
+ax.set_ylabel(gate.tr("P(estimate beats the payment margin)"))
+ax.set_title(gate.tr("Payment threshold ({margin:.1%}) met, by trial size", margin=margin))
 plt.tight_layout()
 plt.show()
 
@@ -132,8 +132,8 @@ if opt.pilot_power:
     untreated = panel.data[(g0 == 0) | (panel.data["period"] < g0)]
     vc = did.variance_components(untreated, outcome=opt.pilot_outcome, unit="person_id", time="period",
                                  cluster=opt.pilot_cluster)
-    gate.say(f"{opt.pilot_outcome}: SD {vc['sd']:.3f}, district ICC estimated {vc['icc']:.4f}, "
-             f"person persistence {vc['person_persistence']:.2f}")
+    gate.say(gate.tr("{outcome}: SD {sd:.3f}, district ICC estimated {icc:.4f}, person persistence {rho:.2f}",
+                     outcome=opt.pilot_outcome, sd=vc["sd"], icc=vc["icc"], rho=vc["person_persistence"]))
     curves = __import__("pandas").concat([
         did.power_curve(n_clusters_grid=opt.pilot_districts, n_treated=k, share_treated=0.5,
                         effects=opt.pilot_effects, n_sims=opt.pilot_sims, seed=seed, icc=icc, sd=vc["sd"],

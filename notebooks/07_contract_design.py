@@ -73,7 +73,8 @@ cmp = ec.compare_rules(panel.data, spec, design.rules, true_effect=design.true_e
                        relative=design.relative, effect_grid=design.effect_grid,
                        investor=design.investor, n_draws=design.n_draws, seed=seed, **cf_kw)
 gate.say(cmp.method)
-gate.say("Stated true effect:", ", ".join(f"{k} {v:+g}" for k, v in design.true_effect.items()))
+gate.say(gate.tr("Stated true effect: {effects}",
+                 effects=", ".join(f"{k} {gate.num(v, '+g')}" for k, v in design.true_effect.items())))
 rules = gate.table(cmp.tidy(), ec.money_spec(cmp.tidy(), cmp.results, ec.MONEY_TOTALS, ec.MONEY_PER_PERSON),
                    caption="Candidate payment rules")
 rec.add("rules", rules)
@@ -118,7 +119,7 @@ if design.prices is not None:
                                   value_per_outcome=pr.value_per_outcome, budget=pr.budget,
                                   n_participants=cmp.results[payer].n_participants)
     gate.table(prices, [],
-               caption=f"Price per {pr.event} (counterfactual rate from '{payer}')")
+               caption=gate.tr("Price per {event} (counterfactual rate from '{payer}')", event=pr.event, payer=payer))
     rec.add("prices", prices)
 
 # %% [markdown]
@@ -135,7 +136,7 @@ if design.even_rule is not None:
     cmp_even, even = ec.compare_even_rule(panel.data, spec, design, inc, seed=seed, **cf_kw)
     inc = pd.concat([inc, ec.incentive_tables(cmp_even.results, panel.data, design.incentives[:1])],
                     ignore_index=True)
-    gate.say("Group prices:", even["group_prices"])
+    gate.say(gate.tr("Group prices: {prices}", prices=even["group_prices"]))
     rec.add("even_rule", gate.table(cmp_even.tidy(), ec.money_spec(
         cmp_even.tidy(), cmp_even.results, ec.MONEY_TOTALS, ec.MONEY_PER_PERSON), caption="The re-priced rule"))
 if not inc.empty:

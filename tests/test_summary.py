@@ -177,3 +177,154 @@ def test_table_of_contents_links_resolve_in_a_browser_for_any_heading(tmp_path):
     page = render.export_html(nb, tmp_path / "p.html", prov=prov, title="T")
     probe = summary.browser_probe(page)
     assert probe["toc_links"] >= 3 and probe["unresolved"] == [] and probe["errors"] == []
+
+
+# ------------------------------------------------------------------------------------------
+# bokmål everywhere a reader looks (issue 14: headings, prose, captions, headline line, index)
+# ------------------------------------------------------------------------------------------
+def _reader_text(page: str) -> str:
+    """Text of the headings, paragraphs, table captions, list items and notes of a page (not
+    table cells: data such as method names and column values stay as recorded)."""
+    from html.parser import HTMLParser
+
+    class P(HTMLParser):
+        def __init__(self):
+            super().__init__(convert_charrefs=True)
+            self.depth, self.skip, self.out = 0, 0, []
+
+        def handle_starttag(self, tag, attrs):
+            if tag in ("script", "style", "td", "th", "code"):
+                self.skip += 1
+            elif tag in ("h1", "h2", "h3", "h4", "p", "caption", "li", "summary", "pre", "b", "small"):
+                self.depth += 1
+
+        def handle_endtag(self, tag):
+            if tag in ("script", "style", "td", "th", "code"):
+                self.skip = max(0, self.skip - 1)
+            elif tag in ("h1", "h2", "h3", "h4", "p", "caption", "li", "summary", "pre", "b", "small"):
+                self.depth = max(0, self.depth - 1)
+
+        def handle_data(self, data):
+            if self.depth and not self.skip:
+                self.out.append(data)
+
+    p = P()
+    p.feed(page)
+    return " ".join(" ".join(p.out).split())
+
+
+def _english_left(text: str) -> list[str]:
+    """Catalogue texts whose English differs from their bokmål and that appear in ``text``."""
+    from evaluation import i18n
+    import string
+    cands = [(en, nb) for en, nb in i18n.HEADINGS.items()]
+    cands += [(i18n._norm(en), nb) for en, nb in i18n._PROSE.items()]
+    cands += [(e["en"], e["nb"]) for e in i18n.MESSAGES.values()]
+    for en, nb in i18n.TEXTS.items():        # the longest literal part of a template
+        parts = [lit for lit, *_ in string.Formatter().parse(en) if lit]
+        cands.append((max(parts, key=len).strip() if parts else "", nb))
+    found = []
+    for en, nb in cands:
+        literal = en.split("{")[0].strip() if "{" in en else en
+        if len(literal) < 8 or literal in nb or literal in ("Callaway–Sant'Anna",):
+            continue
+        if re.search(r"(?<!\w)" + re.escape(literal) + r"(?!\w)", text):
+            found.append(literal)
+    return found
+
+
+def test_bokmaal_report_has_no_english_from_the_catalogue(rendered_nb):
+    """Headings, prose, captions, notes, the headline line and the provenance labels of every
+    page of an nb report are bokmål: no English text of the catalogue is left where its
+    bokmål differs."""
+    rep = rendered_nb / "refino_nb"
+    for name in ("index.html", "01_panel_overview.html", "02_rct_analysis.html"):
+        text = _reader_text((rep / name).read_text())
+        assert _english_left(text) == [], name
+    page = (rep / "02_rct_analysis.html").read_text()
+    assert "Hovedresultat (forhåndsbestemt)" in page and "Headline (pre-specified)" not in page
+    assert page.index("Hovedresultat (forhåndsbestemt)") < page.index("Opphav")
+    assert "parameterfil" in page and "Personene ble trukket enkeltvis" in page
+    assert "Tildeling etter gruppe" in page and "Assignment by arm" not in page   # a table caption
+    assert "Hovedresultat: employed_50 i måned" in page                          # a caption with fields
+
+
+def test_index_pages_in_both_languages(rendered_nb):
+    en = (rendered_nb / "index.html").read_text()
+    nb = (rendered_nb / "index.nb.html").read_text()
+    assert '<html lang="en">' in en and '<html lang="nb">' in nb
+    assert 'href="index.nb.html"' in en and 'href="index.html"' in nb
+    assert "Evalueringsrapporter" in nb and "Skogplott: REFINO" in nb and "prosentpoeng" in nb
+    assert "<b>REFINO: resultatbasert finansiering</b>" in nb        # the programme's own title
+    assert '<b><span lang="nb">REFINO: resultatbasert finansiering</span></b>' in en
+    assert _english_left(_reader_text(nb)) == []
+    assert re.search(r"<td[^>]*>-?\d+,\d+ \(-?\d+,\d+ til -?\d+,\d+\)</td>", nb)   # decimal comma
+
+
+# ------------------------------------------------------------------------------------------
+# the index: one row per arm; the few-clusters caveat; the matched design's main figure
+# ------------------------------------------------------------------------------------------
+def test_index_rows_one_per_arm_of_a_multi_arm_headline():
+    arms = [{"term": "provider_A", "estimate": 0.03, "ci_low": -0.01, "ci_high": 0.07},
+            {"term": "provider_C", "estimate": 0.19, "ci_low": 0.13, "ci_high": 0.24}]
+    data = [{"programme": "unge", "title": "Unge på vei til jobb: x",
+             "headline_result": {"outcome": "employed at month 12", "estimate": 0.03, "ci_low": -0.01,
+                                 "ci_high": 0.07, "arms": arms}},
+            {"programme": "refino", "title": "REFINO: x", "headline_result": REFINO}]
+    rows = summary.index_rows(data)
+    assert [r["label"] for r in rows] == [
+        "Unge på vei til jobb (provider_A): employed at 12 months",
+        "Unge på vei til jobb (provider_C): employed at 12 months",
+        "REFINO: employed in at least a 50 % position at 24 months"]
+    assert [round(r["est"], 6) for r in rows] == [3.0, 19.0, 1.6] and rows[1]["lo"] == pytest.approx(13.0)
+    assert summary.index_rows(data, "nb")[1]["label"] == "Unge på vei til jobb (provider_C): i arbeid etter 12 måneder"
+    fig = summary.forest_figure(rows)
+    assert "provider_A" in fig and "provider_C" in fig
+
+
+class _Plan:
+    def __init__(self, notebook, names=("03_did_rollout",), language="en"):
+        from types import SimpleNamespace as NS
+        self.headline = NS(notebook=notebook, key="headline")
+        self.notebooks = [NS(name=n) for n in names]
+        self.data = NS(source="synthetic", scenario="x")
+        self.programme = "x"
+        self.disclosure = NS(threshold=5, min_analysis_n=60)
+        self.language = language
+
+
+def test_few_clusters_caveat_from_the_recorded_count():
+    from evaluation.results import FEW_CLUSTERS
+    res = {"notebooks": {"03_did_rollout": {"clusters": {"clusters": 6, "cluster": "office",
+                                                         "headline_inference": "randomization"}}}}
+    cav = summary.few_clusters_caveat(_Plan("03_did_rollout"), res)
+    assert cav == ("6 districts (NAV offices): standard errors from so few clusters are unreliable; the "
+                   "headline's interval is from randomisation inference over the adoption dates.")
+    assert cav in summary.caveats(_Plan("03_did_rollout"), res)
+    nb = summary.few_clusters_caveat(_Plan("03_did_rollout"), res, "nb")
+    assert nb.startswith("6 bydeler (NAV-kontorer): standardfeil fra så få klynger er upålitelige")
+    many = {"notebooks": {"03_did_rollout": {"clusters": {"clusters": FEW_CLUSTERS, "cluster": "office"}}}}
+    assert summary.few_clusters_caveat(_Plan("03_did_rollout"), many) is None
+    assert not any("clusters" in c for c in summary.caveats(_Plan("03_did_rollout"), many))
+    assert summary.few_clusters_caveat(_Plan("03_did_rollout"), {"notebooks": {}}) is None
+
+
+def _png_cell(alt):
+    import nbformat
+    c = nbformat.v4.new_code_cell("plot()")
+    c.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="},
+                                        metadata={"image/png": {"alt": alt}})]
+    return c
+
+
+def test_matched_main_figure_is_the_effect_and_overlap_is_secondary():
+    import nbformat
+    cells = [nbformat.v4.new_markdown_cell("## Overlap\ntext"), _png_cell("Figure: propensity overlap"),
+             nbformat.v4.new_markdown_cell("## Effects at horizons (headline)\ntext"),
+             _png_cell("Figure: effect by months after start")]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    assert 'alt="Figure: effect by months after start"' in summary.main_figure(nb)
+    plan = _Plan("04_matched_comparison", names=("04_matched_comparison",))
+    sec = summary.secondary_figures(plan, {"04_matched_comparison": nb})
+    assert 'alt="Figure: propensity overlap"' in sec and 'href="04_matched_comparison.html#Overlap"' in sec
+    assert summary.secondary_figures(_Plan("02_rct_analysis"), {"04_matched_comparison": nb}) == ""

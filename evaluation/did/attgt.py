@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..results import Result, TableResult, tidy_frame
+from ..results import FEW_CLUSTERS, Result, TableResult, tidy_frame
 from . import _drdid
 from ._data import prepare_panel
 from ._influence import BlockIF, DenseIF, LinearData, LinearIF, boot_summary
@@ -655,7 +655,7 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None = None, time: s
                       weights=weights, cluster=cluster, anticipation=anticipation,
                       allow_unbalanced_panel=allow_unbalanced_panel, control_group=cg, panel=bool(panel))
     tlist, G, n, T = P.tlist, P.G, P.n, len(P.tlist)
-    if cluster is not None and P.n_clusters < 30:
+    if cluster is not None and P.n_clusters < FEW_CLUSTERS:
         warnings.warn(f"Only {P.n_clusters} clusters of {cluster!r}: cluster-robust standard errors and bands "
                       "are unreliable with few clusters (and when whole cohorts are single clusters).",
                       DiDWarning, stacklevel=2)
