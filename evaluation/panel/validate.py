@@ -60,6 +60,7 @@ class _Checks:
         self.id_kinds: dict[str, str | None] = {}
         self._row_preds: dict[str, dict] = {}
         self._tables: dict[str, ibis.Table] = {}
+        self.extra: dict[str, ibis.Table] = {}     # derived tables that row predicates refer to
 
     def add(self, p: Problem) -> None:
         self.items.append(p)
@@ -110,7 +111,8 @@ class _Checks:
         sql = _SQL.get(shape) if shape is not None else None
         if sql is None and (self._row_preds or self._tables):
             parts = [t.aggregate(**{lab: p.sum().fill_null(0).cast("int64") for lab, p in preds.items()})
-                     for name, preds in self._row_preds.items() for t in [self.tables[name]]]
+                     for name, preds in self._row_preds.items()
+                     for t in [self.tables[name] if name in self.tables else self.extra[name]]]
             parts += list(self._tables.values())
             q = parts[0]
             for p in parts[1:]:
@@ -432,20 +434,28 @@ def _check_window(ck: _Checks, win, lookback_months, outside_window) -> None:
                      f"(baseline history from {_month_str(lo)} allowed)", fix, [col], sev)
 
 
-def _ids(ck: _Checks, name: str) -> ibis.Table:
-    t = ck.tables[name]
-    return t.select("person_id").filter(t.person_id.notnull()).distinct()
+def _id_presence(ck: _Checks, names: Sequence[str]) -> tuple[ibis.Table, dict]:
+    """One row per person id in any of ``names`` with a bit mask of the extracts it is in (one
+    group-by over all ids, instead of a set difference per pair of extracts)."""
+    bits = {n: 1 << i for i, n in enumerate(names)}
+    u = None
+    for n in names:
+        t = ck.tables[n]
+        part = t.select("person_id", _f=ibis.literal(bits[n], "int64"))
+        u = part if u is None else u.union(part, distinct=False)
+    u = u.filter(u.person_id.notnull())
+    return u.group_by("person_id").aggregate(_m=u._f.bit_or()), bits
 
 
-def _id_difference(ck: _Checks, name, left, right, message, fix, severity) -> None:
-    """Persons in ``left`` but not in ``right`` (distinct ids): count, first ids in sort order."""
-    miss = left.difference(right)
-    (lab,) = ck.count_table(miss.aggregate(n=miss.count().cast("int64")))
+def _id_difference(ck: _Checks, name, ids, left: int, right: int, message, fix, severity) -> None:
+    """Persons in extract bit ``left`` but not in ``right``: count, first ids in sort order."""
+    pred = ((ids._m & left) != 0) & ((ids._m & right) == 0)
+    lab = ck.count_rows("_ids", pred)
 
     def resolve(n):
         if not n[lab]:
             return None
-        ex = miss.order_by("person_id").limit(_N_EXAMPLES).to_pandas()["person_id"]
+        ex = ids.filter(pred).order_by("person_id").limit(_N_EXAMPLES).to_pandas()["person_id"]
         return Problem(name, "person_id", "linkage", message, fix, n[lab],
                        [f"person_id {_fmt_value(x, 'str')}" for x in ex], severity)
     ck.items.append(_Pending((lab,), resolve))
@@ -456,24 +466,24 @@ def _check_linkage(ck: _Checks, linkage) -> None:
     if not ck.has("assignment", "person_id"):
         return
     sev = "error" if linkage == "error" else "warning"
-    a_ids = _ids(ck, "assignment")
-    p_ids = _ids(ck, "persons") if ck.has("persons", "person_id") else None
+    names = [n for n in ck.tables if ck.has(n, "person_id")]
+    ids, bit = _id_presence(ck, names)
+    ck.extra["_ids"] = ids
     for name, what in (("persons", "no covariates"), ("coverage", "no coverage record")):
         if ck.has(name, "person_id"):
-            _id_difference(ck, name, a_ids, _ids(ck, name),
+            _id_difference(ck, name, ids, bit["assignment"], bit[name],
                            f"persons in assignment but absent from {name} ({what}); they are excluded "
                            "from the panel", f"add these persons to {name}, or accept the exclusion "
                            "shown in the sample flow", sev)
-    for name in ck.tables:
-        if name == "assignment" or not ck.has(name, "person_id"):
+    for name in names:
+        if name == "assignment":
             continue
-        ids = _ids(ck, name)
-        _id_difference(ck, name, ids, a_ids,
+        _id_difference(ck, name, ids, bit[name], bit["assignment"],
                        f"persons present in {name} but absent from assignment (not in the study "
                        "population); their rows are excluded", "add their assignment rows if they "
                        "belong to the study, or accept the exclusion shown in the sample flow", sev)
-        if p_ids is not None and name != "persons":
-            _id_difference(ck, name, ids, p_ids,
+        if "persons" in bit and name != "persons":
+            _id_difference(ck, name, ids, bit[name], bit["persons"],
                            f"persons present in {name} but absent from persons (no covariates); "
                            "their rows are excluded", "add the persons to the persons extract, or "
                            "accept the exclusion shown in the sample flow", sev)
