@@ -198,6 +198,8 @@ def main(argv=None) -> None:
     ap.add_argument("--spark", type=int, default=100_000)
     ap.add_argument("--memory-limit", default="4GB")
     ap.add_argument("--work", default=None, help="folder for generated data (default: temp)")
+    ap.add_argument("--reuse", action="store_true", help="keep data already generated in --work "
+                    "(the generate stage is then not timed) and keep the data afterwards")
     ap.add_argument("--out", default=str(HERE / "results" / "bench_scale.json"))
     a = ap.parse_args(argv)
     work = Path(a.work or tempfile.mkdtemp(prefix="bench-scale-"))
@@ -206,7 +208,9 @@ def main(argv=None) -> None:
         "memory_limit": a.memory_limit, "months": a.months, "refino": {}, "spark": {}}
     for n in a.sizes:
         folder = str(work / f"refino_{n}")
-        r = rec["refino"][str(n)] = {"generate": run_stage("generate", folder, n, "refino", a.months)}
+        have = a.reuse and (Path(folder) / "meta.json").is_file()
+        r = rec["refino"][str(n)] = {"generate": {"reused": True} if have else
+                                     run_stage("generate", folder, n, "refino", a.months)}
         r["build"] = run_stage("build", folder, a.memory_limit, "duckdb")
         r["itt"] = run_stage("itt", folder, a.event_month)
         if a.csdid:
@@ -215,7 +219,8 @@ def main(argv=None) -> None:
         r["max_peak_rss_gib"] = max(v.get("peak_rss_tree_gib", 0) for v in r.values() if isinstance(v, dict))
         _write(rec, a.out)
         shutil.rmtree(folder + "-cache", ignore_errors=True)
-        shutil.rmtree(folder, ignore_errors=True)
+        if not a.reuse:
+            shutil.rmtree(folder, ignore_errors=True)
     if a.spark:
         folder = str(work / f"refino_spark_{a.spark}")
         rec["spark"][str(a.spark)] = {"generate": run_stage("generate", folder, a.spark, "refino", None),
