@@ -95,8 +95,22 @@ def means_spec(means: pd.DataFrame, outcomes: Sequence[str]):
     return TableSpec(counts=["n"], stats={"n": list(outcomes)}, partition=True)
 
 
-def trajectories(data: pd.DataFrame, outcome: str, *, by: str, time: str = "month") -> pd.DataFrame:
-    """Mean of ``outcome`` by ``by`` and ``time`` with the number of persons (``n``) in each cell."""
+def _is_panel(data) -> bool:
+    """A built :class:`~evaluation.panel.Panel` (its frames come from disk), not a frame."""
+    return not isinstance(data, pd.DataFrame) and hasattr(data, "aggregate") and hasattr(data, "persons")
+
+
+def trajectories(data, outcome: str, *, by: str, time: str = "month") -> pd.DataFrame:
+    """Mean of ``outcome`` by ``by`` and ``time`` with the number of persons (``n``) in each cell.
+
+    ``data`` is a person-month frame or a :class:`~evaluation.panel.Panel`, whose (group, time)
+    aggregates are computed by the engine over the panel files (only they come into memory)."""
+    if _is_panel(data):
+        a = data.aggregate([by, time], outcomes=[outcome])
+        a = a[a[time].notna()]
+        out = pd.DataFrame({by: a[by], time: a[time], "mean": a[f"{outcome}_mean"], "n": a["n"]})
+        out["outcome"] = outcome
+        return out.reset_index(drop=True)
     for c in (outcome, by, time):
         if c not in data.columns:
             raise KeyError(f"column {c!r} not in the panel; columns are {list(data.columns)}")
@@ -107,8 +121,15 @@ def trajectories(data: pd.DataFrame, outcome: str, *, by: str, time: str = "mont
     return out
 
 
-def outcome_means(data: pd.DataFrame, outcomes: Sequence[str], *, by: str) -> pd.DataFrame:
-    """Mean of each outcome over all observed person-months by ``by``, with persons ``n``."""
+def outcome_means(data, outcomes: Sequence[str], *, by: str) -> pd.DataFrame:
+    """Mean of each outcome over all observed person-months by ``by``, with persons ``n``
+    (``data``: a person-month frame, or a Panel whose aggregates the engine computes)."""
+    if _is_panel(data):
+        a = data.aggregate([by], outcomes=list(outcomes))
+        means = pd.DataFrame({o: a[f"{o}_mean"].to_numpy(float) for o in outcomes},
+                             index=pd.Index(a[by].astype(str), name=by))
+        means["n"] = data.persons()[by].astype(str).value_counts()
+        return means.sort_index().reset_index()
     missing = [c for c in (*outcomes, by) if c not in data.columns]
     if missing:
         raise KeyError(f"column(s) {missing} not in the panel; columns are {list(data.columns)}")

@@ -56,7 +56,7 @@ rec.add("sample_flow", flow)
 # ## Who is in the panel
 
 # %%
-by_group, spec = overview.by_group(overview.describe_by(panel.data, group))
+by_group, spec = overview.by_group(overview.describe_by(panel.persons(), group))
 desc = gate.table(by_group, spec,
                   caption=gate.tr("Persons and their characteristics by {group}", group=group))
 rec.add("persons_by_group", desc[[group, "n"]])
@@ -66,7 +66,7 @@ rec.add("persons_by_group", desc[[group, "n"]])
 # Mean of each outcome over all observed person-months, by group.
 
 # %%
-means = overview.outcome_means(panel.data, outcomes, by=group)
+means = overview.outcome_means(panel, outcomes, by=group)
 means = gate.table(means, overview.means_spec(means, outcomes),
                    caption=gate.tr("Outcome means by {group}", group=group))
 rec.add("outcome_means", means)
@@ -77,7 +77,7 @@ rec.add("outcome_means", means)
 # %%
 fig, axes = plt.subplots(len(outcomes), 1, figsize=(9, 3.2 * len(outcomes)), squeeze=False)
 for ax, y in zip(axes[:, 0], outcomes):
-    traj = overview.trajectories(panel.data, y, by=group, time="month")
+    traj = overview.trajectories(panel, y, by=group, time="month")
     overview.plot_trajectories(traj, by=group, time="month", ax=ax, threshold=gate.threshold,
                                title=gate.tr("{outcome} by {group}", outcome=y, group=group))
 fig.tight_layout()
@@ -89,7 +89,7 @@ plt.show()
 # %%
 fig, axes = plt.subplots(len(outcomes), 1, figsize=(9, 3.2 * len(outcomes)), squeeze=False)
 for ax, y in zip(axes[:, 0], outcomes):
-    traj = overview.trajectories(panel.data, y, by=group, time="event_time")
+    traj = overview.trajectories(panel, y, by=group, time="event_time")
     overview.plot_trajectories(traj, by=group, time="event_time", ax=ax,
                                threshold=gate.threshold,
                                title=gate.tr("{outcome} by {group}", outcome=y, group=group))
@@ -102,8 +102,8 @@ plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-rec.add("panel_size", {"persons": int(panel.data["person_id"].nunique()),
-                       "person_months": int(len(panel.data))})
+rec.add("panel_size", {"persons": int(panel.meta["panel"]["n_persons"]),
+                       "person_months": panel.n_person_months})
 rec.save()
 gate.say(gate.tr("persons: {persons}, person-months: {person_months}",
                  persons=gate.count(rec.entries["panel_size"]["persons"]),
