@@ -1,7 +1,8 @@
 """Difference-in-differences for staggered rollouts.
 
 * :func:`att_gt` - Callaway & Sant'Anna (2021) group-time ATTs with ``.aggregate()`` and
-  ``.pretest()`` (defaults follow R ``did`` 2.5).
+  ``.pretest()`` (defaults follow R ``did`` 2.5); :func:`att_gt_engine` - the same without covariates
+  computed in the engine (DuckDB via Ibis) from parquet files or a Panel, for register-scale panels.
 * :func:`did_2x2`, :func:`twfe`, :func:`event_study` - canonical DiD, two-way fixed effects by the
   within transformation with cluster-robust standard errors, event-study regression with binned end
   points and a joint pre-trend test.
@@ -13,7 +14,9 @@ Never-treated units may be coded ``0`` or missing (``NaN``) in the group column.
 from ._data import DiDDataWarning, first_treatment_period
 from .attgt import AggregateResult, ATTgtResult, DiDWarning, WaldTest, att_gt
 
-__all__ = ["att_gt", "ATTgtResult", "AggregateResult", "WaldTest", "DiDWarning", "DiDDataWarning",
+from .attgt_engine import att_gt_engine
+
+__all__ = ["att_gt", "att_gt_engine", "ATTgtResult", "AggregateResult", "WaldTest", "DiDWarning", "DiDDataWarning",
            "first_treatment_period"]
 from .twfe import (BaconResult, EventStudyResult, RegressionResult, bacon_decomposition, demean, did_2x2,
                    event_study, sun_abraham, twfe)
