@@ -21,7 +21,7 @@ from . import relational as rel
 from ._constants import CONTROL_ARMS, MONTHLY_KEYS, OUTCOMES
 from ._convert import _month_str, _parse_window
 from .flow import Flow
-from .outcomes import baselines, month_frame
+from .outcomes import baselines
 from .runner import Runner
 from .problems import ValidationReport
 from .store import PanelStore
@@ -192,11 +192,10 @@ def _coverage_window(report) -> tuple[int, int]:
 
 
 def _run(con, t, win, ks, outs, min_share, include_person_columns, store, say) -> dict:
-    """The relational build in the engine: population, persons, person-months, flow counts.
-
-    ``t`` holds the narrow engine tables (:func:`.narrow.register_narrow`)."""
+    """The relational build in the engine, from the registered narrow extracts ``t`` (name ->
+    engine table with the columns and types of :data:`.relational._TYPES`, as
+    :func:`.narrow.register_narrow` makes them): population, persons, person-months, flow counts."""
     ws, we = win
-    t = {**t, **rel.register(con, {"_months": month_frame(ws, we)})}
     shape = {"engine": con.name, "win": win, "ks": ks, "outs": outs, "min_share": min_share,
              "person_cols": include_person_columns, "extracts": sorted(t),
              "columns": {k: list(v.columns) for k, v in t.items()}}
@@ -218,12 +217,62 @@ def _run(con, t, win, ks, outs, min_share, include_person_columns, store, say) -
     rec = {r["extract"]: r for _, r in counts.sort_values(
         "extract", key=lambda s: s.map(order.index)).iterrows()}
     run.write("persons_out", lambda: rel.persons_out(P, ks), store.persons_path, order=("person_id",))
-    run.write("panel_out", lambda: rel.panel_out(rel.person_months(t, P, ws, we, min_share), P, ks, outs,
-                                                 include_person_columns),
-              store.panel_dir / "part-00000.parquet", order=("person_id", "month"), folder=True)
+    _person_months(run, t, P, win, (ks, outs, min_share, include_person_columns), store, say,
+                   int(pmf["K"]), _int(pmf["total"]))
     say("person-months written", _int(pmf["total"]))
     flow = _flow(pop, pmf, rec, we - ws + 1)
     return {"K": int(pmf["K"]), "total": _int(pmf["total"]), "data_start": start, "flow": flow}
+
+
+#: Bytes of engine memory a person-month row of a bucket may take (DuckDB): the persons are
+#: cut into buckets of at most ``memory_limit / BUCKET_ROW_BYTES`` person-months, each built by
+#: one query and written as its own part file (see :func:`_person_months`).
+BUCKET_ROW_BYTES = 1000
+
+
+def _n_buckets(run, total: int) -> int:
+    """Buckets for ``total`` person-months: enough to keep each under the memory limit
+    (one on engines without a limit, e.g. Spark)."""
+    limit = run.memory_limit()
+    if limit is None or total <= 0:
+        return 1
+    return max(1, -(-total * BUCKET_ROW_BYTES // limit))
+
+
+def _person_months(run, t, P, win, opts, store, say, K: int, total: int) -> None:
+    """The person-month rows written to ``panel/part-NNNNN.parquet``, sorted by person and month.
+
+    With one bucket the panel is one query.  With more, the keyed inputs (:func:`.relational.keyed`)
+    are first written once, partitioned by bucket of persons (consecutive ranks of
+    ``person_id``); then each bucket is one query over its own files, writing one part file
+    already sorted, so the part files in name order are the panel in person and month order and
+    no join or sort ever holds more than one bucket.
+    """
+    ws, we = win
+    ks, outs, min_share, person_cols = opts
+    store.write_layout(*rel.panel_columns(ks, outs, person_cols))
+    n = _n_buckets(run, total)
+    per = max(1, -(-K // n))
+    n = max(1, -(-K // per))
+    if n == 1:
+        run.write("panel_out", lambda: rel.panel_rows(rel.keyed(t, P, ks), ws, we, outs, min_share),
+                  store.panel_dir / "part-00000.parquet", folder=True)
+        return
+    say(f"person-months in {n} buckets of {per:,} persons", total)
+    tmp = store.folder / "_buckets"
+    names = list(rel.keyed(t, P, ks, per))
+    for name in names:
+        run.partition(f"keyed-{name}-{per}", lambda name=name: rel.keyed(t, P, ks, per)[name], tmp / name)
+        say(f"keyed {name} written by bucket")
+    try:
+        for i in range(n):
+            b = {name: run.bucket_view(f"keyed-{name}-{per}", lambda name=name: rel.keyed(t, P, ks, per)[name],
+                                       tmp / name, i, f"_ev_b_{name}") for name in names}
+            run.write("panel_bucket", lambda: rel.panel_rows(b, ws, we, outs, min_share),
+                      store.panel_dir / f"part-{i:05d}.parquet")
+            say(f"bucket {i + 1}/{n} written")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def pd_isna(v) -> bool:

@@ -8,13 +8,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import ibis
-import numpy as np
-import pandas as pd
-
-
-def month_frame(ws: int, we: int) -> pd.DataFrame:
-    """The window's month indices (registered in the engine as table ``_months``)."""
-    return pd.DataFrame({"mi": np.arange(ws, we + 1, dtype="int64")})
 
 
 def baselines(t, P: ibis.Table, ks: Sequence[int]) -> ibis.Table:
@@ -37,63 +30,85 @@ def baselines(t, P: ibis.Table, ks: Sequence[int]) -> ibis.Table:
     return P.mutate(**{c: P[c].fill_null(0) for agg in aggs for c in agg.columns if c != "person_id"})
 
 
-def _flag_join(pm: ibis.Table, right: ibis.Table, cols: Sequence[str]) -> ibis.Table:
-    """Left join per-(person_id, m) values onto the person-month rows."""
-    j = pm.left_join(right, [pm.person_id == right.person_id, pm.mi == right.m])
-    return j.drop(*[c for c in j.columns if c.endswith("_right") or c == "m"])
-
-
-def job_kept(t, P: ibis.Table, min_share) -> ibis.Table:
-    """(person_id, m) where the person is employed in m and each of the 5 months before."""
-    e = t["employment"].semi_join(P.select("person_id"), "person_id")
+def job_kept(e: ibis.Table, min_share) -> ibis.Table:
+    """(pk, m) where the person is employed in m and each of the 5 months before (``e``: the
+    employment records of the persons from 5 months before their first panel month)."""
     e = e.filter(e.ps > 0 if min_share is None else e.ps >= min_share)
-    w = ibis.window(group_by="person_id", order_by="m", range=(-5, 0))
+    w = ibis.window(group_by="pk", order_by="m", range=(-5, 0))
     e = e.mutate(run=e.m.count().over(w))
-    return e.filter(e.run >= 6).select("person_id", "m", jk=ibis.literal(True))
+    return e.filter(e.run >= 6)
 
 
-def in_measure(t, P: ibis.Table, ws: int, we: int) -> ibis.Table | None:
-    """(person_id, m) months covered by a job-seeker spell with a measure, clipped to coverage."""
-    if "jobseeker_spells" not in t:
-        return None
-    s = t["jobseeker_spells"]
-    s = s.filter(s.has_measure).join(P.select("person_id", "first", "last"), "person_id")
-    s = s.mutate(s0=ibis.greatest(s.st, s["first"]), e0=ibis.least(s.en.fill_null(we), s["last"]))
-    M = t["_months"]
-    x = s.join(M, [M.mi >= s.s0, M.mi <= s.e0])
-    return x.select("person_id", m=x.mi).distinct().mutate(meas=ibis.literal(True))
+def in_measure(s: ibis.Table) -> ibis.Table:
+    """(pk, m) months covered by a job-seeker spell with a measure (``s``: spells already
+    clipped to the person's panel months, ``s0`` .. ``e0``)."""
+    return s.select("pk", m=ibis.range(s.s0, s.e0 + 1).unnest())
 
 
-def monthly_outcomes(t, pm: ibis.Table, P: ibis.Table, ws, we, min_share) -> ibis.Table:
-    """Register values of each person-month (0 / False without a record), and derived flags."""
-    e = t["employment"]
-    pm = _flag_join(pm, e.select("person_id", "m", "ps", "earn"), ("ps", "earn"))
-    s = t["social_assistance"]
-    pm = _flag_join(pm, s.select("person_id", "m", "amt"), ("amt",))
-    if "benefits" in t:
-        b = t["benefits"]
-        b = b.group_by("person_id", "m").aggregate(aap=(b.benefit == "AAP").any(),
-                                                   dis=(b.benefit == "disability").any())
-        pm = _flag_join(pm, b, ("aap", "dis"))
-    if "education" in t:
-        pm = _flag_join(pm, t["education"].select("person_id", "m").distinct()
-                        .mutate(edu=ibis.literal(True)), ("edu",))
-    if "reoffending" in t:
-        r = t["reoffending"]
-        pm = _flag_join(pm, r.group_by("person_id", "m").aggregate(ev=r.ev.sum()), ("ev",))
-    pm = _flag_join(pm, job_kept(t, P, min_share), ("jk",))
-    meas = in_measure(t, P, ws, we)
-    if meas is not None:
-        pm = _flag_join(pm, meas, ("meas",))
+def _facts(b, ws: int, span: int, min_share) -> list[ibis.Table]:
+    """Per person-month facts of each register, keyed by ``k = pk * span + (m - ws)``, at most
+    one row per ``k`` (values are unique per person-month by validation; benefits, reoffending,
+    education and measure months are summarised per ``k``)."""
+    def key(r):
+        return r.pk * span + (r.m - ws)
+    out = []
+    if "employment" in b:
+        e = b["employment"]
+        jk = job_kept(e, min_share)
+        jk = jk.filter(jk.inp)
+        out.append(jk.select(k=key(jk), jk=ibis.literal(True)))
+        e = e.filter(e.inp)
+        out.append(e.select(k=key(e), ps=e.ps, earn=e.earn))
+    if "social_assistance" in b:
+        r = b["social_assistance"]
+        out.append(r.select(k=key(r), amt=r.amt))
+    if "benefits" in b:
+        r = b["benefits"]
+        r = r.select(k=key(r), aap=r.benefit == "AAP", dis=r.benefit == "disability")
+        out.append(r.group_by("k").aggregate(aap=r.aap.any(), dis=r.dis.any()))
+    if "education" in b:
+        r = b["education"]
+        out.append(r.select(k=key(r)).distinct().mutate(edu=ibis.literal(True)))
+    if "reoffending" in b:
+        r = b["reoffending"]
+        r = r.select(k=key(r), ev=r.ev)
+        out.append(r.group_by("k").aggregate(ev=r.ev.sum()))
+    if "jobseeker_spells" in b:
+        r = in_measure(b["jobseeker_spells"])
+        out.append(r.select(k=key(r)).distinct().mutate(meas=ibis.literal(True)))
+    return out
 
+
+def monthly_outcomes(b, ws: int, span: int, min_share) -> ibis.Table:
+    """One row per person-month of the persons in ``b``, with register values (0 / False
+    without a record) and derived flags.
+
+    ``b`` holds the keyed tables of :func:`evaluation.panel.relational.keyed` (``P``: persons
+    with ``pk``, ``first``, ``last``; each extract's records with ``pk`` and ``m`` in the
+    person's panel months; employment also the 5 months before, flagged ``inp`` = in the panel
+    months).  The person-months (each person's months ``first`` .. ``last``, unnested) get one
+    integer key ``k = pk * span + (m - ws)``, which is also their order (person, month); every
+    register's facts are left-joined on it.
+    """
+    P = b["P"]
+    pm = P.select("pk", "person_id", "am", mi=ibis.range(P["first"], P["last"] + 1).unnest())
+    pm = pm.mutate(k=pm.pk * span + (pm.mi - ws))
+    for f in _facts(b, ws, span, min_share):
+        pm = pm.left_join(f, "k")
+        pm = pm.drop(*[c for c in pm.columns if c.endswith("_right")])
+    return _outcome_columns(pm)
+
+
+def _outcome_columns(g: ibis.Table) -> ibis.Table:
+    """The outcome columns from the joined facts (missing = 0 / False)."""
     def col(c, fill):
-        return pm[c].fill_null(fill) if c in pm.columns else ibis.literal(fill)
+        return g[c].fill_null(fill) if c in g.columns else ibis.literal(fill)
     ps, earn, amt = col("ps", 0.0), col("earn", 0.0), col("amt", 0.0)
     aap, dis, edu, ev = col("aap", False), col("dis", False), col("edu", False), col("ev", 0.0)
     employed, on_sa = ps > 0, amt > 0
-    return pm.mutate(
-        employed=employed, employed_50=ps >= 0.5, job_kept_6m=col("jk", False), earnings=earn,
-        position_share=ps, on_social_assistance=on_sa, sa_amount=amt,
-        self_sufficient=employed & ~on_sa & ~(aap | dis), on_aap=aap, on_disability=dis,
-        on_aap_or_disability=aap | dis, in_education=edu, in_measure=col("meas", False),
-        reoffended=ev > 0, reoffence_events=ev.cast("int64"))
+    return g.select(
+        "k", "pk", "person_id", "am", "mi", employed=employed, employed_50=ps >= 0.5,
+        job_kept_6m=col("jk", False), earnings=earn, position_share=ps, on_social_assistance=on_sa,
+        sa_amount=amt, self_sufficient=employed & ~on_sa & ~(aap | dis), on_aap=aap,
+        on_disability=dis, on_aap_or_disability=aap | dis, in_education=edu,
+        in_measure=col("meas", False), reoffended=ev > 0, reoffence_events=ev.cast("int64"))

@@ -179,7 +179,8 @@ def person_table(t, kept: ibis.Table, ws: int, we: int, ks: Sequence[int], data_
     """One row per panel person (see the module docstring of :mod:`evaluation.panel`):
     assignment, covariates, coverage, cohort, age (the baseline histories are added by
     :func:`evaluation.panel.outcomes.baselines` on the materialised result)."""
-    P = (kept.select("person_id")
+    kept = kept.select("person_id")
+    P = (kept.mutate(pk=ibis.row_number().over(order_by="person_id"))
          .left_join(t["assignment"], "person_id").drop("person_id_right")
          .left_join(t["persons"], "person_id").drop("person_id_right")
          .left_join(t["coverage"], "person_id").drop("person_id_right"))
@@ -198,12 +199,58 @@ def person_table(t, kept: ibis.Table, ws: int, we: int, ks: Sequence[int], data_
 
 
 # ------------------------------------------------------------------------------- person-months --
-def person_months(t, P: ibis.Table, ws: int, we: int, min_share) -> ibis.Table:
-    """One row per panel person and covered month in the window, with outcomes."""
-    # spell of covered months expanded by unnesting a range (no range join: DuckDB spills it)
-    pm = P.select("person_id", "am", mi=ibis.range(P["first"], P["last"] + 1).unnest())
-    pm = monthly_outcomes(t, pm, P, ws, we, min_share)
-    return pm.mutate(month=_date(pm.mi), period=pm.mi - ws + 1, event_time=pm.mi - pm.am)
+def keyed(t, P: ibis.Table, ks: Sequence[int], per_bucket: int | None = None) -> dict[str, ibis.Table]:
+    """The inputs of the person-months, keyed by the integer person key ``pk`` (the person's
+    rank by ``person_id``) and cut into buckets ``b = pk // per_bucket`` of persons.
+
+    ``P``: one row per panel person with ``pk``, ``am``, ``first``, ``last`` and the person
+    columns of the panel; each monthly extract: the records of panel persons in their panel
+    months (employment also the 5 months before, for ``job_kept_6m``; ``inp`` = in the panel
+    months); job-seeker spells with a measure, clipped to the panel months (``s0`` .. ``e0``).
+    Without ``per_bucket`` there is no ``b`` (one bucket).
+    """
+    def bucket(pk):
+        return {} if per_bucket is None else {"b": pk // per_bucket}
+    out = {"P": P.select("person_id", "pk", "am", "first", "last", **bucket(P.pk))}
+    ids = P.select("person_id", "pk", "first", "last")
+    for name, cols in _MONTHLY_VALUES.items():
+        if name not in t:
+            continue
+        r = t[name].join(ids, "person_id")
+        back = 5 if name == "employment" else 0
+        r = r.filter(r.m >= r["first"] - back, r.m <= r["last"])
+        extra = {"inp": r.m >= r["first"]} if back else {}
+        out[name] = r.select("pk", "m", *cols, **extra, **bucket(r.pk))
+    if "jobseeker_spells" in t:
+        s = t["jobseeker_spells"]
+        s = s.filter(s.has_measure).join(ids, "person_id")
+        s = s.select("pk", s0=ibis.greatest(s.st, s["first"]), e0=ibis.least(s.en.fill_null(s["last"]), s["last"]))
+        out["jobseeker_spells"] = s.filter(s.s0 <= s.e0).mutate(**bucket(s.pk))
+    return out
+
+
+def panel_rows(b: Mapping[str, ibis.Table], ws: int, we: int, outs, min_share) -> ibis.Table:
+    """The person-month rows of the persons in ``b`` (the tables of :func:`keyed`, or one
+    bucket of them), sorted by person and month: ``person_id``, time columns and outcomes (the
+    person columns of the panel layout are in the person table; :mod:`.store` joins them)."""
+    from ._constants import OUTCOMES
+    pm = monthly_outcomes(b, ws, we - ws + 1, min_share)
+    pm = pm.mutate(month=_date(pm.mi), period=pm.mi - ws + 1, event_time=pm.mi - pm.am)
+    return pm.order_by("k").select("person_id", "month", "period", "event_time",
+                                   *[o for o in OUTCOMES if o in outs])
+
+
+#: Person columns of the panel layout shown even without ``include_person_columns``.
+KEEP_ALWAYS = ("arm", "treated", "participated", "provider", "office", "stratum", "assigned_month",
+               "cohort")
+
+
+def panel_columns(ks: Sequence[int], outs, include_person_columns: bool) -> tuple[list, list]:
+    """The panel's columns in :data:`schema.PANEL` order, and those of them that are person
+    columns (kept in the person table; :mod:`.store` joins them when frames are read)."""
+    from ._constants import OUTCOMES
+    pc = [c for c in _person_column_names(ks) if include_person_columns or c in KEEP_ALWAYS]
+    return ["person_id", "month", "period", "event_time", *pc, *[o for o in OUTCOMES if o in outs]], pc
 
 
 # ---------------------------------------------------------------------------------------- flow --
@@ -256,6 +303,15 @@ def data_start(t) -> ibis.Table:
 
 
 # ------------------------------------------------------------------------------------- outputs --
+def _person_column_names(ks: Sequence[int]) -> list[str]:
+    """Names of :func:`_person_columns`, in order."""
+    return ["arm", "treated", "participated", "provider", "office", "stratum", "assigned_month",
+            "cohort", "birth_year", "age", "sex", "female", "immigrant", "country_group",
+            "years_in_norway", "education_level", "norwegian_level", "under_30",
+            *[f"sa_months_{k}" for k in ks], *[f"emp_months_{k}" for k in ks],
+            f"earnings_{ks[0]}", f"sa_amount_{ks[0]}"]
+
+
 def _person_columns(P: ibis.Table, ks: Sequence[int]) -> dict:
     """Person-level panel columns, in :data:`schema.PANEL` order."""
     k0 = ks[0]
@@ -280,14 +336,3 @@ def persons_out(P: ibis.Table, ks: Sequence[int]) -> ibis.Table:
                 first_month=_date(P["first"]), last_month=_date(P["last"]), n_months=P.n)
     cols.update({f"baseline_observed_{k}": P[f"baseline_observed_{k}"] for k in ks})
     return P.select(person_id=P.person_id, **cols)
-
-
-def panel_out(pm: ibis.Table, P: ibis.Table, ks, outs, include_person_columns: bool) -> ibis.Table:
-    """The person-month rows written to the panel files, in :data:`schema.PANEL` column order."""
-    from ._constants import OUTCOMES
-    keep_always = ("arm", "treated", "participated", "provider", "office", "stratum",
-                   "assigned_month", "cohort")
-    pc = {c: v for c, v in _person_columns(P, ks).items() if include_person_columns or c in keep_always}
-    people = P.select(pid=P.person_id, **pc)
-    j = pm.join(people, pm.person_id == people.pid)
-    return j.select("person_id", "month", "period", "event_time", *pc, *[o for o in OUTCOMES if o in outs])

@@ -24,6 +24,8 @@ class Runner:
     def __init__(self, con, shape: dict):
         self.con = con
         self.duck = getattr(con, "name", "") == "duckdb"
+        if self.duck:   # every output of the build is ORDER BY: let DuckDB run the rest in any order
+            con.con.execute("SET preserve_insertion_order = false")
         import ibis
         import sqlglot
         shape = {**shape, "ibis": ibis.__version__, "sqlglot": sqlglot.__version__}
@@ -72,15 +74,57 @@ class Runner:
             _spark_view(self.con, self.con._session.sql(sql), name)
         return self.con.table(name)
 
-    def write(self, step: str, build: Callable, path: Path, *, order: Sequence[str],
+    def write(self, step: str, build: Callable, path: Path, *, order: Sequence[str] = (),
               folder: bool = False) -> None:
-        """Write the step's rows sorted by ``order`` to parquet (DuckDB: one file at ``path``;
-        Spark: part files in ``path.parent`` when ``folder``, else in ``path``)."""
-        sql = self.sql(step, lambda: build().order_by(list(order)))
+        """Write the step's rows (sorted by ``order`` when given) to parquet (DuckDB: one file at
+        ``path``; Spark: part files in ``path.parent`` when ``folder``, else in ``path``)."""
+        sql = self.sql(step, lambda: build().order_by(list(order)) if order else build())
         path = Path(path)
         if self.duck:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.con.con.execute(f"COPY ({sql}) TO '{str(path).replace(chr(39), chr(39) * 2)}' "
-                                 "(FORMAT parquet)")
+            self.con.con.execute(f"COPY ({sql}) TO {_quote(path)} (FORMAT parquet)")
         else:
             self.con._session.sql(sql).write.parquet(str(path.parent if folder else path))
+
+    # The two calls below are used only by DuckDB builds in buckets (:func:`.build._person_months`);
+    # Spark runs the person-months as one query (it sorts and spills across its own partitions).
+    def partition(self, step: str, build: Callable, folder: Path) -> None:
+        """Write the step's rows to ``folder/b=<bucket>/`` parquet files, one folder per value of
+        its column ``b`` (which the files do not keep).  DuckDB only."""
+        sql = self.sql(step, build)
+        Path(folder).parent.mkdir(parents=True, exist_ok=True)
+        self.con.con.execute(f"COPY ({sql}) TO {_quote(folder)} (FORMAT parquet, PARTITION_BY (b))")
+
+    def bucket_view(self, step: str, build: Callable, folder: Path, bucket: int, name: str):
+        """An engine view ``name`` over the files of one bucket written by :meth:`partition`
+        (an empty file with the step's columns when the bucket has no rows).  DuckDB only."""
+        part = Path(folder) / f"b={bucket}"
+        if not part.is_dir():
+            sql = self.sql(f"{step}-empty", lambda: build().drop("b").limit(0))
+            part.mkdir(parents=True)
+            self.con.con.execute(f"COPY ({sql}) TO {_quote(part / 'empty.parquet')} (FORMAT parquet)")
+        self.con.con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM '
+                             f"read_parquet({_quote(part / '*.parquet')}, hive_partitioning = false)")
+        return self.con.table(name)
+
+    def memory_limit(self) -> int | None:
+        """The engine's memory limit in bytes (DuckDB), else None."""
+        if not self.duck:
+            return None
+        value = self.con.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        return _bytes(value)
+
+
+def _quote(path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _bytes(text: str) -> int | None:
+    """Bytes of a DuckDB size such as '3.7 GiB' or '500.0 MB'."""
+    import re
+    m = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]?i?B|bytes)?\s*", str(text))
+    if m is None:
+        return None
+    unit = (m.group(2) or "B").replace("bytes", "B")
+    base = 1024 if "i" in unit else 1000
+    return int(float(m.group(1)) * base ** "BKMGT".index(unit[0]))

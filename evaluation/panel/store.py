@@ -1,9 +1,14 @@
 """The panel on disk: parquet files in a work folder, read into pandas only as analysis frames.
 
 A build writes ``<work>/panel/`` (one row per person-month, sorted by person and month, in one
-or more ``part-*.parquet`` files) and ``<work>/persons.parquet`` (one row per person).  Frames are
-read with pyarrow (column selection and row filters pushed down to the files) or aggregated by
-DuckDB over the files, so only the frame comes into memory.  pandas types follow the
+or more ``part-*.parquet`` files: ``person_id``, time columns and outcomes),
+``<work>/persons.parquet`` (one row per person, sorted by ``person_id``) and
+``<work>/layout.json`` (the panel's columns in :data:`evaluation.schema.PANEL` order and which
+of them are person columns).  The person columns are stored once per person, not repeated on
+every person-month: frames are read with pyarrow (column selection and row filters pushed down
+to the files) and the person columns they ask for are joined from the person table by
+``person_id``; aggregates are computed by DuckDB over the files (joined the same way), so only
+the frame comes into memory and the panel looks as if every row carried its person columns.  pandas types follow the
 :data:`evaluation.schema.PANEL` contract: text as categoricals (sorted categories), flags
 ``bool`` (pandas ``boolean`` where missing), counts small integers, ``event_time`` and ``cohort``
 nullable ``Int16``, months ``datetime64[ns]``.
@@ -69,25 +74,74 @@ class PanelStore:
         self.folder = Path(folder)
         self.panel_dir = self.folder / "panel"
         self.persons_path = self.folder / "persons.parquet"
+        self.layout_path = self.folder / "layout.json"
+        self._layout = None
         if not keep:
             self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.folder), True)
+
+    # ------------------------------------------------------------------ layout
+    def write_layout(self, columns: Sequence[str], person_columns: Sequence[str]) -> None:
+        """Record the panel's columns and which of them come from the person table."""
+        import json
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.layout_path.write_text(json.dumps({"columns": list(columns),
+                                                "person_columns": list(person_columns)}))
+        self._layout = None
+
+    def layout(self) -> dict:
+        if self._layout is None:
+            import json
+            if self.layout_path.is_file():
+                self._layout = json.loads(self.layout_path.read_text())
+            else:       # files written with every column on every row
+                self._layout = {"columns": list(self._dataset().schema.names), "person_columns": []}
+        return self._layout
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.layout()["columns"])
+
+    @property
+    def person_columns(self) -> list[str]:
+        return list(self.layout()["person_columns"])
 
     # ------------------------------------------------------------------ reading
     def _dataset(self):
         import pyarrow.dataset as ds
         return ds.dataset(str(self.panel_dir), format="parquet")
 
-    @property
-    def columns(self) -> list[str]:
-        return list(self._dataset().schema.names)
-
     def read(self, columns: Sequence[str] | None = None, filter=None) -> pd.DataFrame:
-        """Person-month rows (optionally some columns, and rows matching a pyarrow filter)."""
+        """Person-month rows (optionally some columns, and rows matching a pyarrow filter on
+        the person-month columns), with the person columns asked for joined by ``person_id``."""
         import pyarrow.parquet as pq
-        cols = list(columns) if columns is not None else None
-        strs = [c for c in (cols or self.columns) if schema.PANEL.get(c) == "str"]
-        tab = pq.read_table(str(self.panel_dir), columns=cols, filters=filter, read_dictionary=strs)
-        return pandas_types(tab.to_pandas(date_as_object=False))
+        cols = self.columns if columns is None else list(columns)
+        pcols = [c for c in cols if c in self.person_columns]
+        own = [c for c in cols if c not in pcols]
+        read = own if not pcols or "person_id" in own else ["person_id", *own]
+        tab = pq.read_table(str(self.panel_dir), columns=read, filters=filter,
+                            read_dictionary=[c for c in read if schema.PANEL.get(c) == "str"])
+        if pcols:
+            tab = self._join_persons(tab, pcols)
+        return pandas_types(tab.select(cols).to_pandas(date_as_object=False))
+
+    def _join_persons(self, tab, pcols: Sequence[str]):
+        """``tab`` with the person columns ``pcols`` of each row's person (by ``person_id``)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+        strs = [c for c in pcols if schema.PANEL.get(c) == "str"]
+        pers = pq.read_table(str(self.persons_path), columns=["person_id", *pcols], read_dictionary=strs)
+        ids = pers.column("person_id").combine_chunks()
+        parts = []
+        for ch in tab.column("person_id").chunks:
+            if pa.types.is_dictionary(ch.type):   # look up each distinct id once
+                parts.append(pc.take(pc.index_in(ch.dictionary, value_set=ids), ch.indices))
+            else:
+                parts.append(pc.index_in(ch, value_set=ids))
+        rows = pers.select(list(pcols)).take(pa.chunked_array(parts, type=pa.int32()))
+        for c in pcols:
+            tab = tab.append_column(c, rows.column(c))
+        return tab
 
     def read_persons(self) -> pd.DataFrame:
         import pyarrow.parquet as pq
@@ -98,11 +152,17 @@ class PanelStore:
         return pandas_types(tab.to_pandas(date_as_object=False), person_level=True)
 
     def aggregate(self, by: Sequence[str], outcomes: Sequence[str]) -> pd.DataFrame:
-        """Group-by counts, sums and means over the person-month files (DuckDB via Ibis)."""
+        """Group-by counts, sums and means over the person-month files (DuckDB via Ibis), the
+        person columns among ``by`` / ``outcomes`` joined from the person table."""
         import ibis
         con = ibis.duckdb.connect()
         try:
             t = con.read_parquet(str(self.panel_dir / "*.parquet"))
+            pcols = [c for c in [*by, *outcomes] if c in self.person_columns]
+            if pcols:
+                path = self.persons_path if self.persons_path.is_file() else self.persons_path / "*.parquet"
+                p = con.read_parquet(str(path)).select("person_id", *dict.fromkeys(pcols))
+                t = t.join(p, "person_id")
             aggs = {"n": t.count()}
             for o in outcomes:
                 v = t[o].cast("float64")
