@@ -30,13 +30,13 @@ def baselines(t, P: ibis.Table, ks: Sequence[int]) -> ibis.Table:
     return P.mutate(**{c: P[c].fill_null(0) for agg in aggs for c in agg.columns if c != "person_id"})
 
 
-def job_kept(e: ibis.Table, min_share) -> ibis.Table:
-    """(pk, m) where the person is employed in m and each of the 5 months before (``e``: the
-    employment records of the persons from 5 months before their first panel month)."""
-    e = e.filter(e.ps > 0 if min_share is None else e.ps >= min_share)
+def job_kept(e: ibis.Table, min_share):
+    """Whether the person is employed in the record's month and each of the 5 months before
+    (``e``: the employment records of the persons from 5 months before their first panel
+    month; one record per person-month, so 6 qualifying records in ``m-5 .. m`` is all six)."""
+    ok = e.ps > 0 if min_share is None else e.ps >= min_share
     w = ibis.window(group_by="pk", order_by="m", range=(-5, 0))
-    e = e.mutate(run=e.m.count().over(w))
-    return e.filter(e.run >= 6)
+    return ok & (ok.cast("int64").sum().over(w) >= 6)
 
 
 def in_measure(s: ibis.Table) -> ibis.Table:
@@ -45,37 +45,46 @@ def in_measure(s: ibis.Table) -> ibis.Table:
     return s.select("pk", m=ibis.range(s.s0, s.e0 + 1).unnest())
 
 
+#: Facts of the sparse registers, stacked and summarised per person-month (:func:`_facts`).
+_SPARSE = {"amt": "float64", "aap": "boolean", "dis": "boolean", "edu": "boolean", "ev": "float64",
+           "meas": "boolean"}
+
+
 def _facts(b, ws: int, span: int, min_share) -> list[ibis.Table]:
-    """Per person-month facts of each register, keyed by ``k = pk * span + (m - ws)``, at most
-    one row per ``k`` (values are unique per person-month by validation; benefits, reoffending,
-    education and measure months are summarised per ``k``)."""
+    """Per person-month facts keyed by ``k = pk * span + (m - ws)``, one row per ``k``: the
+    employment record with ``job_kept``; the other registers' records stacked and summarised
+    per ``k`` (values unique per person-month by validation, so ``max`` is the value; events
+    summed; flags ``any``)."""
     def key(r):
         return r.pk * span + (r.m - ws)
     out = []
     if "employment" in b:
         e = b["employment"]
-        jk = job_kept(e, min_share)
-        jk = jk.filter(jk.inp)
-        out.append(jk.select(k=key(jk), jk=ibis.literal(True)))
+        e = e.mutate(jk=job_kept(e, min_share))
         e = e.filter(e.inp)
-        out.append(e.select(k=key(e), ps=e.ps, earn=e.earn))
+        out.append(e.select(k=key(e), ps=e.ps, earn=e.earn, jk=e.jk))
+
+    def arm(r, **values):
+        return r.select(k=key(r), **{c: values.get(c, ibis.null(typ)) for c, typ in _SPARSE.items()})
+    arms = []
     if "social_assistance" in b:
-        r = b["social_assistance"]
-        out.append(r.select(k=key(r), amt=r.amt))
+        arms.append(arm(b["social_assistance"], amt=b["social_assistance"].amt))
     if "benefits" in b:
         r = b["benefits"]
-        r = r.select(k=key(r), aap=r.benefit == "AAP", dis=r.benefit == "disability")
-        out.append(r.group_by("k").aggregate(aap=r.aap.any(), dis=r.dis.any()))
+        arms.append(arm(r, aap=r.benefit == "AAP", dis=r.benefit == "disability"))
     if "education" in b:
-        r = b["education"]
-        out.append(r.select(k=key(r)).distinct().mutate(edu=ibis.literal(True)))
+        arms.append(arm(b["education"], edu=ibis.literal(True)))
     if "reoffending" in b:
-        r = b["reoffending"]
-        r = r.select(k=key(r), ev=r.ev)
-        out.append(r.group_by("k").aggregate(ev=r.ev.sum()))
+        arms.append(arm(b["reoffending"], ev=b["reoffending"].ev))
     if "jobseeker_spells" in b:
-        r = in_measure(b["jobseeker_spells"])
-        out.append(r.select(k=key(r)).distinct().mutate(meas=ibis.literal(True)))
+        arms.append(arm(in_measure(b["jobseeker_spells"]), meas=ibis.literal(True)))
+    if arms:
+        u = arms[0]
+        for a in arms[1:]:
+            u = u.union(a, distinct=False)
+        out.append(u.group_by("k").aggregate(**{
+            c: u[c].sum() if c == "ev" else u[c].max() if typ == "float64" else u[c].any()
+            for c, typ in _SPARSE.items()}))
     return out
 
 

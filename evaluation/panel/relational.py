@@ -262,7 +262,7 @@ def record_flow(t, P: ibis.Table, ws: int, we: int) -> ibis.Table:
     for name in [*MONTHLY_KEYS, "jobseeker_spells"]:
         if name not in t:
             continue
-        r = t[name].left_join(P.select("person_id", "first", "last",
+        r = t[name].left_join(P.select("person_id", "pk", "first", "last",
                                        inp=ibis.literal(True)), "person_id")
         inp = r.inp.fill_null(False)
         if name == "jobseeker_spells":
@@ -273,7 +273,8 @@ def record_flow(t, P: ibis.Table, ws: int, we: int) -> ibis.Table:
         aggs = {}
         for k in ("notin", "before", "after", "outcov"):
             c = conds.get(k)
-            aggs[f"{k}_p"] = r.person_id.nunique(where=c).cast("int64") if c is not None else zero
+            who = r.person_id if k == "notin" else r.pk      # distinct integers where possible
+            aggs[f"{k}_p"] = who.nunique(where=c).cast("int64") if c is not None else zero
             aggs[f"{k}_n"] = c.sum().cast("int64") if c is not None else zero
         parts.append(r.aggregate(**aggs).mutate(extract=ibis.literal(name)))
     out = parts[0]
