@@ -139,6 +139,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                      "nb": "Deltakere og sammenligningspersoner før og etter matching; balansekontrollene "
                            "står i den detaljerte rapporten:"},
     "forest_alt": {"en": "Forest plot", "nb": "Skogplott"},
+    "figure_alt": {"en": "Figure", "nb": "Figur"},
+    "figure_untitled": {"en": "chart without title", "nb": "diagram uten tittel"},
     "own_unit": {"en": "own unit", "nb": "egen enhet"},
     "cav_rct": {"en": "Randomised as individuals: the comparison is fair by design, but the effect is the "
                       "effect of being offered the programme (intention to treat), not of taking part.",
@@ -996,6 +998,140 @@ TEXTS: dict[str, str] = {
                                              "(disclosure.min_analysis_n; Justice Data Lab publiserer "
                                              "ingenting for færre enn 60).",
 }
+
+
+# ------------------------------------------------------------------------------------------
+# figure texts the package's plot functions write (titles, axis labels, legends)
+# ------------------------------------------------------------------------------------------
+#: English label → bokmål, translated as a figure is displayed in an nb report
+#: (:func:`figure_text`, ``evaluation.report.translate_figure``); ``{field}`` matches any text,
+#: kept as it is (a number in it in the language's format).  Labels not listed stay as drawn.
+FIGURE: dict[str, str] = {
+    # matching
+    "months after start": "måneder etter start",
+    "months since start (event time)": "måneder siden start (hendelsestid)",
+    "effect (95% CI)": "effekt (95 % KI)",
+    "DiD estimate (95% CI)": "DiD-estimat (95 % KI)",
+    "propensity score": "deltakersannsynlighet",
+    "density": "tetthet",
+    "before": "før",
+    "after matching/weighting": "etter matching/vekting",
+    "group": "gruppe",
+    "Covariate balance": "Balanse i kjennetegn",
+    "|standardised mean difference|": "|standardisert gjennomsnittsforskjell|",
+    "standardised mean difference": "standardisert gjennomsnittsforskjell",
+    "Gamma (odds of differential assignment)": "Gamma (odds for ulik tildeling)",
+    "p-value (upper bound)": "p-verdi (øvre grense)",
+    "upper bound on p-value": "øvre grense for p-verdien",
+    "level {a}": "nivå {a}",
+    "critical Gamma = {g}": "kritisk Gamma = {g}",
+    # rct
+    "months since randomisation": "måneder siden trekningen",
+    "effect on {outcome}": "effekt på {outcome}",
+    "{term}: ITT": "{term}: ITT",
+    "{term}: pointwise CI": "{term}: punktvis KI",
+    "{term}: {p}% uniform band": "{term}: {p} % uniformt bånd",
+    # did
+    "event time": "hendelsestid",
+    "period": "periode",
+    "uniform band": "uniformt bånd",
+    "mean {outcome}": "gjennomsnitt {outcome}",
+    "Treatment status by district and period (red = programme running)":
+        "Status etter bydel og periode (rød = tiltaket i gang)",
+    "Goodman-Bacon decomposition": "Goodman-Bacon-dekomponering",
+    "weight": "vekt",
+    "2x2 DiD estimate": "2x2 DiD-estimat",
+    "Event study, wild cluster bootstrap intervals": "Hendelsesstudie, intervaller fra vill klynge-bootstrap",
+    "hypothesised trend": "antatt trend",
+    "estimated coefficients": "estimerte koeffisienter",
+    "expectation after passing the pre-test": "forventning etter bestått test før start",
+    "Power of the pre-test {p}": "Styrken til testen før start {p}",
+    "original": "opprinnelig",
+    "breakdown {m} = {v}": "bruddverdi {m} = {v}",
+    "{p}% confidence set": "{p} % konfidensmengde",
+    "assignments": "tildelinger",
+    "observed": "observert",
+    "Randomisation distribution ({n} assignments, exact)": "Randomiseringsfordeling ({n} tildelinger, eksakt)",
+    "Randomisation distribution ({n} random permutations)":
+        "Randomiseringsfordeling ({n} tilfeldige permutasjoner)",
+    "treated": "med tiltaket",
+    "synthetic": "syntetisk",
+    "time weights": "tidsvekter",
+    "unit weight": "enhetsvekt",
+    "Synthetic comparison: unit weights": "Syntetisk sammenligning: enhetsvekter",
+    "{method}: estimate {est}": "{method}: estimat {est}",
+    # contracts
+    "Cash flows by month": "Kontantstrømmer per måned",
+    "Cumulative outcome payments": "Kumulative resultatbetalinger",
+    "total": "totalt",
+    "Distribution of payments ({u})": "Fordeling av utbetalinger ({u})",
+    "total outcome payment ({cur})": "samlet resultatbetaling ({cur})",
+    "cumulative outcome payments ({cur}, rounded to {step})": "kumulative resultatbetalinger ({cur}, avrundet til {step})",
+    "{cur} (rounded to {step})": "{cur} (avrundet til {step})",
+    "Social-assistance caseload against the reduction goal": "Saksmengden med sosialhjelp mot reduksjonsmålet",
+    "Targets and achievement": "Mål og måloppnåelse",
+    "share": "andel",
+    "target": "mål",
+    "achieved (Wilson interval)": "oppnådd (Wilson-intervall)",
+    "paid anyway (no effect)": "betalt uansett (ingen effekt)",
+    "paid for the effect": "betalt for effekten",
+    "paid with no true effect (deadweight)": "betalt uten sann effekt (dødvekt)",
+    "paid for the estimated effect": "betalt for den estimerte effekten",
+    "investor's internal rate of return (% a year; 5-95 % whiskers)":
+        "investorens internrente (% per år; 5–95 % som streker)",
+    "expected payment (million {cur})": "forventet utbetaling (millioner {cur})",
+    "payment per participant ({cur})": "utbetaling per deltaker ({cur})",
+    "multiple of the stated true effect": "multiplum av den oppgitte sanne effekten",
+    "P(any payment)": "P(noen utbetaling)",
+    # the sample flow (evaluation.panel), drawn on the summary page
+    "persons": "personer",
+    "persons in any extract": "personer i minst ett uttrekk",
+    "no assignment record": "ingen tildelingspost",
+    "no covariates (not in persons)": "ingen kjennetegn (ikke i persons)",
+    "no coverage record": "ingen dekningspost",
+    "coverage does not overlap the study window": "dekningen overlapper ikke studieperioden",
+    "persons in the panel": "personer i panelet",
+    "treated persons assigned before the window or without assigned_month (cohort missing)":
+        "personer med tiltaket tildelt før perioden eller uten assigned_month (kohort mangler)",
+    "control": "kontroll",
+}
+
+_NUMBER_TEXT = re.compile(r"^-?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
+
+
+def _figure_patterns() -> list[tuple[re.Pattern, str, list[str]]]:
+    out = []
+    for en, nb in FIGURE.items():
+        if "{" in en:
+            names = [f for _, f, _, _ in string.Formatter().parse(en) if f]
+            rx = "".join(re.escape(lit) + ("(.+?)" if f else "")
+                         for lit, f, _, _ in string.Formatter().parse(en))
+            out.append((re.compile(f"^{rx}$", re.S), nb, names))
+    return out
+
+
+def figure_text(label: str, language: str) -> str:
+    """A figure label drawn by the package in ``language`` (:data:`FIGURE`; labels not listed are
+    returned as they are: data, names, numbers)."""
+    if language == "en" or not label:
+        return label
+    if label in FIGURE:
+        return FIGURE[label]
+    for rx, nb, names in _figure_patterns():
+        m = rx.match(label)
+        if m:
+            vals = {n: (number_text(v, language) if _NUMBER_TEXT.match(v) else v)
+                    for n, v in zip(names, m.groups())}
+            return nb.format(**vals)
+    return label
+
+
+def number_text(value: str, language: str) -> str:
+    """A number written in English (``"15,000"``, ``"0.25"``) in the language's format."""
+    if language == "en":
+        return value
+    return value.replace(",", THIN).replace(".", ",")
+
 
 
 def notebook_texts(source: str) -> tuple[list[str], list[str]]:

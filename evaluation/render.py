@@ -379,7 +379,7 @@ def tidy_stderr(text: str) -> str:
 _NO_ALT = 'alt="No description has been provided for this image"'
 
 
-def _alt_texts(nb) -> list[str]:
+def _alt_texts(nb, language: str = "en") -> list[str]:
     """Every embedded figure gets alt text: the figure's own (titles and axes, set by
     :func:`evaluation.report.figure_style` in the kernel), else the section it is in.
     Returns the texts in the order of the figures."""
@@ -391,7 +391,8 @@ def _alt_texts(nb) -> list[str]:
         for out in cell.get("outputs", []):
             if "image/png" in out.get("data", {}):
                 md = out.setdefault("metadata", {}).setdefault("image/png", {})
-                md.setdefault("alt", f"Figure: {section}" if section else "Figure")
+                fig = i18n.t("figure_alt", language)
+                md.setdefault("alt", f"{fig}: {section}" if section else fig)
                 alts.append(md["alt"])
     return alts
 
@@ -414,7 +415,7 @@ def export_html(nb, html_path: Path, *, prov: dict, title: str, show_code: bool 
         for out in cell.get("outputs", []):
             if out.get("output_type") == "stream" and out.get("name") == "stderr":
                 out["text"] = tidy_stderr(out["text"])
-    alts = _alt_texts(nb)
+    alts = _alt_texts(nb, language)
     nb.cells.insert(0, _front_matter(nb, prov, title, show_code, headline, description, language))
     exporter = HTMLExporter(template_name="lab")
     exporter.exclude_input = not show_code

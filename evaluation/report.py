@@ -421,9 +421,34 @@ def figure_style(style: str = "whitegrid") -> None:
     _alt_text_formatter()
 
 
-def figure_alt(fig) -> str:
+#: The language figures are displayed in (set by :class:`Gate` for the notebook it serves).
+FIGURE_LANGUAGE = "en"
+
+
+def translate_figure(fig, language: str) -> None:
+    """Titles, axis labels and legend entries the package drew, in ``language``
+    (``evaluation.i18n.FIGURE``; data labels and numbers stay as drawn)."""
+    from . import i18n
+    if language == "en":
+        return
+    texts = [t for t in [getattr(fig, "_suptitle", None), *fig.texts] if t is not None]
+    for ax in fig.get_axes():
+        texts += [ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label]
+        leg = ax.get_legend()
+        if leg is not None:
+            texts += [leg.get_title(), *leg.get_texts()]
+    for leg in getattr(fig, "legends", []):
+        texts += [leg.get_title(), *leg.get_texts()]
+    for t in texts:
+        new = i18n.figure_text(t.get_text(), language)
+        if new != t.get_text():
+            t.set_text(new)
+
+
+def figure_alt(fig, language: str = "en") -> str:
     """Alt text of a matplotlib figure from its titles and axis labels (what a screen reader
     says in place of the picture): ``"Figure: <title>; x: <label>; y: <label>"`` per panel."""
+    from . import i18n
     parts = []
     sup = getattr(fig, "_suptitle", None)
     if sup is not None and sup.get_text():
@@ -436,7 +461,8 @@ def figure_alt(fig) -> str:
             bits.append(f"y: {ax.get_ylabel()}")
         if bits:
             parts.append(", ".join(bits))
-    return "Figure: " + ("; ".join(parts) if parts else "chart without title")
+    return (i18n.t("figure_alt", language) + ": "
+            + ("; ".join(parts) if parts else i18n.t("figure_untitled", language)))
 
 
 def _alt_text_formatter() -> None:
@@ -458,8 +484,9 @@ def _alt_text_formatter() -> None:
         pass
 
     def png(fig):
+        translate_figure(fig, FIGURE_LANGUAGE)
         data = print_figure(fig, "png", bbox_inches="tight")
-        return (data, {"alt": figure_alt(fig)}) if data else None
+        return (data, {"alt": figure_alt(fig, FIGURE_LANGUAGE)}) if data else None
 
     ip.display_formatter.formatters["image/png"].for_type(Figure, png)
 
@@ -523,8 +550,9 @@ class Gate:
     def __init__(self, threshold: int | None = None, disclosure: DisclosureOptions | dict | None = None,
                  language: str = "en"):
         from .i18n import check_language
+        global FIGURE_LANGUAGE
         self.options = dc.options(threshold, disclosure)
-        self.language = check_language(language)
+        self.language = FIGURE_LANGUAGE = check_language(language)
 
     @property
     def threshold(self) -> int:

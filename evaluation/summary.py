@@ -189,7 +189,8 @@ def flow_figure(flow: list[dict], *, language: str = "en") -> str | None:
               [c for c in ("treated", "control") if c in rows[0]])
     if not series:
         return None
-    labels = [str(r.get("reason") or r.get("step") or i) for i, r in enumerate(rows)]
+    labels = [i18n.figure_text(str(r.get("reason") or r.get("step") or i), language)
+              for i, r in enumerate(rows)]
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) * len(series) + 1))
     h = 0.8 / len(series)
     for j, s in enumerate(series):
@@ -198,7 +199,7 @@ def flow_figure(flow: list[dict], *, language: str = "en") -> str | None:
             c = _count(v)
             if c is not None:
                 ax.barh(y, c, height=h, hatch=HATCHES[j % len(HATCHES)], edgecolor="black",
-                        color=f"C{j}", label=s if i == 0 else None)
+                        color=f"C{j}", label=i18n.figure_text(s, language) if i == 0 else None)
                 ax.text(c, y, " " + i18n.format_number(c, language), va="center", fontsize=8)
             else:
                 ax.text(0, y, f" {v}", va="center", fontsize=8)
@@ -208,7 +209,8 @@ def flow_figure(flow: list[dict], *, language: str = "en") -> str | None:
     if len(series) > 1:
         ax.legend(loc="lower right")
     alt = i18n.t("flow_alt", language) + ": " + "; ".join(
-        f"{lab}: " + ", ".join(f"{s} {r.get(s)}" for s in series) for lab, r in zip(labels, rows))
+        f"{lab}: " + ", ".join(f"{i18n.figure_text(s, language)} {r.get(s)}" for s in series)
+        for lab, r in zip(labels, rows))
     return _img(_png(fig), alt)
 
 
@@ -223,11 +225,24 @@ def find_flow(results: dict) -> list[dict] | None:
     return None
 
 
-def main_figure(nb) -> str | None:
-    """The first figure of the headline notebook after its headline heading (a heading naming
-    the headline: "Effects at horizons (headline)", else its first figure), as an ``<img>`` with
-    the figure's alt text.  The headline section draws the effect with its interval (by event
-    time, month or horizon), so the summary page shows the effect, not a diagnostic."""
+#: The section of each headline notebook whose first figure is the summary page's main figure:
+#: the effect with its interval -- by month since randomisation, by event time (with the uniform
+#: band), by months after entry.  Diagnostics (overlap, balance, raw trends) are never the main
+#: figure.
+MAIN_SECTIONS = {"02_rct_analysis": "Effects month by month",
+                 "03_did_rollout": "Event study with uniform confidence bands",
+                 "04_matched_comparison": "Effects at horizons (headline)"}
+
+
+def main_figure(nb, name: str | None = None, language: str = "en") -> str | None:
+    """The main figure of headline notebook ``name`` (:data:`MAIN_SECTIONS`), else the first
+    figure after a heading naming the headline, else its first figure, as an ``<img>`` with the
+    figure's alt text."""
+    if name in MAIN_SECTIONS:
+        head = i18n.heading(MAIN_SECTIONS[name], language)
+        fig = section_figure(nb, rf"^#+\s+{re.escape(head)}\s*$")
+        if fig:
+            return fig
     return section_figure(nb, r"^#+ .*(headline|hovedresultat)", fallback=True)
 
 
@@ -378,7 +393,7 @@ def summary_page(params, results: dict, executed: dict, headline: dict | None) -
     flow = find_flow(results)
     flow_html = flow_figure(flow, language=lang) if flow else None
     head_nb = executed.get(params.headline.notebook) if params.headline else None
-    fig = main_figure(head_nb)
+    fig = main_figure(head_nb, params.headline.notebook if params.headline else None, lang)
     cav = "".join(f"<li>{html.escape(c)}</li>" for c in caveats(params, results, lang))
     links = "".join(f'<li><a href="{html.escape(nb)}.html">{html.escape(_nb_title(executed.get(nb), nb, lang))}'
                     f"</a> <small>({html.escape(nb)})</small></li>" for nb in names)

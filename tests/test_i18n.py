@@ -150,3 +150,23 @@ def test_shipped_nb_params_read_in_bokmaal():
     for f in nb_files:
         p = load_params(f)
         assert p.language == "nb" and p.title
+
+
+def test_figures_drawn_by_the_package_are_translated_when_shown():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from evaluation.report import figure_alt, translate_figure
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1], label="uniform band")
+    ax.plot([0, 1], [1, 0], label="provider_A")
+    ax.legend()
+    ax.set_xlabel("months after start")
+    ax.set_ylabel("cumulative outcome payments (NOK, rounded to 15,000)")
+    ax.set_title("employed")
+    translate_figure(fig, "nb")
+    assert ax.get_xlabel() == "måneder etter start" and ax.get_title() == "employed"   # data kept
+    assert ax.get_ylabel() == "kumulative resultatbetalinger (NOK, avrundet til 15\u202f000)"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["uniformt bånd", "provider_A"]
+    assert figure_alt(fig, "nb").startswith("Figur: employed, x: måneder etter start")
+    plt.close(fig)

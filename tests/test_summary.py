@@ -127,7 +127,8 @@ def test_notebook_pages_in_bokmaal_with_alt_text(rendered_nb):
     assert "Randomisert forsøk: analyse etter intensjon om behandling" in page
     assert "Ble trekningen gjort som planlagt?" in page and "Undergrupper" in page
     assert "No description has been provided" not in page
-    assert re.search(r'<img alt="Figure: [^"]+"', page)
+    assert re.search(r'<img alt="Figur: [^"]+"', page)
+    assert "måneder siden trekningen" in page            # a figure's axis label drawn by the package
     assert "<th>estimat</th>" in page or "<th>n</th>" in page
 
 
@@ -324,6 +325,12 @@ def test_matched_main_figure_is_the_effect_and_overlap_is_secondary():
              _png_cell("Figure: effect by months after start")]
     nb = nbformat.v4.new_notebook(cells=cells)
     assert 'alt="Figure: effect by months after start"' in summary.main_figure(nb)
+    assert 'alt="Figure: effect by months after start"' in summary.main_figure(nb, "04_matched_comparison")
+    did = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("## Callaway–Sant'Anna group-time effects (headline)"),
+        nbformat.v4.new_markdown_cell("## TWFE vs Callaway–Sant'Anna vs Sun–Abraham"), _png_cell("three methods"),
+        nbformat.v4.new_markdown_cell("## Hendelsesstudie med uniforme konfidensbånd"), _png_cell("event study")])
+    assert 'alt="event study"' in summary.main_figure(did, "03_did_rollout", "nb")
     plan = _Plan("04_matched_comparison", names=("04_matched_comparison",))
     sec = summary.secondary_figures(plan, {"04_matched_comparison": nb})
     assert 'alt="Figure: propensity overlap"' in sec and 'href="04_matched_comparison.html#Overlap"' in sec
