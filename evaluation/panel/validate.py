@@ -61,6 +61,7 @@ class _Checks:
         self._row_preds: dict[str, dict] = {}
         self._tables: dict[str, ibis.Table] = {}
         self.extra: dict[str, ibis.Table] = {}     # derived tables that row predicates refer to
+        self.shape = None                          # key of the compiled SQL (set before counting)
 
     def add(self, p: Problem) -> None:
         self.items.append(p)
@@ -92,14 +93,24 @@ class _Checks:
 
         def resolve(n):
             return Problem(name, col, kind, message, fix, n[lab],
-                           self.examples(name, pred, show), severity) if n[lab] else None
+                           self.examples(name, self.tables[name].filter(pred), show, lab), severity) \
+                if n[lab] else None
         self.items.append(_Pending((lab,), resolve))
 
-    def examples(self, name: str, pred, show: Sequence[str]) -> list[str]:
-        """``row N (person_id 'X', col=value)`` for the first rows of ``name`` where ``pred``."""
-        t = self.tables[name]
-        cols = [c for c in dict.fromkeys(["person_id", *show]) if c in t.columns]
-        df = t.filter(pred).order_by("_row").limit(_N_EXAMPLES).select("_row", *cols).to_pandas()
+    def fetch(self, key, build: Callable) -> pd.DataFrame:
+        """Run a small query (examples); its SQL is kept by (shape, key) like the counts'."""
+        k = (self.shape, key) if self.shape is not None else None
+        sql = _SQL.get(k) if k is not None else None
+        if sql is None:
+            sql = str(self.con.compile(build()))
+            if k is not None:
+                _SQL[k] = sql
+        return self.con.con.sql(sql).df()
+
+    def examples(self, name: str, rows: ibis.Table, show: Sequence[str], lab: str) -> list[str]:
+        """``row N (person_id 'X', col=value)`` for the first of ``rows`` (of extract ``name``)."""
+        cols = [c for c in dict.fromkeys(["person_id", *show]) if c in rows.columns]
+        df = self.fetch(("examples", lab), lambda: rows.order_by("_row").limit(_N_EXAMPLES).select("_row", *cols))
         return [_example_row(r, cols, name) for r in df.to_dict("records")]
 
     def problems(self, shape=None) -> list[Problem]:
@@ -242,6 +253,7 @@ def validate_extracts(extracts: Mapping, *, window=None,
     shape = repr((sorted((k, sorted(v)) for k, v in ck.usable.items()), sorted(ck.id_kinds.items()),
                   sorted(k for k, n in ck.rows.items() if n), win, lookback_months, outside_window, linkage,
                   None if offices is None else list(offices), ranges, min_link_rate, ibis.__version__))
+    ck.shape = shape
     rep = ValidationReport(ck.problems(shape), ck.tables, win)
     rep.con, rep.rows, rep.usable = con, dict(ck.rows), dict(ck.usable)
     if raise_errors:
@@ -339,14 +351,8 @@ def _dup_check(ck: _Checks, name, key, col, kind, message, fix, show, where=None
         if not n[lab]:
             return None
         rows = t.semi_join(g, [t[k].identical_to(g[k]) for k in key])
-        return Problem(name, col, kind, message, fix, n[lab], _examples_of(ck, name, rows, show))
+        return Problem(name, col, kind, message, fix, n[lab], ck.examples(name, rows, show, lab))
     ck.items.append(_Pending((lab,), resolve))
-
-
-def _examples_of(ck: _Checks, name: str, rows: ibis.Table, show) -> list[str]:
-    cols = [c for c in dict.fromkeys(["person_id", *show]) if c in rows.columns]
-    df = rows.order_by("_row").limit(_N_EXAMPLES).select("_row", *cols).to_pandas()
-    return [_example_row(r, cols, name) for r in df.to_dict("records")]
 
 
 def _check_duplicates(ck: _Checks) -> None:
@@ -455,7 +461,7 @@ def _id_difference(ck: _Checks, name, ids, left: int, right: int, message, fix, 
     def resolve(n):
         if not n[lab]:
             return None
-        ex = ids.filter(pred).order_by("person_id").limit(_N_EXAMPLES).to_pandas()["person_id"]
+        ex = ck.fetch(("ids", lab), lambda: ids.filter(pred).order_by("person_id").limit(_N_EXAMPLES))["person_id"]
         return Problem(name, "person_id", "linkage", message, fix, n[lab],
                        [f"person_id {_fmt_value(x, 'str')}" for x in ex], severity)
     ck.items.append(_Pending((lab,), resolve))
@@ -569,7 +575,7 @@ def _check_link_rates(ck: _Checks, min_rate: float) -> None:
         linked = t.person_id.isin(a.person_id).fill_null(False)
         lab = ck.count_rows(name, linked)
 
-        def resolve(n, name=name, lab=lab, linked=linked):
+        def resolve(n, name=name, lab=lab, linked=linked, t=t):
             total = ck.rows[name]
             rate = n[lab] / total
             if rate >= min_rate:
@@ -579,5 +585,5 @@ def _check_link_rates(ck: _Checks, min_rate: float) -> None:
                            f"(minimum {min_rate:.0%}); {total - n[lab]} records do not link",
                            "check that the extract uses the same person id (pseudonymisation key) as "
                            "assignment and covers the study population; pass min_link_rate= to accept "
-                           "a lower rate", total - n[lab], ck.examples(name, ~linked, ["person_id"]))
+                           "a lower rate", total - n[lab], ck.examples(name, t.filter(~linked), ["person_id"], lab))
         ck.items.append(_Pending((lab,), resolve))
