@@ -204,15 +204,16 @@ def _unit_query(t, unit, y, tm, g, tlist, binary, mu):
     varying = (u.gmin != u.gmax) | ((u.g_n > 0) & (u.g_n < u.n_rows))
     status = ibis.cases((u.n_rows > popcount, _DUPLICATE), (varying, _VARYING),
                         ((u.n_rows == T) & (u.mask == (1 << T) - 1), _OK), else_=_UNBALANCED)
-    cols = [(((u.bits >> j) & 1) if binary else u[f"y{j}"] - float(mu[j])).name(f"c{j}") for j in range(T)]
+    cols = [(((u.bits >> j) & 1) if binary else (u[f"y{j}"] - float(mu[j]))).name(f"c{j}") for j in range(T)]
     u = u.select(status.name("status"), u.gmin.name("cohort"), *cols)
-    ok = u.status == _OK
+    # sums for every status (only the balanced units' are used); no FILTER clauses, which DuckDB
+    # would evaluate, with the status expression, once per aggregate
     out = {"units": u.count()}
     for j in range(T):
-        out[f"s{j}"] = u[f"c{j}"].sum(where=ok)
+        out[f"s{j}"] = u[f"c{j}"].sum()
     for j in range(T):
         for k in range(j, T):
-            out[f"q{j}_{k}"] = (u[f"c{j}"] * u[f"c{k}"]).sum(where=ok)
+            out[f"q{j}_{k}"] = (u[f"c{j}"] * u[f"c{k}"]).sum()
     return u.group_by(["status", "cohort"]).aggregate(**out).to_pandas()
 
 
