@@ -48,7 +48,7 @@ def stage(kind: str, folder: str, outcome: str, control_group: str, memory_limit
     from evaluation import did
     from evaluation.panel import load_panel
     warnings.simplefilter("ignore")
-    p = load_panel(folder)
+    p = _panel(folder)
     t0 = time.perf_counter()
     if kind == "engine":
         res = did.att_gt_engine(p, outcome=outcome, control_group=control_group, memory_limit=memory_limit)
@@ -63,6 +63,20 @@ def stage(kind: str, folder: str, outcome: str, control_group: str, memory_limit
     out = {"seconds": secs, "n_units": res.n, "dropped": res.extra["dropped"], "k_gt": len(res.gt)}
     out.update(_summary(res))
     return out
+
+
+def _panel(folder: str):
+    """A built panel: ``load_panel`` of an extract folder, or a folder holding ``panel/*.parquet``
+    (e.g. a replicated panel for sizes the build cannot reach on a shared machine)."""
+    from evaluation.panel import load_panel
+    from evaluation.panel.panel import Panel
+    from evaluation.panel.store import PanelStore
+    if (Path(folder) / "meta.json").exists():
+        return load_panel(folder)
+    store = PanelStore(Path(folder), keep=True)
+    import pyarrow.parquet as pq
+    n = sum(pq.ParquetFile(f).metadata.num_rows for f in store.panel_dir.glob("*.parquet"))
+    return Panel.from_store(store, None, {"panel": {"n_person_months": n}})
 
 
 def run(kind: str, *args) -> dict:
@@ -92,6 +106,8 @@ def main(argv=None) -> None:
     ap.add_argument("--control-group", default="never")
     ap.add_argument("--memory-limit", default="4GB")
     ap.add_argument("--work", default=None, help="folder for generated data (default: temp)")
+    ap.add_argument("--panels", nargs="*", default=[], help="folders with panel/*.parquet to run as well "
+                    "(label=folder), e.g. replicated panels")
     ap.add_argument("--out", default=str(HERE / "results" / "bench_attgt_engine.json"))
     a = ap.parse_args(argv)
     import tempfile
@@ -101,23 +117,26 @@ def main(argv=None) -> None:
     os.environ.setdefault("EVALUATION_CACHE", str(work / "cache"))
     rec = {"machine": {"cpus": os.cpu_count()}, "outcome": a.outcome, "control_group": a.control_group,
            "memory_limit": a.memory_limit, "sizes": {}}
-    for n in a.sizes:
-        folder = str(work / f"refino_{n}")
-        r = rec["sizes"][str(n)] = {}
-        if not (Path(folder) / "meta.json").exists():
+    jobs = [(str(n), str(work / f"refino_{n}"), n) for n in a.sizes]
+    jobs += [(lab, f, int(float(lab.rstrip("mM")) * 1e6) if lab[-1] in "mM" else 0)
+             for lab, f in (x.split("=", 1) for x in a.panels)]
+    for label, folder, n in jobs:
+        r = rec["sizes"][label] = {"folder": folder}
+        if label.isdigit():
+            if not (Path(folder) / "meta.json").exists():
+                t = time.perf_counter()
+                generate_to(folder, "refino", n_persons=n, n_months=36, block_size=250_000, workers=2)
+                r["generate_seconds"] = time.perf_counter() - t
             t = time.perf_counter()
-            generate_to(folder, "refino", n_persons=n, n_months=36, block_size=250_000, workers=2)
-            r["generate_seconds"] = time.perf_counter() - t
-        t = time.perf_counter()
-        load_panel(folder)                       # built once, kept in the cache for both stages
-        r["build_seconds"] = time.perf_counter() - t
+            load_panel(folder)                       # built once, kept in the cache for both stages
+            r["build_seconds"] = time.perf_counter() - t
         r["engine"] = run("engine", folder, a.outcome, a.control_group, a.memory_limit)
-        print(n, "engine", {k: v for k, v in r["engine"].items() if k in ("seconds", "cpu_seconds", "peak_rss_gib", "n_units")},
+        print(label, "engine", {k: v for k, v in r["engine"].items() if k in ("seconds", "cpu_seconds", "peak_rss_gib", "n_units")},
               flush=True)
         if n <= a.pandas_max:
             r["pandas"] = run("pandas", folder, a.outcome, a.control_group, a.memory_limit)
             e, p = r["engine"], r["pandas"]
-            print(n, "pandas", {k: v for k, v in p.items() if k in ("seconds", "cpu_seconds", "peak_rss_gib", "n_units")},
+            print(label, "pandas", {k: v for k, v in p.items() if k in ("seconds", "cpu_seconds", "peak_rss_gib", "n_units")},
                   flush=True)
             if "error" not in e and "error" not in p:
                 r["ratio_seconds_pandas_over_engine"] = p["seconds"] / e["seconds"]

@@ -8,7 +8,7 @@ Each stage runs in its own process so that its peak resident memory is its own:
 * ``build`` -- ``load_panel``: validation in the engine, the relational build on DuckDB, the panel
   written to parquet (kept in a panel cache beside the data for the next stages);
 * ``itt`` -- the headline ITT (Lin-adjusted, HC2) on the person frame at ``--event-month``;
-* ``csdid`` -- Callaway-Sant'Anna (never-treated controls) on the person x period frame;
+* ``csdid`` -- Callaway-Sant'Anna (never-treated controls) computed in the engine (att_gt_engine);
 * ``spark`` -- the same build on Spark local mode at 100k persons, its time, and equality with
   DuckDB (row for row).
 
@@ -87,22 +87,21 @@ def _stage_itt(folder: str, event_month: int) -> dict:
 
 
 def _stage_csdid(folder: str, outcome: str = "employed") -> dict:
-    """Callaway-Sant'Anna (never-treated controls, no covariates) on the person x period frame."""
+    """Callaway-Sant'Anna (never-treated controls, no covariates) computed in the engine from the
+    built panel's parquet files (``did.att_gt_engine``: only per-cohort sums and cross-products
+    come into pandas).  Persons with a missing cohort (treated before the window) and persons not
+    observed in every period (R did's balanced panel) are dropped and counted."""
     from evaluation import did
     from evaluation.panel import load_panel
     _cache(folder)
     t0 = time.perf_counter()
     p = load_panel(folder)
-    f = p.person_period(["cohort", outcome])
-    f = f[f["cohort"].notna()]
-    f["cohort"] = f["cohort"].astype("int16")
-    f["person_id"] = f["person_id"].cat.codes
     t1 = time.perf_counter()
-    res = did.att_gt(f, outcome=outcome, unit="person_id", time="period", group="cohort",
-                     control_group="never", allow_unbalanced_panel=True)
+    res = did.att_gt_engine(p, outcome=outcome, control_group="never")
     t2 = time.perf_counter()
-    return {"frame_seconds": t1 - t0, "csdid_seconds": t2 - t1, "seconds": t2 - t0,
-            "frame_rows": len(f), "overall_att": _overall(res.aggregate("simple"))}
+    return {"load_seconds": t1 - t0, "csdid_seconds": t2 - t1, "seconds": t2 - t0,
+            "units": res.n, "dropped": res.extra["dropped"], "att_gt": len(res.gt),
+            "overall_att": _overall(res.aggregate("simple"))}
 
 
 def _overall(agg) -> float:

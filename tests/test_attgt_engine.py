@@ -185,8 +185,10 @@ def test_result_interface(engine_mpdta):
     assert 1.96 <= b["crit_val"].iloc[0] <= 3.5
 
 
-def test_panel_input_drops_missing_cohort(tmp_path):
-    """A Panel (its parquet files): missing cohort = treated before the window, dropped."""
+@pytest.mark.parametrize("narrow", [False, True])
+def test_panel_input_drops_missing_cohort(tmp_path, narrow):
+    """A Panel (its parquet files; the cohort on every row, or once per person in persons.parquet
+    joined to the units): missing cohort = treated before the window, dropped."""
     from evaluation.panel.panel import Panel
     from evaluation.panel.store import PanelStore
     d = _binary_panel(n=300, T=6)
@@ -196,7 +198,12 @@ def test_panel_input_drops_missing_cohort(tmp_path):
     d["employed"] = d["emp"]
     store = PanelStore(tmp_path / "work", keep=True)
     store.panel_dir.mkdir(parents=True)
-    d[["person_id", "period", "cohort", "employed"]].to_parquet(store.panel_dir / "part-00000.parquet")
+    if narrow:
+        d[["person_id", "period", "employed"]].to_parquet(store.panel_dir / "part-00000.parquet")
+        d.drop_duplicates("person_id")[["person_id", "cohort"]].to_parquet(store.persons_path)
+        store.write_layout(["person_id", "period", "employed", "cohort"], ["cohort"])
+    else:
+        d[["person_id", "period", "cohort", "employed"]].to_parquet(store.panel_dir / "part-00000.parquet")
     p = Panel.from_store(store, flow=pd.DataFrame(), meta={"panel": {"n_person_months": len(d)}})
     with pytest.warns(DiDDataWarning, match="missing group"):
         r = att_gt_engine(p, outcome="employed")

@@ -119,22 +119,29 @@ class MomentIF(LinearIF):
 
 # ===================================================================== the engine queries
 def _source(data, cols, con, memory_limit, threads):
-    """An Ibis table for ``data`` (Panel, parquet path, Ibis table or DataFrame); whether the
-    group column's missing values mean "treated before the window" (a Panel's cohort)."""
+    """Ibis tables for ``data`` (Panel, parquet path, Ibis table or DataFrame): the person x period
+    rows, and for a Panel whose group is a person column (stored once per person) the person
+    table, joined to the units after they are aggregated (never to every row)."""
     import ibis
     from ..panel.engine import connect
     from ..panel.panel import Panel
+    unit, group = cols[0], cols[2]
     if isinstance(data, ibis.expr.types.Table):
-        return data, False
+        return data, None
     if isinstance(data, Panel):
         if data.store is None:
-            return ibis.memtable(data.data[[c for c in cols if c in data.data.columns]]), True
+            return ibis.memtable(data.data[[c for c in cols if c in data.data.columns]]), None
         con = con or connect("duckdb", memory_limit=memory_limit, threads=threads)
-        return con.read_parquet(str(data.store.panel_dir / "*.parquet")), True
+        store = data.store
+        t = con.read_parquet(str(store.panel_dir / "*.parquet"))
+        if group in store.person_columns and group not in t.columns:
+            path = store.persons_path if store.persons_path.is_file() else store.persons_path / "*.parquet"
+            return t, con.read_parquet(str(path)).select(unit, group)
+        return t, None
     con = con or connect("duckdb", memory_limit=memory_limit, threads=threads)
     if isinstance(data, pd.DataFrame):
         return con.create_table("attgt_engine_input", data[[c for c in cols if c in data.columns]],
-                                temp=True, overwrite=True), False
+                                temp=True, overwrite=True), None
     if isinstance(data, (str, Path)):
         p = Path(data)
         if not p.exists():
@@ -144,20 +151,21 @@ def _source(data, cols, con, memory_limit, threads):
             files = sorted(p.rglob("*.parquet"))
             if not files:
                 raise ValueError(f"att_gt_engine: no *.parquet files under {p}")
-            return con.read_parquet([str(f) for f in files]), False
-        return con.read_parquet(str(p)), False
+            return con.read_parquet([str(f) for f in files]), None
+        return con.read_parquet(str(p)), None
     raise TypeError(f"att_gt_engine: data must be a Panel, a parquet path, an Ibis table or a DataFrame; "
                     f"got {type(data).__name__}")
 
 
-def _check_schema(t, outcome, unit, time, group):
+def _check_schema(t, persons, outcome, unit, time, group):
     sch = t.schema()
-    have = list(sch.names)
+    psch = persons.schema() if persons is not None else sch
+    have = list(sch.names) + [c for c in psch.names if c not in sch.names]
     for role, c in (("outcome", outcome), ("unit", unit), ("time", time), ("group", group)):
-        if c not in have:
+        if c not in (psch.names if role == "group" else sch.names):
             raise ValueError(f"column {c!r} (the {role}) is missing from the data; available columns: "
                              f"{', '.join(have[:30])}")
-    ty, tt, tg = sch[outcome], sch[time], sch[group]
+    ty, tt, tg = sch[outcome], sch[time], psch[group]
     if not (ty.is_numeric() or ty.is_boolean()):
         raise ValueError(f"outcome {outcome!r} must be numeric or boolean; it is {ty}")
     if not tt.is_numeric():
@@ -169,20 +177,31 @@ def _check_schema(t, outcome, unit, time, group):
     return ty.is_boolean(), tt.is_floating(), tg.is_floating()
 
 
-def _periods(t, y, tm, g, float_time, float_group):
-    """Query 1: per period rows, rows with an outcome; integer checks; smallest group."""
+def _periods(t, y, tm, g, float_time, float_group, persons=None):
+    """Query 1: per period rows, rows with an outcome, outcome sums; integer checks; smallest
+    group (from the person table when the group is a person column)."""
     import ibis
-    aggs = {"rows": t.count(), "rows_y": y.count(), "ysum": y.cast("float64").sum(), "gmin": g.min()}
+    gsrc = persons if persons is not None else t
+    gaggs = {"gmin": g.min()}
     if float_group:
-        aggs["g_nonint"] = (g.notnull() & ~g.isnan() & ~g.isinf() & (g != g.round())).sum()
+        gaggs["g_nonint"] = (g.notnull() & ~g.isnan() & ~g.isinf() & (g != g.round())).sum()
+    aggs = {"rows": t.count(), "rows_y": y.count(), "ysum": y.cast("float64").sum()}
+    if persons is None:
+        aggs.update(gaggs)
     q = t.group_by(tm.name("tm")).aggregate(**aggs)
     if float_time:
         q = q.mutate(t_nonint=ibis.ifelse(q.tm.notnull() & (q.tm != q.tm.round()), 1, 0))
-    return q.to_pandas()
+    out = q.to_pandas()
+    if persons is not None:
+        gq = gsrc.aggregate(**gaggs).to_pandas()
+        for c in gq.columns:
+            out[c] = gq[c].iloc[0]
+    return out
 
 
-def _unit_query(t, unit, y, tm, g, tlist, binary, mu):
-    """Query 2: per unit, then per (status, cohort) counts, sums and cross-products."""
+def _unit_query(t, unit, y, tm, g, tlist, binary, mu, persons=None):
+    """Query 2: per unit, then per (status, cohort) counts, sums and cross-products.  ``g`` is the
+    group expression on ``t``, or on ``persons`` (one row per unit, left-joined to the units)."""
     import ibis
     T = len(tlist)
     tm64 = tm.cast("int64")
@@ -191,8 +210,9 @@ def _unit_query(t, unit, y, tm, g, tlist, binary, mu):
     else:
         code = ibis.cases(*[(tm64 == int(v), i) for i, v in enumerate(tlist)]).cast("int64")
     one = ibis.literal(1, "int64")
-    aggs = {"n_rows": t.count(), "mask": (one << code).bit_or(), "gmin": g.min(), "gmax": g.max(),
-            "g_n": g.count()}
+    aggs = {"n_rows": t.count(), "mask": (one << code).bit_or()}
+    if persons is None:
+        aggs.update(gmin=g.min(), gmax=g.max(), g_n=g.count())
     if binary:      # the periods with outcome 1 as one bit mask: one aggregate, not T
         aggs["bits"] = (y.cast("int64") << code).bit_or()
     else:
@@ -200,6 +220,10 @@ def _unit_query(t, unit, y, tm, g, tlist, binary, mu):
         for j, v in enumerate(tlist):
             aggs[f"y{j}"] = ibis.ifelse(tm == int(v), yf, ibis.null("float64")).sum()
     u = t.group_by(unit).aggregate(**aggs)
+    if persons is not None:
+        pg = persons.select(persons[unit].name("_unit"), g.name("_g"))
+        u = u.left_join(pg, u[unit] == pg["_unit"])
+        u = u.mutate(gmin=u["_g"], gmax=u["_g"], g_n=ibis.ifelse(u["_g"].notnull(), u.n_rows, 0))
     popcount = sum(((u.mask >> j) & 1) for j in range(T))
     varying = (u.gmin != u.gmax) | ((u.g_n > 0) & (u.g_n < u.n_rows))
     status = ibis.cases((u.n_rows > popcount, _DUPLICATE), (varying, _VARYING),
@@ -293,10 +317,10 @@ def att_gt_engine(data, *, outcome: str, unit: str = "person_id", time: str = "p
         raise ValueError("missing_group must be 'never' (missing group = never treated) or 'drop'")
     if is_panel:
         data._check_columns([unit, time, group, outcome], "att_gt_engine")
-    t, _ = _source(data, [unit, time, group, outcome], con, memory_limit, threads)
-    binary, float_time, float_group = _check_schema(t, outcome, unit, time, group)
+    t, persons = _source(data, [unit, time, group, outcome], con, memory_limit, threads)
+    binary, float_time, float_group = _check_schema(t, persons, outcome, unit, time, group)
     y, tm = t[outcome], t[time]
-    per = _periods(t, y, tm, t[group], float_time, float_group)
+    per = _periods(t, y, tm, (persons if persons is not None else t)[group], float_time, float_group, persons)
     if float_group and per["g_nonint"].sum():
         raise ValueError(f"group column {group!r} must be integer-like (the first treated period)")
     if float_time and per["t_nonint"].sum():
@@ -323,12 +347,12 @@ def att_gt_engine(data, *, outcome: str, unit: str = "person_id", time: str = "p
     mu = np.zeros(T) if binary else (have.set_index("tm")["ysum"] / have.set_index("tm")["rows_y"]).reindex(
         tlist).to_numpy(float)
     rows = t.filter(y.notnull() & tm.notnull())
-    gr = rows[group]
+    gr = (persons if persons is not None else rows)[group]
     if float_group:
         gr = ibis_float_group(gr)
     if missing_group == "never":
         gr = gr.fill_null(0)
-    agg = _unit_query(rows, unit, rows[outcome], rows[time], gr.cast("int64"), tlist, binary, mu)
+    agg = _unit_query(rows, unit, rows[outcome], rows[time], gr.cast("int64"), tlist, binary, mu, persons)
     if (agg["status"] == _DUPLICATE).any():
         ex, k = _duplicate_example(rows, unit, rows[time], tlist)
         raise ValueError(f"duplicate unit-period rows: unit {ex[unit]!r} appears {int(ex['k'])} times in period "
