@@ -1180,7 +1180,43 @@ COLUMNS: dict[str, str] = {
     "n_missing": "n mangler", "treated": "behandlet", "control": "kontroll", "age": "alder",
     "female": "kvinne", "immigrant": "innvandrer", "smd": "SMD", "variance_ratio": "variansforhold",
     "power": "styrke", "mde": "MDE", "statistic": "testobservator", "test": "test",
-    "df": "fg", "stage": "trinn", "event": "hendelse", "quarter": "kvartal", "rule": "regel",
+    "df": "fg", "stage": "fase", "event": "hendelse", "quarter": "kvartal", "rule": "regel",
+    # columns the package's analyses add (data columns keep their names)
+    "person_months": "personmåneder", "participants": "deltakere", "payments": "utbetalinger",
+    "n_treated": "n behandlet", "n_control": "n kontroll", "n_participants": "n deltakere",
+    "n_comparison": "n sammenligning", "n_needed_for_threshold": "n nødvendig for terskelen",
+    "n_sims": "n simuleringer", "n_clusters": "n klynger", "units": "enheter",
+    "mean_treated": "gj.snitt behandlet", "mean_control": "gj.snitt kontroll",
+    "mean_after_pretest": "gj.snitt etter test før start", "avg_estimate": "gj.snitt estimat",
+    "counterfactual": "kontrafaktisk", "counterfactual_mean": "kontrafaktisk gj.snitt",
+    "sd": "SD", "sd_participants": "SD deltakere", "sd_counterfactual": "SD kontrafaktisk",
+    "quantity": "størrelse", "kind": "art", "item": "post", "type": "type", "name": "navn",
+    "note": "merknad", "how": "hvordan", "inference": "inferens", "design": "design",
+    "verdict": "vurdering", "target": "mål", "goal": "målnivå", "met": "nådd", "achieved": "oppnådd",
+    "numerator": "teller", "denominator": "nevner", "definition": "definisjon", "direction": "retning",
+    "measure": "måling", "margin": "margin", "difference": "forskjell", "rate": "rate",
+    "wilson_low": "Wilson nedre", "wilson_high": "Wilson øvre", "cp_low": "CP nedre", "cp_high": "CP øvre",
+    "lb": "nedre", "ub": "øvre", "bound": "grense", "slope": "helning", "significant": "signifikant",
+    "excludes_zero": "utelukker null", "true_effect": "sann effekt", "effect": "effekt",
+    "effect (95% CI)": "effekt (95 % KI)", "true effect (synthetic)": "sann effekt (syntetisk)",
+    "true simple ATT (synthetic)": "sann enkel ATT (syntetisk)", "observed_relative_effect":
+        "observert relativ effekt", "p_threshold_met": "P(terskel nådd)",
+    "power_significant": "styrke (signifikans)", "mde_relative": "MDE relativt",
+    "all": "alle", "matched": "matchet", "unmatched": "ikke matchet", "discarded": "forkastet",
+    "ess": "ESS", "excluded_treated": "utelatt behandlet", "excluded_control": "utelatt kontroll",
+    "covariate": "kjennetegn", "smd_before": "SMD før", "smd_after": "SMD etter", "smd_flag": "SMD-flagg",
+    "var_ratio_before": "variansforhold før", "var_ratio_after": "variansforhold etter",
+    "var_ratio_flag": "variansforhold-flagg", "ecdf_max_after": "maks eCDF etter",
+    "max_abs_smd": "maks |SMD|", "e_value": "E-verdi", "e_value_ci": "E-verdi KI", "rr": "RR",
+    "rr_low": "RR nedre", "rr_high": "RR øvre", "p_upper": "p øvre", "gamma": "Γ",
+    "stock": "beholdning", "inflow": "tilgang", "outflow": "avgang",
+    "reduction_vs_counterfactual": "reduksjon mot kontrafaktisk", "district": "bydel",
+    "first_treated": "først behandlet", "comparisons": "sammenligninger",
+    "comparison_offices": "sammenligningskontorer", "weight": "vekt", "variant": "variant",
+    "effective comparison districts": "effektive sammenligningsbydeler", "placebo SE": "placebo-SE",
+    "placebo p": "placebo-p", "bias_unconditional": "skjevhet uten betingelse",
+    "bias_after_pretest": "skjevhet etter test før start", "betahat": "beta-hat",
+    "delta": "delta", "mc_se": "MC-SE", "icc": "ICC", "aggregation": "aggregering",
 }
 
 
@@ -1189,6 +1225,8 @@ def column(name: str, language: str) -> str:
     of the data, which the reader knows from the data dictionary)."""
     if language == "en":
         return name
+    if str(name) in COLUMNS:
+        return COLUMNS[str(name)]
     base, unit = re.match(r"^(.*?)( \([^()]*\))?$", str(name)).groups()
     return COLUMNS.get(base, base) + (unit or "")
 

@@ -126,6 +126,10 @@ def test_columns_translated_with_units_kept():
     assert i18n.column("persons", "nb") == "personer"
     assert i18n.column("sa_months_24", "nb") == "sa_months_24"   # a data column: kept
     assert i18n.column("persons", "en") == "persons"
+    # columns the analyses add are translated; a sample-flow table's step and stage stay distinct
+    assert i18n.column("mean_treated", "nb") == "gj.snitt behandlet"
+    assert i18n.column("true effect (synthetic)", "nb") == "sann effekt (syntetisk)"
+    assert i18n.column("step", "nb") != i18n.column("stage", "nb")
 
 
 def test_params_language_and_texts_per_language(tmp_path):
