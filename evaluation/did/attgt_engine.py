@@ -355,7 +355,8 @@ def att_gt_engine(data, *, outcome: str, unit: str = "person_id", time: str = "p
     agg = _unit_query(rows, unit, rows[outcome], rows[time], gr.cast("int64"), tlist, binary, mu, persons)
     if (agg["status"] == _DUPLICATE).any():
         ex, k = _duplicate_example(rows, unit, rows[time], tlist)
-        raise ValueError(f"duplicate unit-period rows: unit {ex[unit]!r} appears {int(ex['k'])} times in period "
+        uid = ex[unit].item() if hasattr(ex[unit], "item") else ex[unit]
+        raise ValueError(f"duplicate unit-period rows: unit {uid!r} appears {int(ex['k'])} times in period "
                          f"{int(ex['tm'])}; {k} unit-periods are duplicated. Aggregate or de-duplicate the "
                          "data so there is one row per unit and period.")
     if (agg["status"] == _VARYING).any():
