@@ -131,13 +131,12 @@ def main(argv=None) -> None:
             load_panel(folder)                       # built once, kept in the cache for both stages
             r["build_seconds"] = time.perf_counter() - t
         r["engine"] = run("engine", folder, a.outcome, a.control_group, a.memory_limit)
-        print(label, "engine", {k: v for k, v in r["engine"].items() if k in ("seconds", "cpu_seconds", "peak_rss_gib", "n_units")},
-              flush=True)
+        show = ("seconds", "cpu_seconds", "peak_rss_gib", "n_units")
+        print(label, "engine", {k: v for k, v in r["engine"].items() if k in show}, flush=True)
         if n <= a.pandas_max:
             r["pandas"] = run("pandas", folder, a.outcome, a.control_group, a.memory_limit)
             e, p = r["engine"], r["pandas"]
-            print(label, "pandas", {k: v for k, v in p.items() if k in ("seconds", "cpu_seconds", "peak_rss_gib", "n_units")},
-                  flush=True)
+            print(label, "pandas", {k: v for k, v in p.items() if k in show}, flush=True)
             if "error" not in e and "error" not in p:
                 r["ratio_seconds_pandas_over_engine"] = p["seconds"] / e["seconds"]
                 r["ratio_rss_pandas_over_engine"] = p["peak_rss_gib"] / e["peak_rss_gib"]

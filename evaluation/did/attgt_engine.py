@@ -127,21 +127,22 @@ def _source(data, cols, con, memory_limit, threads):
     from ..panel.panel import Panel
     unit, group = cols[0], cols[2]
     if isinstance(data, ibis.expr.types.Table):
-        return data, None
+        return data, None, None
+    if isinstance(data, Panel) and data.store is None:
+        return ibis.memtable(data.data[[c for c in cols if c in data.data.columns]]), None, None
+    own = None
+    if con is None:
+        con = own = connect("duckdb", memory_limit=memory_limit, threads=threads)
     if isinstance(data, Panel):
-        if data.store is None:
-            return ibis.memtable(data.data[[c for c in cols if c in data.data.columns]]), None
-        con = con or connect("duckdb", memory_limit=memory_limit, threads=threads)
         store = data.store
         t = con.read_parquet(str(store.panel_dir / "*.parquet"))
         if group in store.person_columns and group not in t.columns:
             path = store.persons_path if store.persons_path.is_file() else store.persons_path / "*.parquet"
-            return t, con.read_parquet(str(path)).select(unit, group)
-        return t, None
-    con = con or connect("duckdb", memory_limit=memory_limit, threads=threads)
+            return t, con.read_parquet(str(path)).select(unit, group), own
+        return t, None, own
     if isinstance(data, pd.DataFrame):
         return con.create_table("attgt_engine_input", data[[c for c in cols if c in data.columns]],
-                                temp=True, overwrite=True), None
+                                temp=True, overwrite=True), None, own
     if isinstance(data, (str, Path)):
         p = Path(data)
         if not p.exists():
@@ -151,8 +152,8 @@ def _source(data, cols, con, memory_limit, threads):
             files = sorted(p.rglob("*.parquet"))
             if not files:
                 raise ValueError(f"att_gt_engine: no *.parquet files under {p}")
-            return con.read_parquet([str(f) for f in files]), None
-        return con.read_parquet(str(p)), None
+            return con.read_parquet([str(f) for f in files]), None, own
+        return con.read_parquet(str(p)), None, own
     raise TypeError(f"att_gt_engine: data must be a Panel, a parquet path, an Ibis table or a DataFrame; "
                     f"got {type(data).__name__}")
 
@@ -317,7 +318,20 @@ def att_gt_engine(data, *, outcome: str, unit: str = "person_id", time: str = "p
         raise ValueError("missing_group must be 'never' (missing group = never treated) or 'drop'")
     if is_panel:
         data._check_columns([unit, time, group, outcome], "att_gt_engine")
-    t, persons = _source(data, [unit, time, group, outcome], con, memory_limit, threads)
+    t, persons, own = _source(data, [unit, time, group, outcome], con, memory_limit, threads)
+    try:
+        agg, tlist, mu, dropped = _aggregates(t, persons, outcome, unit, time, group, missing_group)
+    finally:
+        if own is not None:
+            own.disconnect()
+    mom, dropped = _cohort_moments(agg, tlist, anticipation, cg, dropped)
+    return _estimate(mom, mu, cg, anticipation, base_period, alpha, biters, seed, dropped,
+                     dict(outcome=outcome, unit=unit, time=time, group=group, missing_group=missing_group))
+
+
+def _aggregates(t, persons, outcome, unit, time, group, missing_group):
+    """Checks and the two engine queries; the (status, cohort) aggregates, periods, period means
+    (numeric outcomes) and what was dropped so far."""
     binary, float_time, float_group = _check_schema(t, persons, outcome, unit, time, group)
     y, tm = t[outcome], t[time]
     per = _periods(t, y, tm, (persons if persons is not None else t)[group], float_time, float_group, persons)
@@ -349,7 +363,7 @@ def att_gt_engine(data, *, outcome: str, unit: str = "person_id", time: str = "p
     rows = t.filter(y.notnull() & tm.notnull())
     gr = (persons if persons is not None else rows)[group]
     if float_group:
-        gr = ibis_float_group(gr)
+        gr = _float_group(gr)
     if missing_group == "never":
         gr = gr.fill_null(0)
     agg = _unit_query(rows, unit, rows[outcome], rows[time], gr.cast("int64"), tlist, binary, mu, persons)
@@ -361,12 +375,10 @@ def att_gt_engine(data, *, outcome: str, unit: str = "person_id", time: str = "p
                          "data so there is one row per unit and period.")
     if (agg["status"] == _VARYING).any():
         raise ValueError(_nonabsorbing_msg(group))
-    mom, dropped = _cohort_moments(agg, tlist, anticipation, cg, dropped)
-    return _estimate(mom, mu, cg, anticipation, base_period, alpha, biters, seed, dropped,
-                     dict(outcome=outcome, unit=unit, time=time, group=group, missing_group=missing_group))
+    return agg, tlist, mu, dropped
 
 
-def ibis_float_group(g):
+def _float_group(g):
     """Float group values: infinite or NaN means never treated (as :func:`att_gt`)."""
     import ibis
     return ibis.ifelse(g.isnan() | g.isinf(), ibis.null("float64"), g)
