@@ -229,7 +229,10 @@ def _unit_query(t, unit, y, tm, g, tlist, binary, mu, persons=None):
     varying = (u.gmin != u.gmax) | ((u.g_n > 0) & (u.g_n < u.n_rows))
     status = ibis.cases((u.n_rows > popcount, _DUPLICATE), (varying, _VARYING),
                         ((u.n_rows == T) & (u.mask == (1 << T) - 1), _OK), else_=_UNBALANCED)
-    cols = [(((u.bits >> j) & 1) if binary else (u[f"y{j}"] - float(mu[j]))).name(f"c{j}") for j in range(T)]
+    # 0/1 as float64: DuckDB multiplies doubles ~1.7x faster than checked integers, and sums of
+    # 0/1 products stay exact (counts below 2**53)
+    cols = [(((u.bits >> j) & 1).cast("float64") if binary else (u[f"y{j}"] - float(mu[j]))).name(f"c{j}")
+            for j in range(T)]
     u = u.select(status.name("status"), u.gmin.name("cohort"), *cols)
     # sums for every status (only the balanced units' are used); no FILTER clauses, which DuckDB
     # would evaluate, with the status expression, once per aggregate
