@@ -262,15 +262,17 @@ def _person_months(run, t, P, win, opts, store, say, K: int, total: int) -> None
     tmp = store.folder / "_buckets"
     names = list(rel.keyed(t, P, ks, per))
     for name in names:
-        run.partition(f"keyed-{name}-{per}", lambda name=name: rel.keyed(t, P, ks, per)[name], tmp / name)
+        run.partition(f"keyed-{name}-{per}", lambda name=name: rel.keyed(t, P, ks, per)[name], tmp / name,
+                      row_group_size=max(2048, per // 16) if name == "P" else 122_880)
         say(f"keyed {name} written by bucket")
     try:
+        done = 0
         for i in range(n):
             b = {name: run.bucket_view(f"keyed-{name}-{per}", lambda name=name: rel.keyed(t, P, ks, per)[name],
                                        tmp / name, i, f"_ev_b_{name}") for name in names}
-            run.write("panel_bucket", lambda: rel.panel_rows(b, ws, we, outs, min_share),
-                      store.panel_dir / f"part-{i:05d}.parquet")
-            say(f"bucket {i + 1}/{n} written")
+            done += run.write("panel_bucket", lambda: rel.panel_rows(b, ws, we, outs, min_share),
+                              store.panel_dir / f"part-{i:05d}.parquet") or 0
+            say(f"bucket {i + 1}/{n} written", done)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

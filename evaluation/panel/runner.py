@@ -75,25 +75,28 @@ class Runner:
         return self.con.table(name)
 
     def write(self, step: str, build: Callable, path: Path, *, order: Sequence[str] = (),
-              folder: bool = False) -> None:
+              folder: bool = False) -> int | None:
         """Write the step's rows (sorted by ``order`` when given) to parquet (DuckDB: one file at
-        ``path``; Spark: part files in ``path.parent`` when ``folder``, else in ``path``)."""
+        ``path``; Spark: part files in ``path.parent`` when ``folder``, else in ``path``).
+        Returns the rows written (DuckDB), else None."""
         sql = self.sql(step, lambda: build().order_by(list(order)) if order else build())
         path = Path(path)
         if self.duck:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.con.con.execute(f"COPY ({sql}) TO {_quote(path)} (FORMAT parquet)")
-        else:
-            self.con._session.sql(sql).write.parquet(str(path.parent if folder else path))
+            return int(self.con.con.execute(f"COPY ({sql}) TO {_quote(path)} (FORMAT parquet)").fetchall()[0][0])
+        self.con._session.sql(sql).write.parquet(str(path.parent if folder else path))
+        return None
 
     # The two calls below are used only by DuckDB builds in buckets (:func:`.build._person_months`);
     # Spark runs the person-months as one query (it sorts and spills across its own partitions).
-    def partition(self, step: str, build: Callable, folder: Path) -> None:
+    def partition(self, step: str, build: Callable, folder: Path, *, row_group_size: int = 122_880) -> None:
         """Write the step's rows to ``folder/b=<bucket>/`` parquet files, one folder per value of
-        its column ``b`` (which the files do not keep).  DuckDB only."""
+        its column ``b`` (which the files do not keep).  DuckDB only.  A bucket's file is read in
+        parallel by row groups: small tables (the persons) take small row groups."""
         sql = self.sql(step, build)
         Path(folder).parent.mkdir(parents=True, exist_ok=True)
-        self.con.con.execute(f"COPY ({sql}) TO {_quote(folder)} (FORMAT parquet, PARTITION_BY (b))")
+        self.con.con.execute(f"COPY ({sql}) TO {_quote(folder)} (FORMAT parquet, PARTITION_BY (b), "
+                             f"ROW_GROUP_SIZE {int(row_group_size)})")
 
     def bucket_view(self, step: str, build: Callable, folder: Path, bucket: int, name: str):
         """An engine view ``name`` over the files of one bucket written by :meth:`partition`

@@ -28,19 +28,20 @@ def _build_in(sample, monkeypatch, row_bytes, **kw):
     monkeypatch.setattr(_build, "BUCKET_ROW_BYTES", row_bytes)
     seen = []
     p = build_panel(ex, window=w, outside_window="exclude", memory_limit="4GB",
-                    progress=lambda stage, rows=None: seen.append(stage), **kw)
-    return p, seen
+                    progress=lambda stage, rows=None: seen.append((stage, rows)), **kw)
+    return p, [stage for stage, _ in seen], dict(seen)
 
 
 def test_buckets_give_the_same_panel_as_one_query(sample, monkeypatch):
-    one, said1 = _build_in(sample, monkeypatch, 400)
+    one, _, _ = _build_in(sample, monkeypatch, 400)
     total = one.n_person_months
-    many, said = _build_in(sample, monkeypatch, 4_000_000_000 * 5 // total)
+    many, said, rows = _build_in(sample, monkeypatch, 4_000_000_000 * 5 // total)
     parts = sorted(many.store.panel_dir.glob("part-*.parquet"))
     assert len(list(one.store.panel_dir.glob("part-*.parquet"))) == 1 and 4 <= len(parts) <= 7
     n = len(parts)
     assert any(s.startswith(f"person-months in {n} buckets") for s in said)
     assert [s for s in said if s.startswith("bucket ")] == [f"bucket {i}/{n} written" for i in range(1, n + 1)]
+    assert rows[f"bucket {n}/{n} written"] == total and rows[f"bucket 1/{n} written"] < total
     assert not (many.store.folder / "_buckets").exists()
     pd.testing.assert_frame_equal(one.data, many.data)
     pd.testing.assert_frame_equal(one.flow, many.flow)
@@ -55,14 +56,14 @@ def test_buckets_without_some_records(sample, monkeypatch):
     """A bucket with no records of an extract (here: no education) still builds."""
     ex, w = sample
     ex = {**ex, "education": ex["education"].iloc[:0]}
-    one, _ = _build_in((ex, w), monkeypatch, 400)
-    many, _ = _build_in((ex, w), monkeypatch, 4_000_000_000 * 3 // one.n_person_months)
+    one, _, _ = _build_in((ex, w), monkeypatch, 400)
+    many, _, _ = _build_in((ex, w), monkeypatch, 4_000_000_000 * 3 // one.n_person_months)
     pd.testing.assert_frame_equal(one.data, many.data)
     assert not one.data["in_education"].any()
 
 
 def test_person_columns_stored_once_and_joined_on_reading(sample, monkeypatch):
-    p, _ = _build_in(sample, monkeypatch, 400)
+    p, _, _ = _build_in(sample, monkeypatch, 400)
     on_disk = pq.read_schema(next(p.store.panel_dir.glob("part-*.parquet"))).names
     assert "arm" not in on_disk and "age" not in on_disk and "person_id" in on_disk
     d = p.data
