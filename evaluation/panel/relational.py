@@ -256,27 +256,30 @@ def panel_columns(ks: Sequence[int], outs, include_person_columns: bool) -> tupl
 # ---------------------------------------------------------------------------------------- flow --
 def record_flow(t, P: ibis.Table, ws: int, we: int) -> ibis.Table:
     """Records not used for monthly outcomes, per extract and reason: one row per extract with
-    distinct persons (``*_p``) and records (``*_n``) for each reason."""
+    distinct persons (``*_p``) and records (``*_n``) for each reason.
+
+    Each record gets its reason (1 person not in the panel, 2 before the window, 3 after it,
+    4 in the window outside the person's coverage, 0 used); the records are counted per
+    (person, reason) and those counts summed per reason, so no distinct count is needed.
+    """
     parts = []
-    zero = ibis.literal(0, "int64")
     for name in [*MONTHLY_KEYS, "jobseeker_spells"]:
         if name not in t:
             continue
-        r = t[name].left_join(P.select("person_id", "pk", "first", "last",
-                                       inp=ibis.literal(True)), "person_id")
+        r = t[name].left_join(P.select("person_id", "first", "last", inp=ibis.literal(True)), "person_id")
         inp = r.inp.fill_null(False)
         if name == "jobseeker_spells":
-            conds = {"notin": ~inp}
+            why = ibis.cases((~inp, 1), else_=0)
         else:
-            conds = {"notin": ~inp, "before": inp & (r.m < ws), "after": inp & (r.m > we),
-                     "outcov": inp & (r.m >= ws) & (r.m <= we) & ((r.m < r["first"]) | (r.m > r["last"]))}
+            why = ibis.cases((~inp, 1), (r.m < ws, 2), (r.m > we, 3),
+                             ((r.m < r["first"]) | (r.m > r["last"]), 4), else_=0)
+        r = r.select("person_id", why=why)
+        g = r.group_by("person_id", "why").aggregate(n=r.count())
         aggs = {}
-        for k in ("notin", "before", "after", "outcov"):
-            c = conds.get(k)
-            who = r.person_id if k == "notin" else r.pk      # distinct integers where possible
-            aggs[f"{k}_p"] = who.nunique(where=c).cast("int64") if c is not None else zero
-            aggs[f"{k}_n"] = c.sum().cast("int64") if c is not None else zero
-        parts.append(r.aggregate(**aggs).mutate(extract=ibis.literal(name)))
+        for i, k in enumerate(("notin", "before", "after", "outcov"), start=1):
+            aggs[f"{k}_p"] = ((g.why == i) & g.person_id.notnull()).sum().cast("int64")
+            aggs[f"{k}_n"] = g.n.sum(where=g.why == i).cast("int64")
+        parts.append(g.aggregate(**aggs).mutate(extract=ibis.literal(name)))
     out = parts[0]
     for x in parts[1:]:
         out = out.union(x, distinct=False)
