@@ -9,9 +9,14 @@ Steps, in the order :func:`evaluation.panel.build.build_panel` runs them:
 * :func:`register` -- the validated extracts as narrow engine tables (``m`` month indices);
 * :func:`population` -- who enters the panel, with the persons stage of the sample flow;
 * :func:`person_table` -- one row per panel person: assignment, covariates, cohort, age,
-  baseline histories (:func:`baselines`);
-* :func:`person_months` -- one row per person and covered month, with the monthly outcomes
-  (:func:`monthly_outcomes`, :func:`job_kept`, :func:`in_measure`);
+  baseline histories (:func:`baselines`), and ``pk``, the person's rank by ``person_id``
+  (an integer key, so the person-month steps join and sort on integers);
+* :func:`keyed` -- the inputs of the person-months keyed by ``pk`` (records in the months that
+  matter, spells clipped to the panel months), optionally cut into buckets of persons;
+* :func:`panel_rows` -- one row per person and covered month with the monthly outcomes
+  (:func:`evaluation.panel.outcomes.monthly_outcomes`), keyed and sorted by
+  ``k = pk * n_months + (month - window start)``; run once, or once per bucket of persons
+  (:func:`evaluation.panel.build._person_months`);
 * :func:`record_flow`, :func:`person_month_flow` -- the counts of the other flow stages.
 
 Definitions of every column are in the :mod:`evaluation.panel` docstring.
