@@ -79,10 +79,19 @@ def _panel(folder: str):
     return Panel.from_store(store, None, {"panel": {"n_person_months": n}})
 
 
+def _hwm_gib() -> float:
+    """Peak resident memory of this process (VmHWM; unlike ru_maxrss it does not carry the
+    parent's peak over a fork + exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024 ** 2
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+
+
 def run(kind: str, *args) -> dict:
     code = (f"import json, sys, resource; sys.path.insert(0, {str(HERE)!r}); import bench_attgt_engine as b; "
             f"r = b.stage({kind!r}, *{args!r}); "
-            "u = resource.getrusage(resource.RUSAGE_SELF); r['peak_rss_gib'] = u.ru_maxrss / 1024 ** 2; "
+            "u = resource.getrusage(resource.RUSAGE_SELF); r['peak_rss_gib'] = b._hwm_gib(); "
             "r['cpu_seconds'] = u.ru_utime + u.ru_stime; "
             "print('RESULT ' + json.dumps(r))")
     t = time.perf_counter()
