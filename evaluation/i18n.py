@@ -1094,6 +1094,11 @@ FIGURE: dict[str, str] = {
     "treated persons assigned before the window or without assigned_month (cohort missing)":
         "personer med tiltaket tildelt før perioden eller uten assigned_month (kohort mangler)",
     "control": "kontroll",
+    "pre": "før", "post": "etter", "participants": "deltakere", "comparison": "sammenligning",
+    # the gate's note on a figure (evaluation.disclosure.note_hidden)
+    "{n} point(s) with fewer than {t} persons not shown": "{n} punkt(er) med færre enn {t} personer vises ikke",
+    "{n} bin(s) with fewer than {t} persons not shown": "{n} søyle(r) med færre enn {t} personer vises ikke",
+    "{n} {what} with fewer than {t} persons not shown": "{n} {what} med færre enn {t} personer vises ikke",
 }
 
 _NUMBER_TEXT = re.compile(r"^-?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")

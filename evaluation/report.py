@@ -425,6 +425,20 @@ def figure_style(style: str = "whitegrid") -> None:
 FIGURE_LANGUAGE = "en"
 
 
+def _decimal_comma():
+    """A matplotlib tick formatter writing a decimal comma (bokmål); matplotlib is imported only
+    when a figure is drawn."""
+    from matplotlib.ticker import ScalarFormatter
+
+    class DecimalComma(ScalarFormatter):
+        def __call__(self, x, pos=None):
+            return super().__call__(x, pos).replace(".", ",")
+
+        def get_offset(self):
+            return super().get_offset().replace(".", ",")
+    return DecimalComma()
+
+
 def translate_figure(fig, language: str) -> None:
     """Titles, axis labels and legend entries the package drew, in ``language``
     (``evaluation.i18n.FIGURE``; data labels and numbers stay as drawn)."""
@@ -439,6 +453,11 @@ def translate_figure(fig, language: str) -> None:
             texts += [leg.get_title(), *leg.get_texts()]
     for leg in getattr(fig, "legends", []):
         texts += [leg.get_title(), *leg.get_texts()]
+    for ax in fig.get_axes():
+        texts += list(ax.texts)
+        for axis in (ax.xaxis, ax.yaxis):      # decimal comma on plain numeric axes
+            if type(axis.get_major_formatter()).__name__ == "ScalarFormatter":
+                axis.set_major_formatter(_decimal_comma())
     for t in texts:
         new = i18n.figure_text(t.get_text(), language)
         if new != t.get_text():

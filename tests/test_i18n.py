@@ -173,4 +173,7 @@ def test_figures_drawn_by_the_package_are_translated_when_shown():
     assert ax.get_ylabel() == "kumulative resultatbetalinger (NOK, avrundet til 15\u202f000)"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["uniformt bånd", "provider_A"]
     assert figure_alt(fig, "nb").startswith("Figur: employed, x: måneder etter start")
+    fig.canvas.draw()
+    ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert any("," in t for t in ticks) and not any("." in t for t in ticks)    # 0,2 0,4 ...
     plt.close(fig)
