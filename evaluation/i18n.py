@@ -1,17 +1,28 @@
 """The report's languages: English (``en``) and Norwegian bokmål (``nb``), in one place.
 
-Everything a reader sees that the suite writes itself -- notebook headings, the summary page's
-sentences, caveats, table headers and number formats -- is looked up here:
+Everything a reader sees that the suite writes itself -- notebook headings and prose, table
+captions and notes, the summary page's sentences, caveats, table headers, figure labels and
+number formats -- is looked up here.  The notebooks are written in English and stay thin:
 
 * :data:`MESSAGES` -- generated sentences and labels, keyed by a message id, one text per language;
 * :data:`HEADINGS` -- the bokmål of every notebook heading (``## ...`` in ``notebooks/*.py``),
-  keyed by the English heading; the render replaces headings before a notebook runs
-  (:func:`translate_notebook`), so notebooks stay in one language and thin;
+  keyed by the English heading, and :data:`PROSE` -- of every paragraph of a markdown cell, keyed
+  by the English paragraph; the render translates markdown cells before a notebook runs
+  (:func:`translate_notebook`);
+* :data:`TEXTS` -- captions, notes and figure titles a notebook publishes from code, keyed by
+  the English template: ``caption="Covariate balance"`` or ``gate.tr("Outcome means by {group}",
+  group=group)`` (:func:`text`: fields filled in, numbers in the language's format); the gate's
+  own notes under tables are :class:`Template` s and are translated the same way;
+* :data:`FIGURE` -- titles, axis labels and legends the package's plot functions draw, translated
+  as a figure is displayed in an nb report (``evaluation.report.translate_figure``);
 * :data:`COLUMNS` -- table headers (column names of the package's tables) in bokmål;
 * :func:`format_number` -- decimal comma and a non-breaking thousands separator in ``nb``.
 
-A missing translation is an error naming the text and this file (tests check that every heading
-of every notebook has an ``nb`` entry), never a silently English page.
+A missing translation of a heading, paragraph or text is an error naming the text and this file
+(tests check every heading, paragraph and caption of every notebook, and that a rendered bokmål
+report shows none of the catalogue's English), never a silently English page.  Not translated:
+data (column values, outcome and column names of the data), method descriptions the estimators
+write, and the INDIGO export (the standard's English terms).
 """
 from __future__ import annotations
 
