@@ -877,8 +877,8 @@ def _index_table(table, language: str) -> str:
     t = suppress_counts(t[["programme", "headline", "notebook", "key", "outcome",
                            "estimate (95% CI)", "n"]], ["n"], secondary=False)
     n_num = [float(v) if isinstance(v, (int, float)) and v == v else None for v in t["n"]]
-    t["n"] = [i18n.format_number(v, language) if v is not None else str(raw)
-              for v, raw in zip(n_num, t["n"])]
+    t["n"] = [i18n.format_number(v, language) if v is not None else (raw if isinstance(raw, str) else "–")
+              for v, raw in zip(n_num, t["n"])]          # "<5" as the gate wrote it; no n: "–"
     return summary.sortable_table(t, language, numeric={"estimate (95% CI)": est, "n": n_num})
 
 

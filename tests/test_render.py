@@ -128,16 +128,17 @@ def test_index_table_has_one_row_per_arm_and_marks_the_headline(tmp_path):
     (rep / "results.json").write_text(json.dumps({
         "programme": "trial", "title": "T", "provenance": {},
         "notebooks": {"02_rct_analysis": {"headline": head, "other": {"estimate": 1.0, "ci_low": 0,
-                                                                      "ci_high": 2, "n": 3}}},
+                                                                      "ci_high": 2, "n": 3},
+                                          "no_n": {"estimate": 1.0, "ci_low": 0, "ci_high": 2}}},
         "headline_result": {"notebook": "02_rct_analysis", "key": "headline", **head}}))
     t = render.collect_results(tmp_path)
     assert t["outcome"].tolist()[:2] == ["employed at month 12: provider_A",
                                          "employed at month 12: provider_B"]
-    assert t["headline"].tolist() == [True, True, False]
+    assert t["headline"].tolist() == [True, True, False, False]
     page = render.write_index(tmp_path).read_text()
     assert "★" in page and "provider_B" in page
     assert ">3<" not in page          # n = 3 is below the disclosure threshold: suppressed
-    assert "&lt;5" in page
+    assert "&lt;5" in page and ">nan<" not in page and "<td>–</td>" in page   # no n recorded: a dash
     text = render.headline_text({"notebook": "02_rct_analysis", "key": "headline", **head})
     assert "provider_A" in text and "provider_B" in text
 
