@@ -46,7 +46,6 @@ def _summary(res) -> dict:
 def stage(kind: str, folder: str, outcome: str, control_group: str, memory_limit: str) -> dict:
     import warnings
     from evaluation import did
-    from evaluation.panel import load_panel
     warnings.simplefilter("ignore")
     p = _panel(folder)
     t0 = time.perf_counter()
