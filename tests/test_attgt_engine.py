@@ -211,3 +211,22 @@ def test_panel_input_drops_missing_cohort(tmp_path, narrow):
     a = att_gt(keep, outcome="emp", **SIM)
     assert_same(a, r)
     assert r.extra["dropped"]["units with a missing group"] == d.loc[d["cohort"].isna(), "unit"].nunique()
+
+
+def test_non_contiguous_periods_and_in_memory_panel():
+    """Periods 2, 4, 6, ... (period codes by CASE) and a Panel held in pandas (no store)."""
+    from evaluation.panel.panel import Panel
+    d = _binary_panel(n=300, T=6)
+    d["period"] *= 2
+    d["group"] *= 2
+    for y in ("y", "emp"):
+        assert_same(att_gt(d, outcome=y, **SIM), att_gt_engine(d, outcome=y, **SIM))
+    p = Panel(d.rename(columns={"unit": "person_id", "group": "cohort"}), flow=pd.DataFrame())
+    assert_same(att_gt(d, outcome="emp", **SIM), att_gt_engine(p, outcome="emp"))
+
+
+def test_too_many_periods():
+    d = pd.DataFrame({"unit": np.repeat([1, 2], 70), "period": np.tile(np.arange(1, 71), 2),
+                      "group": np.repeat([0, 30], 70), "y": 1.0})
+    with pytest.raises(ValueError, match="at most 62 periods"):
+        att_gt_engine(d, outcome="y", **SIM)
