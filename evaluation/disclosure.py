@@ -682,7 +682,7 @@ PERSON_WORDS = (r"persons?|people|participants?|recipients?|individuals?|units?|
                 r"treated|controls?|comparisons?|users?|clients?|children|youths?|women|men|"
                 r"pairs?|households?|personer|deltakere|deltaker|mottakere|mottaker|personmåneder|"
                 r"saker|klienter|brukere|ungdommer|kvinner|menn|barn|par|husholdninger|"
-                r"sammenligningspersoner|behandlede")
+                r"sammenligningspersoner|behandlede|enheter")
 _COUNT_IN_TEXT = re.compile(
     r"(?<![\w.,\u202f])(\d{1,3}(?:[\u202f ,]\d{3})*|\d+)(?![\w.,]\d)"
     r"([ \t]+(?:[a-z-]+[ \t]+)?(?:" + PERSON_WORDS + r")\b)", re.IGNORECASE)

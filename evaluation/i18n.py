@@ -26,6 +26,7 @@ write, and the INDIGO export (the standard's English terms).
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import re
@@ -151,6 +152,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                            "står i den detaljerte rapporten:"},
     "forest_alt": {"en": "Forest plot", "nb": "Skogplott"},
     "figure_alt": {"en": "Figure", "nb": "Figur"},
+    "note": {"en": "Note", "nb": "Merknad"},
     "figure_untitled": {"en": "chart without title", "nb": "diagram uten tittel"},
     "own_unit": {"en": "own unit", "nb": "egen enhet"},
     "cav_rct": {"en": "Randomised as individuals: the comparison is fair by design, but the effect is the "
@@ -939,7 +941,6 @@ TEXTS: dict[str, str] = {
     "Sample sizes (ESS = effective sample size)": "Utvalgsstørrelser (ESS = effektiv utvalgsstørrelse)",
     "Covariate balance": "Balanse i kjennetegn",
     "Matched DiD, average over the post period": "Matchet DiD, gjennomsnitt over perioden etter start",
-    "Note: {message}": "Merknad: {message}",
     "Propensity score model ({link}), n = {n}": "Modell for deltakersannsynlighet ({link}), n = {n}",
     "Effect on {outcome} by months after entry": "Effekt på {outcome} etter måneder siden start",
     "Headline: {outcome} at {horizon} months": "Hovedresultat: {outcome} etter {horizon} måneder",
@@ -1115,9 +1116,34 @@ FIGURE: dict[str, str] = {
 _NUMBER_TEXT = re.compile(r"^-?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
 
 
-def _figure_patterns() -> list[tuple[re.Pattern, str, list[str]]]:
+#: Notes estimators write as warnings (``Gate.noted`` prints them as "Note: ..."), English →
+#: bokmål; ``{field}`` matches any text.  Warnings not listed are printed as written.
+NOTES: dict[str, str] = {
+    "Dropped {k} units while converting to a balanced panel (units not observed in all {T} periods). "
+    "Pass allow_unbalanced_panel=True to keep them.":
+        "{k} enheter utelatt ved overgangen til et balansert panel (enheter som ikke er observert i alle "
+        "{T} perioder). Bruk allow_unbalanced_panel=True for å beholde dem.",
+    "Dropped {k} units that were already treated in the first period.":
+        "{k} enheter utelatt fordi de allerede hadde tiltaket i første periode.",
+    "Dropped {k} units that were already treated in the first period (accounting for anticipation = {a}).":
+        "{k} enheter utelatt fordi de allerede hadde tiltaket i første periode (med forventningseffekt = {a}).",
+    "Dropped {k} rows with missing {col}, covariates, weights or time.":
+        "{k} rader utelatt fordi {col}, kjennetegn, vekter eller tid mangler.",
+    "Only {g} clusters of {col}: cluster-robust standard errors and bands are unreliable with few clusters "
+    "(and when whole cohorts are single clusters).":
+        "Bare {g} klynger i {col}: klyngerobuste standardfeil og bånd er upålitelige med få klynger (og når "
+        "hele kohorter er én klynge).",
+    "Not returning the pre-test Wald statistic: the covariance matrix of the {k} pre-treatment ATT(g,t) is "
+    "singular (e.g. fewer clusters than pre-periods).":
+        "Wald-testen før start gis ikke: kovariansmatrisen til de {k} ATT(g,t) før start er singulær (for "
+        "eksempel færre klynger enn perioder før start).",
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _patterns(table: str) -> list[tuple[re.Pattern, str, list[str]]]:
     out = []
-    for en, nb in FIGURE.items():
+    for en, nb in {"FIGURE": FIGURE, "NOTES": NOTES}[table].items():
         if "{" in en:
             names = [f for _, f, _, _ in string.Formatter().parse(en) if f]
             rx = "".join(re.escape(lit) + ("(.+?)" if f else "")
@@ -1129,11 +1155,21 @@ def _figure_patterns() -> list[tuple[re.Pattern, str, list[str]]]:
 def figure_text(label: str, language: str) -> str:
     """A figure label drawn by the package in ``language`` (:data:`FIGURE`; labels not listed are
     returned as they are: data, names, numbers)."""
+    return _pattern_text(label, language, "FIGURE")
+
+
+def note_text(message: str, language: str) -> str:
+    """An estimator's warning in ``language`` (:data:`NOTES`; others as written)."""
+    return _pattern_text(message, language, "NOTES")
+
+
+def _pattern_text(label: str, language: str, table: str) -> str:
+    catalogue = {"FIGURE": FIGURE, "NOTES": NOTES}[table]
     if language == "en" or not label:
         return label
-    if label in FIGURE:
-        return FIGURE[label]
-    for rx, nb, names in _figure_patterns():
+    if label in catalogue:
+        return catalogue[label]
+    for rx, nb, names in _patterns(table):
         m = rx.match(label)
         if m:
             vals = {n: (number_text(v, language) if _NUMBER_TEXT.match(v) else v)

@@ -523,7 +523,7 @@ def plot_contract(res, kind: str = "cumulative", ax=None, *, disclosure=None):
     return _plot(res, kind, ax, disclosure=disclosure)
 
 
-def noted(func, *args, _threshold: int = DEFAULT_THRESHOLD, **kwargs):
+def noted(func, *args, _threshold: int = DEFAULT_THRESHOLD, _language: str = "en", **kwargs):
     """Call ``func(*args, **kwargs)`` and print the warnings it raised as ``Note:`` lines,
     through the gate (counts of persons inside them below the threshold are suppressed).
 
@@ -539,7 +539,8 @@ def noted(func, *args, _threshold: int = DEFAULT_THRESHOLD, **kwargs):
         msg = str(w.message)
         if issubclass(w.category, (UserWarning, RuntimeWarning)) and msg not in seen:
             seen.add(msg)
-            print("Note:", gate_text(msg, _threshold))
+            from . import i18n
+            print(i18n.t("note", _language) + ":", gate_text(i18n.note_text(msg, _language), _threshold))
     return out
 
 
@@ -633,9 +634,14 @@ class Gate:
         v = dc.gate_count(n, self.options)
         return v if isinstance(v, str) else dc.format_cell(int(v))
 
+    def note(self, message: Any) -> None:
+        """Print ``message`` (an estimator's warning) as a note in the report's language."""
+        from . import i18n
+        self.say(i18n.t("note", self.language) + ":", i18n.note_text(str(message), self.language))
+
     def noted(self, func, *args, **kwargs):
         """:func:`noted` with this report's threshold."""
-        return noted(func, *args, _threshold=self.threshold, **kwargs)
+        return noted(func, *args, _threshold=self.threshold, _language=self.language, **kwargs)
 
     def mask(self, df: pd.DataFrame, n: str = "n") -> pd.DataFrame:
         """Figure data without points resting on fewer than ``threshold`` persons."""

@@ -68,7 +68,7 @@ with warnings.catch_warnings(record=True) as caught:
                             exact=opt["exact"], caliper=opt["caliper"], ratio=int(opt["ratio"]),
                             missing="exclude", seed=seed)
 for w in caught:
-    gate.say(gate.tr("Note: {message}", message=w.message))
+    gate.note(w.message)
 flow = gate.table(m.flow, TableSpec(counts=["treated", "control", "excluded_treated", "excluded_control"],
                                     chains=[("treated", "excluded_treated"), ("control", "excluded_control")]),
                   caption="Sample flow of the matched comparison")

@@ -126,7 +126,7 @@ rec.add("contract", res, headline=True,
         amounts={k: unit_price for k in ("payment", "expected_payment", "deadweight", "deadweight_point",
                                          *money)})
 for note in res.notes:
-    gate.say(gate.tr("Note: {message}", message=note))
+    gate.note(note)
 
 # %% [markdown]
 # ## Payments by month and cohort

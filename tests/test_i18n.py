@@ -177,3 +177,21 @@ def test_figures_drawn_by_the_package_are_translated_when_shown():
     ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
     assert any("," in t for t in ticks) and not any("." in t for t in ticks)    # 0,2 0,4 ...
     plt.close(fig)
+
+
+def test_estimator_warnings_become_notes_in_the_language(capsys):
+    import warnings
+    from evaluation.report import Gate
+
+    def estimator():
+        warnings.warn("Dropped 226 units while converting to a balanced panel (units not observed in all "
+                      "48 periods). Pass allow_unbalanced_panel=True to keep them.")
+        warnings.warn("Dropped 3 units that were already treated in the first period.")
+        return 1
+
+    assert Gate(5, None, language="nb").noted(estimator) == 1
+    out = capsys.readouterr().out
+    assert "Merknad: 226 enheter utelatt ved overgangen til et balansert panel" in out
+    assert "Merknad: <5 enheter utelatt fordi de allerede hadde tiltaket" in out   # small count gated
+    Gate(5, None).noted(estimator)
+    assert "Note: Dropped 226 units while converting" in capsys.readouterr().out
