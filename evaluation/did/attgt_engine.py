@@ -5,7 +5,8 @@ weights, balanced panel, analytic standard errors) when the person x period rows
 files or any Ibis table: the rows never come into pandas.  The relational part runs through Ibis
 (DuckDB by default) in two queries, and only per-cohort aggregates come back:
 
-1. per period: rows, rows with an outcome, the smallest group value (time list, missing rows);
+1. per period: rows, rows with an outcome and their sum, the smallest group value (the periods,
+   the rows with a missing outcome, the period means used to centre numeric outcomes);
 2. per unit (``group_by(unit)``): the number of rows, which periods are present (the sum of
    ``2**period``, a bit mask when no period repeats), the group's smallest and largest value (or
    the group joined from a person table), and the outcome by period -- for boolean outcomes the
@@ -21,8 +22,8 @@ Estimator
 Without covariates the doubly robust, IPW and outcome-regression estimators of Sant'Anna & Zhao
 (2020; ``DRDID::drdid_panel``, ``std_ipw_did_panel``, ``reg_did_panel`` with an intercept only)
 coincide and ATT(g,t) is the difference of mean long differences (Callaway & Sant'Anna 2021,
-J. Econometrics 225(2), Theorem 1 / eq. 2.7 with ``X`` constant, never-treated comparison;
-eq. 2.8 for not-yet-treated):
+J. Econometrics 225(2), Theorem 1 with ``X`` constant: the unconditional ATT(g,t) with the
+never-treated or the not-yet-treated comparison group):
 
 .. math:: ATT(g,t) = \frac{S_g[t] - S_g[b]}{W_g} - \frac{\sum_{c \in C} (S_c[t] - S_c[b])}{\sum_{c \in C} W_c},
 
