@@ -1133,6 +1133,13 @@ NOTES: dict[str, str] = {
     "(and when whole cohorts are single clusters).":
         "Bare {g} klynger i {col}: klyngerobuste standardfeil og bånd er upålitelige med få klynger (og når "
         "hele kohorter er én klynge).",
+    "Simultaneous critical value {c} is too large to be reliable (few units or clusters per group, or little "
+    "variation in outcomes), as R did warns.":
+        "Den simultane kritiske verdien {c} er for stor til å være pålitelig (få enheter eller klynger per "
+        "gruppe, eller lite variasjon i utfallene), slik R-pakken did også advarer om.",
+    "Simultaneous critical value not available or below the pointwise one; reporting pointwise intervals "
+    "(as R did).": "Simultan kritisk verdi er ikke tilgjengelig eller lavere enn den punktvise; punktvise "
+                   "intervaller rapporteres (som i R-pakken did).",
     "Not returning the pre-test Wald statistic: the covariance matrix of the {k} pre-treatment ATT(g,t) is "
     "singular (e.g. fewer clusters than pre-periods).":
         "Wald-testen før start gis ikke: kovariansmatrisen til de {k} ATT(g,t) før start er singulær (for "

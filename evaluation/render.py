@@ -355,18 +355,19 @@ def _front_matter(nb, prov: dict, title: str, show_code: bool, headline: dict | 
 _WARNING_LINE = re.compile(r"^\S+\.py:\d+: (\w+): (.*)$")
 
 
-def tidy_stderr(text: str) -> str:
+def tidy_stderr(text: str, language: str = "en") -> str:
     """Turn Python warning lines in a cell's stderr into reader-facing notes.
 
     ``/tmp/ipykernel_1/2.py:3: MissingDataWarning: 64 persons excluded`` followed by the
     offending source line becomes ``Note (MissingDataWarning): 64 persons excluded``: the
-    message stays in the report, the kernel's temporary paths and code do not.
+    message stays in the report (in ``language``, :data:`evaluation.i18n.NOTES`), the kernel's
+    temporary paths and code do not.
     """
     out, skip_indented = [], False
     for line in text.splitlines():
         m = _WARNING_LINE.match(line)
         if m:
-            out.append(f"Note ({m.group(1)}): {m.group(2)}")
+            out.append(f"{i18n.t('note', language)} ({m.group(1)}): {i18n.note_text(m.group(2), language)}")
             skip_indented = True
         elif skip_indented and line.startswith((" ", "\t")):
             continue
@@ -414,7 +415,7 @@ def export_html(nb, html_path: Path, *, prov: dict, title: str, show_code: bool 
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             if out.get("output_type") == "stream" and out.get("name") == "stderr":
-                out["text"] = tidy_stderr(out["text"])
+                out["text"] = tidy_stderr(out["text"], language)
     alts = _alt_texts(nb, language)
     nb.cells.insert(0, _front_matter(nb, prov, title, show_code, headline, description, language))
     exporter = HTMLExporter(template_name="lab")

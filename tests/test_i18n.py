@@ -195,3 +195,14 @@ def test_estimator_warnings_become_notes_in_the_language(capsys):
     assert "Merknad: <5 enheter utelatt fordi de allerede hadde tiltaket" in out   # small count gated
     Gate(5, None).noted(estimator)
     assert "Note: Dropped 226 units while converting" in capsys.readouterr().out
+
+
+def test_uncaught_warnings_shown_as_notes_in_the_language():
+    from evaluation import render
+    text = ("/tmp/ipykernel_1/2.py:3: DiDWarning: Simultaneous critical value 13.7 is too large to be "
+            "reliable (few units or clusters per group, or little variation in outcomes), as R did warns.\n"
+            "  x = f()\n")
+    out = render.tidy_stderr(text, "nb")
+    assert out.startswith("Merknad (DiDWarning): Den simultane kritiske verdien 13,7 er for stor")
+    assert "ipykernel" not in out and "x = f()" not in out
+    assert render.tidy_stderr(text).startswith("Note (DiDWarning): Simultaneous critical value 13.7")
