@@ -201,13 +201,13 @@ def _run(con, t, win, ks, outs, min_share, include_person_columns, store, say) -
              "columns": {k: list(v.columns) for k, v in t.items()}}
     run = Runner(con, shape)
 
-    def flags():
-        return rel.population(t, ws, we)[0]
-    pop = run.frame("population", lambda: rel.population(t, ws, we)[1].cross_join(rel.data_start(t))).iloc[0]
+    F = run.table("population", "_ev_F", lambda: rel.population(t, ws, we)[0])
+    pop = run.frame("population_counts", lambda: rel.population_counts(F).cross_join(rel.data_start(t))).iloc[0]
+    say("population", _int(pop["total"]))
     start = ws if pd_isna(pop["start"]) else int(pop["start"])
     run.shape += f"-start{start}"
     P0 = run.table("persons0", "_ev_P0", lambda: rel.person_table(
-        t, flags().filter(flags().step == 5).select("person_id"), ws, we, ks, start))
+        t, F.filter(F.step == 5).select("person_id"), ws, we, ks, start))
     P = run.table("persons", "_ev_P", lambda: baselines(t, P0, ks))
     counts = run.frame("counts", lambda: rel.record_flow(t, P, ws, we).cross_join(
         rel.person_month_flow(P, ws, we)))
@@ -216,7 +216,7 @@ def _run(con, t, win, ks, outs, min_share, include_person_columns, store, say) -
     order = [*MONTHLY_KEYS, "jobseeker_spells"]
     rec = {r["extract"]: r for _, r in counts.sort_values(
         "extract", key=lambda s: s.map(order.index)).iterrows()}
-    run.write("persons_out", lambda: rel.persons_out(P, ks), store.persons_path, order=("person_id",))
+    run.write("persons_out", lambda: rel.persons_out(P, ks), store.persons_path)
     _person_months(run, t, P, win, (ks, outs, min_share, include_person_columns), store, say,
                    int(pmf["K"]), _int(pmf["total"]))
     say("person-months written", _int(pmf["total"]))

@@ -167,11 +167,15 @@ def population(t: Mapping[str, ibis.Table], ws: int, we: int):
     a, p, c = flags.has_a.fill_null(False), flags.has_p.fill_null(False), flags.has_c.fill_null(False)
     step = ibis.cases((~a, 1), (~p, 2), (~c, 3), (cin <= 0, 4), else_=5)
     flags = flags.select("person_id", step=step, cov_in=cin)
-    agg = flags.aggregate(
+    return flags, population_counts(flags)
+
+
+def population_counts(flags: ibis.Table) -> ibis.Table:
+    """The persons stage of the sample flow from the flagged ids of :func:`population`."""
+    return flags.aggregate(
         total=flags.count(), total_pm=flags.cov_in.sum(),
         **{f"n{k}": (flags.step == k).sum() for k in range(1, 6)},
         **{f"pm{k}": flags.cov_in.sum(where=flags.step == k) for k in range(1, 4)})
-    return flags, agg
 
 
 # -------------------------------------------------------------------------------- person table --
@@ -339,9 +343,10 @@ def _person_columns(P: ibis.Table, ks: Sequence[int]) -> dict:
 
 
 def persons_out(P: ibis.Table, ks: Sequence[int]) -> ibis.Table:
-    """The person table written to ``persons.parquet``."""
+    """The person table written to ``persons.parquet``, sorted by ``person_id`` (its rank
+    ``pk``: an integer sort)."""
     cols = _person_columns(P, ks)
     cols.update(mapping_month=ibis.cases((P.mapm.isnull(), ibis.null("date")), else_=_date(P.mapm)),
                 first_month=_date(P["first"]), last_month=_date(P["last"]), n_months=P.n)
     cols.update({f"baseline_observed_{k}": P[f"baseline_observed_{k}"] for k in ks})
-    return P.select(person_id=P.person_id, **cols)
+    return P.order_by("pk").select(person_id=P.person_id, **cols)
