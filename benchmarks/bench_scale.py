@@ -229,8 +229,14 @@ def main(argv=None) -> None:
 
 
 def _write(rec, out):
+    """Write this run under ``"pipeline"``, keeping the file's other records (e.g. build_only)."""
     from _harness import write_record
-    write_record(rec, out)
+    try:
+        whole = json.loads(Path(out).read_text())
+    except (OSError, ValueError):
+        whole = {}
+    whole["pipeline"] = rec
+    write_record(whole, out)
 
 
 if __name__ == "__main__":
