@@ -20,9 +20,11 @@ number formats -- is looked up here.  The notebooks are written in English and s
 
 A missing translation of a heading, paragraph or text is an error naming the text and this file
 (tests check every heading, paragraph and caption of every notebook, and that a rendered bokmål
-report shows none of the catalogue's English), never a silently English page.  Not translated:
-data (column values, outcome and column names of the data), method descriptions the estimators
-write, and the INDIGO export (the standard's English terms).
+report shows none of the catalogue's English), never a silently English page.  Method
+descriptions the estimators write stay English in the results; a report shows them in its language
+through :data:`DESCRIPTIONS` (:func:`description`, used by the gate and the summary page).  Not
+translated: data (column values, outcome and column names of the data) and the INDIGO export (the
+standard's English terms).
 """
 from __future__ import annotations
 
@@ -443,10 +445,12 @@ def localize(value: Any, language: str) -> Any:
 
 def lookup(value: Any, language: str) -> Any:
     """``value`` translated if it is a plain text the catalogue knows (:data:`TEXTS` without
-    fields), else unchanged (method names and data are not translated)."""
+    fields) or a method description (:func:`description`), else unchanged (data)."""
     if language == "en" or isinstance(value, Text) or not isinstance(value, str):
         return value
-    return Text(TEXTS[value]) if value in TEXTS and "{" not in value else value
+    if value in TEXTS and "{" not in value:
+        return Text(TEXTS[value])
+    return description(value, language)
 
 
 def notebook_headings(source: str) -> list[str]:
@@ -1019,6 +1023,11 @@ TEXTS: dict[str, str] = {
 #: (:func:`figure_text`, ``evaluation.report.translate_figure``); ``{field}`` matches any text,
 #: kept as it is (a number in it in the language's format).  Labels not listed stay as drawn.
 FIGURE: dict[str, str] = {
+    # 06's district-pilot power facets (seaborn relplot: "<row> = <value> | <col> = <value>", axes and
+    # legend titles are the columns' names)
+    "icc = {icc} | design = one pilot district": "ICC = {icc} | design = én pilotbydel",
+    "icc = {icc} | design = half the districts, staggered": "ICC = {icc} | design = halvparten av bydelene, trinnvis",
+    "n_clusters": "antall klynger", "power": "styrke", "method": "metode", "effect": "effekt",
     # matching
     "months after start": "måneder etter start",
     "months since start (event time)": "måneder siden start (hendelsestid)",
@@ -1147,15 +1156,68 @@ NOTES: dict[str, str] = {
 }
 
 
+#: Method descriptions the estimators write (``m.method``, ``res.counterfactual_description``,
+#: ``tg.method``, ``cl.method``, a withheld estimate's reason), English → bokmål, translated as a
+#: report displays them (:func:`description`; the estimators' output stays English).  ``{field}``
+#: matches any text; a field's text is itself looked up here (numbers in the language's format,
+#: names and data as written).  A description no entry matches whole is translated part by part
+#: (split at ``"; "``, else at ``", "``); parts not listed are shown as written.
+DESCRIPTIONS: dict[str, str] = {
+    # contracts (evaluation.contracts.engine / monitor / compare)
+    "Outcome contract: {name} ({type})": "Resultatkontrakt: {name} ({type})",
+    "control arm of the randomised trial": "kontrollgruppen i det randomiserte forsøket",
+    "matched comparison group (effective n {n})": "matchet sammenligningsgruppe (effektiv n {n})",
+    "participants' outcomes minus the difference-in-differences effect estimate":
+        "deltakernes utfall minus effektestimatet fra forskjell-i-forskjeller",
+    "historical baseline": "historisk nivå",
+    "Targets vs achieved ({level}% Wilson / Clopper-Pearson)":
+        "Mål og måloppnåelse ({level} % Wilson / Clopper-Pearson)",
+    "Caseload of {pilot} vs {reduction}% reduction goal (counterfactual: {desc})":
+        "Saksmengden i {pilot} mot målet om {reduction} % reduksjon (kontrafaktisk utvikling: {desc})",
+    "comparison districts' caseload (never treated: {never}; not yet treated: {later}, each until it "
+    "joins), chain-linked month to month and indexed to the pilot's mean caseload in the {k} months "
+    "before start":
+        "saksmengden i sammenligningsbydelene (aldri med tiltaket: {never}; ennå ikke med tiltaket: "
+        "{later}, hver til den innfører tiltaket), kjedet måned for måned og indeksert til pilotens "
+        "gjennomsnittlige saksmengde de {k} månedene før start",
+    "linear trend of the pilot's caseload in the {k} months before start":
+        "lineær trend i pilotens saksmengde de {k} månedene før start",
+    "none": "ingen",
+    "Candidate payment rules for {name} against the {counterfactual} counterfactual ({n} draws)":
+        "Mulige betalingsregler for {name} mot kontrafaktisk {counterfactual} ({n} trekninger)",
+    # matching (evaluation.matching): "Nearest-neighbour matching 1:1 without replacement, caliper
+    # 0.2 SD, exact on office, logit propensity score"
+    "Nearest-neighbour matching {ratio}:1 {replacement}": "Nærmeste-nabo-matching {ratio}:1 {replacement}",
+    "with replacement": "med tilbakelegging",
+    "without replacement": "uten tilbakelegging",
+    "{replacement} (ATC: participants matched to comparison units)":
+        "{replacement} (ATC: deltakere matchet til sammenligningsenheter)",
+    "caliper {c} SD": "kaliper {c} SD",
+    "exact on {columns}": "eksakt på {columns}",
+    "Mahalanobis distance": "Mahalanobis-avstand",
+    "{link} propensity score": "propensitetsskår ({link})",
+    "MatchIt 4.5.1 bug emulation": "etterligner feilen i MatchIt 4.5.1",
+    "Inverse probability weighting ({options})": "Invers sannsynlighetsvekting ({options})",
+    "trimmed at {q}": "trimmet ved {q}",
+    "Entropy balancing ({estimand}, means)": "Entropibalansering ({estimand}, gjennomsnitt)",
+    "Entropy balancing ({estimand}, means and variances)":
+        "Entropibalansering ({estimand}, gjennomsnitt og varianser)",
+    "Coarsened exact matching ({estimand})": "Grovinndelt eksakt matching ({estimand})",
+    "effects on {outcome} by horizon ({se} SEs)": "effekter på {outcome} etter horisont ({se}-standardfeil)",
+    # the disclosure gate: a withheld estimate's reason (evaluation.disclosure.gate_value)
+    "fewer than {m} persons (disclosure.min_analysis_n)": "færre enn {m} personer (disclosure.min_analysis_n)",
+}
+
+
 @functools.lru_cache(maxsize=None)
-def _patterns(table: str) -> list[tuple[re.Pattern, str, list[str]]]:
+def _patterns(table: str) -> list[tuple[re.Pattern, str, list[str], bool]]:
     out = []
-    for en, nb in {"FIGURE": FIGURE, "NOTES": NOTES}[table].items():
+    for en, nb in {"FIGURE": FIGURE, "NOTES": NOTES, "DESCRIPTIONS": DESCRIPTIONS}[table].items():
         if "{" in en:
             names = [f for _, f, _, _ in string.Formatter().parse(en) if f]
             rx = "".join(re.escape(lit) + ("(.+?)" if f else "")
                          for lit, f, _, _ in string.Formatter().parse(en))
-            out.append((re.compile(f"^{rx}$", re.S), nb, names))
+            out.append((re.compile(f"^{rx}$", re.S), nb, names, en.startswith("{")))
     return out
 
 
@@ -1170,13 +1232,49 @@ def note_text(message: str, language: str) -> str:
     return _pattern_text(message, language, "NOTES")
 
 
+def description(text: Any, language: str) -> Any:
+    """A method description an estimator wrote (``m.method``, ``res.counterfactual_description``,
+    a withheld estimate's reason) in ``language`` (:data:`DESCRIPTIONS`); texts it does not know,
+    non-texts and texts already translated (:class:`Text`) are returned as they are.
+
+    >>> description("caliper 0.2 SD, exact on office, logit propensity score", "nb")
+    'kaliper 0,2 SD, eksakt på office, propensitetsskår (logit)'
+    """
+    if language == "en" or not isinstance(text, str) or isinstance(text, Text) or not text:
+        return text
+    if text in DESCRIPTIONS:
+        return DESCRIPTIONS[text]
+    patterns = _patterns("DESCRIPTIONS")
+    # entries opening with words first; then the parts of a list; entries opening with a field
+    # ("{link} propensity score") last, so that they never swallow a whole list
+    out = _description_pattern(text, language, [p for p in patterns if not p[3]])
+    if out is None:
+        for sep in ("; ", ", "):
+            if sep in text:
+                parts = text.split(sep)
+                done = [description(p, language) for p in parts]
+                if done != parts:
+                    return sep.join(done)
+        out = _description_pattern(text, language, [p for p in patterns if p[3]])
+    return text if out is None else out
+
+
+def _description_pattern(text: str, language: str, patterns) -> str | None:
+    for rx, nb, names, _ in patterns:
+        m = rx.match(text)
+        if m:
+            return nb.format(**{n: (number_text(v, language) if _NUMBER_TEXT.match(v)
+                                    else description(v, language)) for n, v in zip(names, m.groups())})
+    return None
+
+
 def _pattern_text(label: str, language: str, table: str) -> str:
     catalogue = {"FIGURE": FIGURE, "NOTES": NOTES}[table]
     if language == "en" or not label:
         return label
     if label in catalogue:
         return catalogue[label]
-    for rx, nb, names in _patterns(table):
+    for rx, nb, names, _ in _patterns(table):
         m = rx.match(label)
         if m:
             vals = {n: (number_text(v, language) if _NUMBER_TEXT.match(v) else v)

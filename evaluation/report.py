@@ -609,11 +609,13 @@ class Gate:
     def tr(self, template: str, **fields: Any) -> str:
         """A caption, note or figure title in the report's language: ``template`` is the English
         text (the key of ``evaluation.i18n.TEXTS``), ``fields`` fill its ``{placeholders}``
-        (numbers in the language's format)::
+        (numbers in the language's format; a method description among them in the language too,
+        ``evaluation.i18n.description``)::
 
             gate.table(t, spec, caption=gate.tr("Outcome means by {group}", group=group))
         """
         from . import i18n
+        fields = {k: i18n.description(v, self.language) for k, v in fields.items()}  # method texts
         return i18n.text(template, self.language, **fields)
 
     def ci(self, estimate: float, lo: float, hi: float, digits: int = 3, unit: str = "") -> str:

@@ -123,7 +123,7 @@ def headline_sentence(headline: dict | None, *, title: str, language: str = "en"
                                           language=language, trial=trial) for arm in arms)
     if headline.get("estimate") is None:
         reason = headline.get("reason") or headline.get("withheld") or "—"
-        return i18n.t("withheld", language, reason=reason)
+        return i18n.t("withheld", language, reason=i18n.description(reason, language))
     col, month = outcome_of(headline)
     kind = outcome_kind(col)
     name = OUTCOME_NAMES.get(col, {}).get(language, col.replace("_", " "))

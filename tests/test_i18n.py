@@ -109,6 +109,72 @@ def test_gate_publishes_captions_and_notes_in_the_language(capsys):
     assert Gate(5, None).ci(0.1234, -0.5, 1.25) == "0.123 (-0.500 to 1.250)"
 
 
+NN = ("Nearest-neighbour matching 1:1 without replacement, caliper 0.2 SD, exact on office, region, "
+      "logit propensity score")
+CASELOAD = ("Caseload of ALNA vs 20% reduction goal (counterfactual: comparison districts' caseload "
+            "(never treated: NORDSTRAND, SONDRE_NORDSTRAND; not yet treated: none, each until it joins), "
+            "chain-linked month to month and indexed to the pilot's mean caseload in the 3 months before start)")
+
+
+def test_method_descriptions_in_the_language():
+    """The estimators' method descriptions (matching, contracts, targets, caseload) are shown in
+    bokmål through DESCRIPTIONS, whole or part by part; names and data as written; English as is."""
+    d = i18n.description
+    assert d(NN, "nb") == ("Nærmeste-nabo-matching 1:1 uten tilbakelegging, kaliper 0,2 SD, eksakt på "
+                           "office, region, propensitetsskår (logit)")
+    assert d(CASELOAD, "nb") == (
+        "Saksmengden i ALNA mot målet om 20 % reduksjon (kontrafaktisk utvikling: saksmengden i "
+        "sammenligningsbydelene (aldri med tiltaket: NORDSTRAND, SONDRE_NORDSTRAND; ennå ikke med tiltaket: "
+        "ingen, hver til den innfører tiltaket), kjedet måned for måned og indeksert til pilotens "
+        "gjennomsnittlige saksmengde de 3 månedene før start)")
+    assert d("Targets vs achieved (95% Wilson / Clopper-Pearson)", "nb") == \
+        "Mål og måloppnåelse (95 % Wilson / Clopper-Pearson)"
+    assert d("matched comparison group (effective n 1234)", "nb") == \
+        "matchet sammenligningsgruppe (effektiv n 1234)"   # as the estimator wrote it
+    assert d(NN + "; effects on employed by horizon (HC2 SEs)", "nb").endswith(
+        "propensitetsskår (logit); effekter på employed etter horisont (HC2-standardfeil)")
+    assert d("Inverse probability weighting (ATT, probit propensity score, trimmed at 0.05)", "nb") == \
+        "Invers sannsynlighetsvekting (ATT, propensitetsskår (probit), trimmet ved 0,05)"
+    for s in (NN, CASELOAD, "did", "employed, earnings"):
+        assert d(s, "en") is s
+    assert d("employed, earnings", "nb") == "employed, earnings"    # data: as written
+    assert d(None, "nb") is None and d(0.5, "nb") == 0.5
+    import string
+    for en, nb in i18n.DESCRIPTIONS.items():                       # the same fields in both languages
+        fields = [sorted(f for _, f, _, _ in string.Formatter().parse(x) if f) for x in (en, nb)]
+        assert fields[0] == fields[1], en
+
+
+def test_gate_shows_method_descriptions_in_the_language(capsys):
+    import pandas as pd
+    from evaluation.report import Gate
+    gate = Gate(5, None, language="nb")
+    gate.say(NN)
+    gate.say("participants' outcomes minus the difference-in-differences effect estimate")
+    gate.table(pd.DataFrame({"term": ["a"], "estimate": [0.5]}), [],
+               caption="Targets vs achieved (95% Wilson / Clopper-Pearson)")
+    cap = gate.tr("{method}: counterfactual {counterfactual}, uncertainty {uncertainty}",
+                  method="Outcome contract: Bjerke (threshold)", counterfactual="matched", uncertainty="normal")
+    out = capsys.readouterr().out
+    assert "Nærmeste-nabo-matching 1:1 uten tilbakelegging" in out and "Nearest" not in out
+    assert "deltakernes utfall minus effektestimatet" in out
+    assert "Mål og måloppnåelse (95 % Wilson" in out and "Targets vs" not in out
+    assert cap.startswith("Resultatkontrakt: Bjerke (threshold): ")
+    en = Gate(5, None)
+    en.say(NN)
+    assert capsys.readouterr().out == NN + "\n"
+    assert en.tr("{method}: counterfactual {counterfactual}, uncertainty {uncertainty}",
+                 method="Outcome contract: B (threshold)", counterfactual="matched", uncertainty="normal") == \
+        "Outcome contract: B (threshold): counterfactual matched, uncertainty normal"
+
+
+def test_facet_titles_in_the_language():
+    assert i18n.figure_text("icc = 0.05 | design = one pilot district", "nb") == "ICC = 0,05 | design = én pilotbydel"
+    assert i18n.figure_text("icc = 0 | design = half the districts, staggered", "nb") == \
+        "ICC = 0 | design = halvparten av bydelene, trinnvis"
+    assert i18n.figure_text("icc = 0.05 | design = one pilot district", "en") == "icc = 0.05 | design = one pilot district"
+
+
 def test_missing_translation_names_the_heading_and_the_file():
     with pytest.raises(i18n.TranslationError, match=r"'Brand new section'.*evaluation/i18n.py"):
         i18n.translate_markdown("## Brand new section", "nb")

@@ -54,6 +54,12 @@ def test_headline_withheld_and_absent():
     assert "not published: fewer than 60" in summary.headline_sentence(
         {"estimate": None, "reason": "fewer than 60 persons"}, title="X")
     assert "No pre-specified headline" in summary.headline_sentence(None, title="X")
+    # the reason the gate writes (evaluation.disclosure.gate_value) in the report's language
+    reason = "fewer than 60 persons (disclosure.min_analysis_n)"
+    assert summary.headline_sentence({"estimate": None, "withheld": reason}, title="X") == \
+        "The headline estimate is not published: " + reason
+    assert summary.headline_sentence({"estimate": None, "withheld": reason}, title="X", language="nb") == \
+        "Hovedestimatet publiseres ikke: færre enn 60 personer (disclosure.min_analysis_n)"
 
 
 # ------------------------------------------------------------------------------------------
