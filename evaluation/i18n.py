@@ -1185,6 +1185,11 @@ DESCRIPTIONS: dict[str, str] = {
     "none": "ingen",
     "Candidate payment rules for {name} against the {counterfactual} counterfactual ({n} draws)":
         "Mulige betalingsregler for {name} mot kontrafaktisk {counterfactual} ({n} trekninger)",
+    # an effect read from results.json (evaluation.contracts.effects.EffectEstimate.describe)
+    "effect {estimate} (SE {se}) on {outcome}": "effekt {estimate} (SE {se}) på {outcome}",
+    "effect {estimate} (SE {se})": "effekt {estimate} (SE {se})",
+    "{what} (recorded value x {scale})": "{what} (registrert verdi x {scale})",
+    "from {source}": "fra {source}",
     # matching (evaluation.matching): "Nearest-neighbour matching 1:1 without replacement, caliper
     # 0.2 SD, exact on office, logit propensity score"
     "Nearest-neighbour matching {ratio}:1 {replacement}": "Nærmeste-nabo-matching {ratio}:1 {replacement}",

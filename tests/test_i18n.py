@@ -135,6 +135,10 @@ def test_method_descriptions_in_the_language():
         "propensitetsskår (logit); effekter på employed etter horisont (HC2-standardfeil)")
     assert d("Inverse probability weighting (ATT, probit propensity score, trimmed at 0.05)", "nb") == \
         "Invers sannsynlighetsvekting (ATT, propensitetsskår (probit), trimmet ved 0,05)"
+    assert d("effect -1.538 (SE 0.5329) on on_social_assistance, overall ATT (recorded value x 12), from "
+             "results.json: notebooks.03_did_rollout.headline", "nb") == (
+        "effekt -1,538 (SE 0,5329) på on_social_assistance, overall ATT (registrert verdi x 12), fra "
+        "results.json: notebooks.03_did_rollout.headline")
     for s in (NN, CASELOAD, "did", "employed, earnings"):
         assert d(s, "en") is s
     assert d("employed, earnings", "nb") == "employed, earnings"    # data: as written
