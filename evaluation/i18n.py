@@ -1153,6 +1153,20 @@ NOTES: dict[str, str] = {
     "singular (e.g. fewer clusters than pre-periods).":
         "Wald-testen før start gis ikke: kovariansmatrisen til de {k} ATT(g,t) før start er singulær (for "
         "eksempel færre klynger enn perioder før start).",
+    # an outcome contract's notes (evaluation.contracts.engine, res.notes)
+    "no DiD effect given for {quantities}: the counterfactual equals the participants' mean there (zero "
+    "effect assumed)": "ingen DiD-effekt oppgitt for {quantities}: det kontrafaktiske nivået er lik "
+                       "deltakernes gjennomsnitt der (ingen effekt antatt)",
+    "no historical baseline for {quantities}: the counterfactual equals the participants' mean there (zero "
+    "effect assumed)": "ikke noe historisk nivå for {quantities}: det kontrafaktiske nivået er lik "
+                       "deltakernes gjennomsnitt der (ingen effekt antatt)",
+    "payable counterfactual from effects/baselines on payment events is linear (staging order and caps "
+    "ignored)": "det kontrafaktiske betalbare nivået fra effekter/historiske nivåer på betalingshendelser er "
+                "lineært (rekkefølgen av trinn og tak er ikke tatt med)",
+    "counterfactual payments assume the comparison group would have been mapped at the participants' "
+    "mapping rate ({rate}%); mapping is the provider's activity":
+        "de kontrafaktiske betalingene forutsetter at sammenligningsgruppen ville blitt kartlagt like ofte "
+        "som deltakerne ({rate} %); kartleggingen er leverandørens aktivitet",
 }
 
 

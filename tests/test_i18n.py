@@ -263,6 +263,14 @@ def test_estimator_warnings_become_notes_in_the_language(capsys):
     out = capsys.readouterr().out
     assert "Merknad: 226 enheter utelatt ved overgangen til et balansert panel" in out
     assert "Merknad: <5 enheter utelatt fordi de allerede hadde tiltaket" in out   # small count gated
+    gate = Gate(5, None, language="nb")
+    gate.note("no DiD effect given for ['benefit', 'earnings']: the counterfactual equals the participants' "
+              "mean there (zero effect assumed)")
+    gate.note("counterfactual payments assume the comparison group would have been mapped at the "
+              "participants' mapping rate (85%); mapping is the provider's activity")
+    out = capsys.readouterr().out
+    assert "Merknad: ingen DiD-effekt oppgitt for ['benefit', 'earnings']: det kontrafaktiske" in out
+    assert "som deltakerne (85 %); kartleggingen" in out
     Gate(5, None).noted(estimator)
     assert "Note: Dropped 226 units while converting" in capsys.readouterr().out
 
