@@ -160,7 +160,8 @@ def run_stage(name: str, *args) -> dict:
             "r['cpu_seconds'] = u.ru_utime + u.ru_stime + c.ru_utime + c.ru_stime; "
             "print('RESULT ' + json.dumps(r))")
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+    log = tempfile.TemporaryFile(mode="w+")     # not a pipe: a chatty child would block on it
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=log, text=True,
                             env={**os.environ, "SPARK_DRIVER_MEMORY": "3g"})
     peak = 0.0
     while proc.poll() is None:
@@ -169,7 +170,9 @@ def run_stage(name: str, *args) -> dict:
             proc.kill()
             return {"error": f"stopped above {CAP_GIB} GiB", "wall_seconds": time.perf_counter() - t}
         time.sleep(0.5)
-    out = proc.stdout.read()
+    log.seek(0)
+    out = log.read()
+    log.close()
     line = next((x for x in out.splitlines() if x.startswith("RESULT ")), None)
     res = json.loads(line[7:]) if line else {"error": f"exit code {proc.returncode}"}
     res["wall_seconds"] = time.perf_counter() - t

@@ -62,10 +62,14 @@ def _duckdb(memory_limit, temp_dir, threads):
     if threads is not None:
         cfg["threads"] = int(threads)
     try:
-        return ibis.duckdb.connect(**cfg)
+        con = ibis.duckdb.connect(**cfg)
     except Exception as exc:  # duckdb.InvalidInputException for a bad memory_limit string
         raise EngineError(f"DuckDB does not accept the settings {cfg}: {str(exc).splitlines()[0]}; "
                           "memory_limit is a size such as '4GB' or '500MB'") from None
+    # no progress bar: DuckDB would print it into notebooks' outputs (and block a child whose
+    # output goes to a full pipe); the build reports its own progress (stage, rows)
+    con.raw_sql("SET enable_progress_bar = false")
+    return con
 
 
 _SPARK = None

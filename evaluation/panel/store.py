@@ -154,8 +154,8 @@ class PanelStore:
     def aggregate(self, by: Sequence[str], outcomes: Sequence[str]) -> pd.DataFrame:
         """Group-by counts, sums and means over the person-month files (DuckDB via Ibis), the
         person columns among ``by`` / ``outcomes`` joined from the person table."""
-        import ibis
-        con = ibis.duckdb.connect()
+        from .engine import connect
+        con = connect("duckdb")
         try:
             t = con.read_parquet(str(self.panel_dir / "*.parquet"))
             pcols = [c for c in [*by, *outcomes] if c in self.person_columns]
