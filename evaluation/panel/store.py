@@ -132,12 +132,15 @@ class PanelStore:
         strs = [c for c in pcols if schema.PANEL.get(c) == "str"]
         pers = pq.read_table(str(self.persons_path), columns=["person_id", *pcols], read_dictionary=strs)
         ids = pers.column("person_id").combine_chunks()
-        parts = []
-        for ch in tab.column("person_id").chunks:
-            if pa.types.is_dictionary(ch.type):   # look up each distinct id once
-                parts.append(pc.take(pc.index_in(ch.dictionary, value_set=ids), ch.indices))
-            else:
-                parts.append(pc.index_in(ch, value_set=ids))
+        col = tab.column("person_id")
+        if pa.types.is_dictionary(col.type) and col.num_chunks:
+            # one dictionary for all chunks, looked up once (index_in builds a hash set of every
+            # person id per call: per row group that cost a minute at a million persons)
+            col = col.unify_dictionaries()
+            pos = pc.index_in(col.chunk(0).dictionary, value_set=ids)
+            parts = [pc.take(pos, ch.indices) for ch in col.chunks]
+        else:
+            parts = [pc.index_in(col.combine_chunks(), value_set=ids)] if len(col) else []
         rows = pers.select(list(pcols)).take(pa.chunked_array(parts, type=pa.int32()))
         for c in pcols:
             tab = tab.append_column(c, rows.column(c))
