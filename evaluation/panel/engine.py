@@ -68,7 +68,10 @@ def _duckdb(memory_limit, temp_dir, threads):
                           "memory_limit is a size such as '4GB' or '500MB'") from None
     # no progress bar: DuckDB would print it into notebooks' outputs (and block a child whose
     # output goes to a full pipe); the build reports its own progress (stage, rows)
-    con.raw_sql("SET enable_progress_bar = false")
+    try:
+        con.raw_sql("SET enable_progress_bar = false")
+    except Exception:   # in a Jupyter kernel without ipywidgets DuckDB refuses the setting (and
+        pass            # shows no bar there anyway)
     return con
 
 
