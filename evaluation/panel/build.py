@@ -31,9 +31,6 @@ from .validate import validate_extracts
 if TYPE_CHECKING:  # pragma: no cover
     from .panel import Panel
 
-#: Person columns repeated on every person-month row, in :data:`schema.PANEL` order.
-_KEEP_ALWAYS = ("arm", "treated", "participated", "provider", "office", "stratum", "assigned_month",
-                "cohort")
 
 
 def build_panel(extracts: Mapping[str, pd.DataFrame], *, window=None,
