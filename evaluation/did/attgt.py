@@ -822,10 +822,19 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None = None, time: s
                 weights=weights, cluster=cluster, allow_unbalanced_panel=allow_unbalanced_panel,
                 panel=bool(panel), bootstrap=bootstrap, biters=biters, bootstrap_weights=bootstrap_weights, seed=seed,
                 alpha=alpha, balanced=P.balanced, dropped=P.dropped)
+    return gt_result("Callaway-Sant'Anna group-time ATT", spec, tlist, att, ifo, n, opts, pg, coh,
+                     n_tr, n_co, base_period, alpha, {"n_units" if panel else "n_obs": n, "dropped": P.dropped})
+
+
+def gt_result(method: str, spec, tlist, att, ifo, n, opts, pg, coh, n_tr, n_co, base_period, alpha,
+              extra) -> "ATTgtResult":
+    """The :class:`ATTgtResult` of estimated ATT(g,t): standard errors from the influence
+    functions ``ifo``, the (g,t) table and the tidy table (shared by :func:`att_gt` and
+    :func:`evaluation.did.att_gt_engine`)."""
     gs = np.array([s[0] for s in spec])
     ts = tlist[[s[1] for s in spec]]
-    res = ATTgtResult(table=pd.DataFrame(), method="Callaway-Sant'Anna group-time ATT", gt=None, n=n,
-                      options=opts, _if=ifo, _pg=pg, _coh=coh)
+    res = ATTgtResult(table=pd.DataFrame(), method=method, gt=None, n=n, options=opts, _if=ifo, _pg=pg,
+                      _coh=coh)
     se = res._ses(ifo)
     se[np.isnan(att)] = np.nan
     z = stats.norm.ppf(1 - alpha / 2)
@@ -837,5 +846,5 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None = None, time: s
         "estimate": att, "se": se, "ci_low": att - z * se, "ci_high": att + z * se,
         "n_treated": n_tr, "n_control": n_co})
     res.table = tidy_frame(terms, att, se, n=n, level=1 - alpha)
-    res.extra = {"n_units" if panel else "n_obs": n, "dropped": P.dropped}
+    res.extra = extra
     return res

@@ -69,12 +69,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from ..results import tidy_frame
 from ._data import DiDDataWarning, _nonabsorbing_msg
 from ._influence import LinearIF
-from .attgt import ATTgtResult, DiDWarning
+from .attgt import ATTgtResult, DiDWarning, gt_result
 
 #: Most periods the engine route handles (period bit masks in 64-bit integers).
 MAX_PERIODS = 62
@@ -535,20 +533,5 @@ def _estimate(mom, mu, cg, anticipation, base_period, alpha, biters, seed, dropp
                 allow_unbalanced_panel=False, panel=True, bootstrap=False, biters=biters,
                 bootstrap_weights="normal", seed=seed, alpha=alpha, balanced=True, dropped=dropped,
                 engine="ibis")
-    gs = np.array([s[0] for s in spec])
-    ts = tlist[[s[1] for s in spec]]
-    res = ATTgtResult(table=pd.DataFrame(), method="Callaway-Sant'Anna group-time ATT (engine, no covariates)",
-                      gt=None, n=n, options=opts, _if=ifo, _pg=W / n, _coh=coh)
-    se = res._ses(ifo)
-    se[np.isnan(att)] = np.nan
-    z = stats.norm.ppf(1 - alpha / 2)
-    terms = [f"ATT({g},{t})" for g, t in zip(gs, ts)]
-    res.gt = pd.DataFrame({
-        "term": terms, "group": gs, "time": ts, "base_period": tlist[[s[2] for s in spec]],
-        "event_time": ts - gs, "post": [s[3] for s in spec] if base_period == "varying" else
-        [s[3] and s[1] != s[2] for s in spec],
-        "estimate": att, "se": se, "ci_low": att - z * se, "ci_high": att + z * se,
-        "n_treated": n_tr, "n_control": n_co})
-    res.table = tidy_frame(terms, att, se, n=n, level=1 - alpha)
-    res.extra = {"n_units": n, "dropped": dropped}
-    return res
+    return gt_result("Callaway-Sant'Anna group-time ATT (engine, no covariates)", spec, tlist, att, ifo, n,
+                     opts, W / n, coh, n_tr, n_co, base_period, alpha, {"n_units": n, "dropped": dropped})
