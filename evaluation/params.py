@@ -322,6 +322,19 @@ class MatchingOptions(NotebookOptions):
             self.aggregate = "any"
         return self
 
+    #: Baseline of the notebook's matched difference-in-differences: the year before entry.
+    did_pre: ClassVar[tuple[int, int]] = (-12, -1)
+
+    def frame_columns(self) -> list[str]:
+        """Outcome columns the notebook reads (with ``person_id`` and ``event_time``, the
+        person x event-time frame it asks the panel for): the headline and secondary outcomes."""
+        return list(dict.fromkeys([self.headline_outcome, *self.secondary_outcomes]))
+
+    def frame_event_times(self) -> list[int]:
+        """Event times the notebook reads: the matched DiD's baseline year (:attr:`did_pre`)
+        through the last horizon (a month value at ``h``, an aggregate over ``0 .. h-1``)."""
+        return list(range(self.did_pre[0], max([*self.horizons, self.headline_horizon]) + 1))
+
 
 CONTRACT_MATCHING_COVARIATES = ("age + female + C(norwegian_level) + C(education_level)"
                                 " + sa_months_12 + sa_months_24 + emp_months_12 + emp_months_24"

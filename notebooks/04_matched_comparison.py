@@ -51,6 +51,9 @@ aggregate, treatment = opt.aggregate, opt.treatment
 
 panel = evaluation.panel.load_panel(data_dir)
 persons = panel.persons()
+# person x event-time rows of the outcomes only (the panel stays on disk)
+data = panel.person_frame(opt.frame_event_times(),
+                          columns=[c for c in opt.frame_columns() if c in panel.columns])
 persons[treatment] = persons[treatment].astype(int)
 gate = evaluation.report.Gate(disclosure_threshold, disclosure, language=language)
 rec = gate.recorder(output_dir, notebook="04_matched_comparison")
@@ -120,7 +123,7 @@ plt.show()
 
 # %%
 horizons = [int(h) for h in opt["horizons"]]
-hz = em.effects_at_horizons(m, panel.data, outcome, horizons, aggregate=aggregate)
+hz = em.effects_at_horizons(m, data, outcome, horizons, aggregate=aggregate)
 tab = hz.table[["horizon", "mean_treated", "mean_control", "estimate", "ci_low", "ci_high", "pvalue",
                 "n_treated", "n_control"]].copy()
 tab.insert(4, "effect (95% CI)", [gate.ci(e, lo, hi) for e, lo, hi in
@@ -138,13 +141,13 @@ hz.plot()
 plt.show()
 rec.add("effects_by_horizon", tab)
 head_res = (hz.results[horizon] if horizon in hz.results else
-            em.effects_at_horizons(m, panel.data, outcome, [horizon], aggregate=aggregate).results[horizon])
+            em.effects_at_horizons(m, data, outcome, [horizon], aggregate=aggregate).results[horizon])
 rec.add("headline", head_res, headline=True)
 gate.result(head_res, caption=gate.tr("Headline: {outcome} at {horizon} months", outcome=outcome, horizon=horizon))
 
 # %%
-for y in [o for o in opt["secondary_outcomes"] if o != outcome and o in panel.data.columns]:
-    h2 = em.effects_at_horizons(m, panel.data, y, horizons)
+for y in [o for o in opt["secondary_outcomes"] if o != outcome and o in panel.columns]:
+    h2 = em.effects_at_horizons(m, data, y, horizons)
     sec = gate.table(h2.table[["horizon", "mean_treated", "mean_control", "estimate", "ci_low", "ci_high",
                                "n_treated", "n_control"]],
                      TableSpec(counts=["n_treated", "n_control"], analysis_n="n_treated"),
@@ -163,7 +166,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", RuntimeWarning)
     m_hist = em.nearest_neighbor(persons, treatment=treatment, covariates=HISTORIES,
                                  exact=opt["exact"], caliper=opt["caliper"], missing="exclude")
-did = em.matched_did(m_hist, panel.data, outcome, pre=(-12, -1), post=(0, max(horizons) - 1))
+did = em.matched_did(m_hist, data, outcome, pre=opt.did_pre, post=(0, max(horizons) - 1))
 did.plot()
 plt.show()
 gate.result(did.att, caption="Matched DiD, average over the post period")
@@ -176,7 +179,7 @@ rec.add("matched_did_event_time", did.table)
 # distance) and other methods (inverse probability weighting, entropy balancing).
 
 # %%
-y_head = em.outcome_at_horizon(panel.data, outcome, horizon, aggregate=aggregate)
+y_head = em.outcome_at_horizon(data, outcome, horizon, aggregate=aggregate)
 sens_data = persons.assign(_headline=persons["person_id"].map(y_head))
 sens = em.sensitivity(sens_data, treatment=treatment, covariates=opt["covariates"],
                       outcome="_headline", exact=opt["exact"], caliper=opt["caliper"],

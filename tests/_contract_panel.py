@@ -43,3 +43,47 @@ WEIGHTED = {"type": "rate_card", "items": [{"outcome": "job_entry", "price": 300
             "group_prices": {"column": "sa_months_24", "cuts": [12], "factors": [0.5, 2.0]}}
 CONTRACT = {"name": "test", "window_months": MONTHS, "cohort_months": 48, "payment": STAGED,
             "event_options": {"kept_months": 6}, "public": {"tax_rate": 0.0}}
+
+
+# ------------------------------------------------------------------------------------------
+# the programmes' plans on small synthetic panels (frames against the whole panel)
+# ------------------------------------------------------------------------------------------
+def plan_options(notebook: str) -> list[tuple[str, object]]:
+    """``(programme, validated options)`` of ``notebook`` in every params/*.yaml that runs it."""
+    from evaluation.params import ROOT, load_params
+    out = []
+    for path in sorted((ROOT / "params").glob("*.yaml")):
+        for nb in load_params(path).notebooks:
+            if nb.name == notebook:
+                out.append((path.stem, nb.validated_options()))
+    return out
+
+
+_PANELS: dict = {}
+
+
+def synthetic_panel(programme: str, n_persons: int = 1200):
+    """A small synthetic panel of ``programme``'s scenario (built once per test session) and
+    its assignment extract: ``(panel, assignment)``."""
+    if programme not in _PANELS:
+        from evaluation import synthetic
+        from evaluation.panel import build_panel
+        from evaluation.params import ROOT, load_params
+        scenario = load_params(ROOT / "params" / f"{programme}.yaml").data.scenario
+        s = synthetic.generate(scenario, n_persons=n_persons, seed=5)
+        _PANELS[programme] = build_panel(s.extracts), s.extracts["assignment"]
+    return _PANELS[programme]
+
+
+def counterfactual_kw(opt, panel, assignment) -> dict:
+    """The counterfactual arguments of :func:`evaluation.contracts.evaluate` the contract
+    notebooks derive from their options (a fixed effect stands in for one read from results)."""
+    from types import SimpleNamespace
+
+    from evaluation.contracts import matched_comparison
+    kw = {"counterfactual": opt.counterfactual, "baseline": opt.baseline, "assignment": assignment}
+    if opt.counterfactual == "matched":
+        kw["comparison"] = matched_comparison(panel, seed=1, **opt.matching.model_dump())[0]
+    if opt.counterfactual == "did":
+        kw["effect"] = SimpleNamespace(estimate=-0.5, se=0.2)
+    return kw

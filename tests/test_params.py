@@ -144,3 +144,44 @@ def test_cli_options_prints_the_generated_reference(capsys):
     assert main(["options"]) == 0
     out = capsys.readouterr().out
     assert "**02_rct_analysis**" in out and "| `covariates` |" in out and "panel column(s)" in out
+
+
+# ------------------------------------------------------------------------------------------
+# the analysis frames the options ask the panel for
+# ------------------------------------------------------------------------------------------
+from tests._contract_panel import plan_options, synthetic_panel  # noqa: E402
+
+MATCHING_PLANS = plan_options("04_matched_comparison")
+TRIAL_PLANS = plan_options("06_trial_design")
+
+
+@pytest.mark.parametrize("programme,opt", MATCHING_PLANS, ids=[p for p, _ in MATCHING_PLANS])
+def test_matching_frame_gives_the_whole_panels_effects(programme, opt):
+    """MatchingOptions.frame_columns / frame_event_times: the person x event-time frame gives the
+    same effects at horizons, matched DiD and headline outcome as the whole panel."""
+    import warnings
+
+    import pandas as pd
+
+    import evaluation.matching as em
+    panel, _ = synthetic_panel(programme)
+    assert set(opt.frame_columns()) <= set(panel.columns)
+    frame = panel.person_frame(opt.frame_event_times(), columns=opt.frame_columns())
+    assert set(frame.columns) == {"person_id", "event_time", *opt.frame_columns()}
+    persons = panel.persons()
+    persons[opt.treatment] = persons[opt.treatment].astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = em.nearest_neighbor(persons, treatment=opt.treatment, covariates=opt.covariates,
+                                exact=opt.exact, caliper=opt.caliper, missing="exclude", seed=1)
+        out = {}
+        for name, d in (("frame", frame), ("full", panel.data)):
+            out[name] = [em.effects_at_horizons(m, d, y, opt.horizons,
+                                                aggregate=opt.aggregate if y == opt.headline_outcome else None).table
+                         for y in opt.frame_columns()]
+            did = em.matched_did(m, d, opt.headline_outcome, pre=opt.did_pre, post=(0, max(opt.horizons) - 1))
+            out[name] += [did.table, pd.DataFrame([did.att.to_dict()]),
+                          em.outcome_at_horizon(d, opt.headline_outcome, opt.headline_horizon,
+                                                aggregate=opt.aggregate).to_frame()]
+    for a, b in zip(out["frame"], out["full"]):
+        pd.testing.assert_frame_equal(a, b)

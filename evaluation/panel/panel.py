@@ -70,6 +70,14 @@ class Panel:
         return int(self.meta.get("panel", {}).get("n_person_months", 0))
 
     @property
+    def columns(self) -> list[str]:
+        """The panel's columns (:data:`evaluation.schema.PANEL` order), from the store's layout
+        without reading any rows: check a column here, then ask for a frame with it."""
+        if self.store is not None:
+            return list(self.store.columns)
+        return list(self.data.columns)
+
+    @property
     def data(self) -> pd.DataFrame:
         if self._data is None:
             import os
@@ -155,7 +163,7 @@ class Panel:
 
     def _check_columns(self, cols, what: str) -> list[str]:
         from .. import schema
-        have = list(self.store.columns) if self.store is not None else list(self.data.columns)
+        have = self.columns
         bad = [c for c in cols if c not in have]
         if bad:
             raise ValueError(f"{what}: column(s) {bad} not in the panel; columns are {have}"
@@ -222,8 +230,7 @@ class Panel:
             ``by``.  Only these aggregates come into pandas, whatever the panel's size.
         """
         by = self._check_columns(list(by), "aggregate")
-        have = list(self.store.columns) if self.store is not None else list(self.data.columns)
-        outs = [o for o in OUTCOMES if o in have] if outcomes is None else \
+        outs = [o for o in OUTCOMES if o in self.columns] if outcomes is None else \
             self._check_columns(list(outcomes), "aggregate")
         if self.store is None:
             d = self.data
