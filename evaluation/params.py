@@ -438,6 +438,12 @@ class TrialDesignOptions(ContractOptions):
             self.comparison_ratio = 1.0
         return self
 
+    def pilot_frame_columns(self) -> list[str]:
+        """Panel columns of the district-pilot section (with ``person_id`` and ``period``, the
+        person x period frame of the variance components): the outcome, the district and
+        ``cohort`` (persons' months before their cohort's start count as untreated)."""
+        return list(dict.fromkeys([self.pilot_outcome, self.pilot_cluster, "cohort"]))
+
 
 class ContractDesignOptions(ContractOptions):
     """07_contract_design: candidate payment rules compared on data before the contract is signed."""

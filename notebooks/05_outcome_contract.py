@@ -45,9 +45,10 @@ opt = evaluation.params.notebook_options(programme, "05_outcome_contract", optio
 spec = ec.ContractSpec.model_validate(opt.contract)
 counterfactual, uncertainty, n_draws = opt.counterfactual, opt.uncertainty, opt.n_draws
 panel = evaluation.panel.load_panel(data_dir)
+data = panel.person_period(spec.panel_columns(panel.columns))  # the columns the contract reads
 needs_mapping = any(e == "mapping" for _, e in spec.payment_events())
 assignment = (evaluation.panel.read_extracts(data_dir, names=["assignment"])["assignment"]
-              if needs_mapping and "mapping_month" not in panel.data.columns else None)
+              if needs_mapping and "mapping_month" not in panel.columns else None)
 gate = evaluation.report.Gate(disclosure_threshold, disclosure, language=language)
 rec = gate.recorder(output_dir, notebook="05_outcome_contract")
 
@@ -86,7 +87,7 @@ if counterfactual == "matched":
     gate.table(m.sample_sizes(), TableSpec(counts=["all", "matched", "unmatched", "discarded"],
                                            stats={"matched": ["ess"]}, partition=True),
                caption="Matched comparison group")
-res = ec.evaluate(panel.data, spec, counterfactual=counterfactual, comparison=comparison,
+res = ec.evaluate(data, spec, counterfactual=counterfactual, comparison=comparison,
                   effect=effect, baseline=opt.baseline,
                   assignment=assignment, uncertainty=uncertainty, n_draws=n_draws, seed=seed)
 gate.say(res.counterfactual_description)
@@ -170,13 +171,13 @@ rec.add("risk", risk)
 
 # %%
 if spec.targets:
-    tg = ec.monitor_targets(panel.data, spec)
+    tg = ec.monitor_targets(data, spec)
     gate.table(tg.tidy(), TableSpec(counts=["achieved", "n"],
                                     stats={"achieved": ["share", "wilson_low", "wilson_high", "cp_low",
                                                         "cp_high"]}), caption=tg.method)
     rec.add("targets", tg)
 if spec.caseload_goal is not None:
-    cl = ec.caseload(panel.data, **spec.caseload_goal.model_dump())
+    cl = ec.caseload(data, **spec.caseload_goal.model_dump())
     gate.say(cl.method)
     gate.table(cl.table.assign(month=cl.table["month"].dt.strftime("%Y-%m")),
                TableSpec(counts=["stock", "inflow", "outflow"], stats={"stock": ["reduction_vs_counterfactual"]}),

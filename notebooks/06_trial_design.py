@@ -46,14 +46,15 @@ opt = evaluation.params.notebook_options(programme, "06_trial_design", options)
 spec = ec.ContractSpec.model_validate(opt.contract)
 counterfactual = opt.counterfactual
 panel = evaluation.panel.load_panel(data_dir)
+data = panel.person_period(spec.panel_columns(panel.columns))  # the columns the contract reads
 needs_mapping = any(e == "mapping" for _, e in spec.payment_events())
 assignment = (evaluation.panel.read_extracts(data_dir, names=["assignment"])["assignment"]
-              if needs_mapping and "mapping_month" not in panel.data.columns else None)
+              if needs_mapping and "mapping_month" not in panel.columns else None)
 comparison = None
 if counterfactual == "matched":  # the comparison pool as a whole (design inputs only)
     pool = panel.persons()
     comparison = pool.loc[~pool["treated"].astype(bool), ["person_id"]].astype(str)
-res = ec.evaluate(panel.data, spec, counterfactual=counterfactual, comparison=comparison,
+res = ec.evaluate(data, spec, counterfactual=counterfactual, comparison=comparison,
                   effect=ec.resolve_effect(opt.effect, output_dir), baseline=opt.baseline,
                   assignment=assignment, uncertainty=None)
 inp = ec.design_inputs(res)
@@ -128,8 +129,9 @@ plt.show()
 # %%
 if opt.pilot_power:
     import evaluation.did as did
-    g0 = panel.data["cohort"].fillna(0) if "cohort" in panel.data else 0
-    untreated = panel.data[(g0 == 0) | (panel.data["period"] < g0)]
+    pp = panel.person_period([c for c in opt.pilot_frame_columns() if c in panel.columns])
+    g0 = pp["cohort"].fillna(0) if "cohort" in pp else 0
+    untreated = pp[(g0 == 0) | (pp["period"] < g0)]
     vc = did.variance_components(untreated, outcome=opt.pilot_outcome, unit="person_id", time="period",
                                  cluster=opt.pilot_cluster)
     gate.say(gate.tr("{outcome}: SD {sd:.3f}, district ICC estimated {icc:.4f}, person persistence {rho:.2f}",

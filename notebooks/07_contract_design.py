@@ -47,10 +47,11 @@ spec = ec.ContractSpec.model_validate(opt.contract)
 design = DesignSpec.model_validate(opt.design)
 counterfactual = opt.counterfactual
 panel = evaluation.panel.load_panel(data_dir)
+data = panel.person_period(design.panel_columns(spec, panel.columns))  # the columns the rules read
 needs_mapping = any(e == "mapping" for r in design.check(opt.contract).values()
                     for _, e in r.payment_events())
 assignment = (evaluation.panel.read_extracts(data_dir, names=["assignment"])["assignment"]
-              if needs_mapping and "mapping_month" not in panel.data.columns else None)
+              if needs_mapping and "mapping_month" not in panel.columns else None)
 matched = None
 if counterfactual == "matched" or any(c.get("counterfactual") == "matched"
                                       for c in design.sensitivity.counterfactuals.values()):
@@ -69,7 +70,7 @@ cf_kw = {"counterfactual": counterfactual, "assignment": assignment,
 # net benefit; the investor's median money multiple and internal rate of return.
 
 # %%
-cmp = ec.compare_rules(panel.data, spec, design.rules, true_effect=design.true_effect,
+cmp = ec.compare_rules(data, spec, design.rules, true_effect=design.true_effect,
                        relative=design.relative, effect_grid=design.effect_grid,
                        investor=design.investor, n_draws=design.n_draws, seed=seed, **cf_kw)
 gate.say(cmp.method)
@@ -131,10 +132,10 @@ if design.prices is not None:
 # the same per participant in every group.
 
 # %%
-inc = ec.incentive_tables(cmp.results, panel.data, design.incentives)
+inc = ec.incentive_tables(cmp.results, data, design.incentives)
 if design.even_rule is not None:
-    cmp_even, even = ec.compare_even_rule(panel.data, spec, design, inc, seed=seed, **cf_kw)
-    inc = pd.concat([inc, ec.incentive_tables(cmp_even.results, panel.data, design.incentives[:1])],
+    cmp_even, even = ec.compare_even_rule(data, spec, design, inc, seed=seed, **cf_kw)
+    inc = pd.concat([inc, ec.incentive_tables(cmp_even.results, data, design.incentives[:1])],
                     ignore_index=True)
     gate.say(gate.tr("Group prices: {prices}", prices=even["group_prices"]))
     rec.add("even_rule", gate.table(cmp_even.tidy(), ec.money_spec(
@@ -162,7 +163,7 @@ sens_cf = {counterfactual: cf_kw, **{
     label: {"comparison": matched, **kw} if kw.get("counterfactual") == "matched" else kw
     for label, kw in design.sensitivity.counterfactuals.items()}}
 windows = design.sensitivity.windows or [spec.window_months]
-sens = ec.settlement_sensitivity(panel.data, {k: r.spec for k, r in cmp.results.items()},
+sens = ec.settlement_sensitivity(data, {k: r.spec for k, r in cmp.results.items()},
                                  sens_cf, windows, assignment=assignment)
 gate.table(sens, ec.money_spec(sens, cmp.results, ["payment", "payment_no_effect", "public_net_benefit"]),
            caption="Settlement by counterfactual and window")

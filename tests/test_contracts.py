@@ -635,3 +635,48 @@ def test_alna_params_contract_validates():
     assert opts["counterfactual"] == "did"
     assert opts["effect"]["from_results"] == "03_did_rollout.headline"
     assert opts["contract"] == p.contract
+
+
+# ------------------------------------------------------------------------------------------
+# the frame a contract asks the panel for (ContractSpec.panel_columns)
+# ------------------------------------------------------------------------------------------
+from tests._contract_panel import counterfactual_kw, plan_options, synthetic_panel  # noqa: E402
+
+CONTRACT_PLANS = plan_options("05_outcome_contract") + plan_options("06_trial_design")
+
+
+@pytest.mark.parametrize("programme,opt", CONTRACT_PLANS,
+                         ids=[f"{p}-{o.notebook[:2]}" for p, o in CONTRACT_PLANS])
+def test_contract_frame_gives_the_whole_panels_results(programme, opt):
+    """The person x period frame of ``spec.panel_columns`` gives the same payments, events,
+    schedule, cash flows, targets and caseload as the whole panel (every programme's contract)."""
+    panel, assignment = synthetic_panel(programme)
+    spec = ContractSpec.model_validate(opt.contract)
+    named = spec.panel_columns()
+    assert set(named) - set(panel.columns) <= {"mapping_month"}   # it comes from the assignment extract
+    frame = panel.person_period(spec.panel_columns(panel.columns))
+    assert set(frame.columns) < set(panel.columns)
+    kw = dict(counterfactual_kw(opt, panel, assignment),
+              uncertainty="normal" if opt.counterfactual == "did" else "bootstrap", n_draws=49, seed=2)
+    full, part = evaluate(panel.data, spec, **kw), evaluate(frame, spec, **kw)
+    for what in ("table", "events", "means", "draws", "schedule", "cashflows"):
+        pd.testing.assert_frame_equal(getattr(part, what), getattr(full, what), obj=what)
+    assert part.totals == full.totals and part.break_even == full.break_even
+    if spec.targets:
+        pd.testing.assert_frame_equal(monitor_targets(frame, spec).table,
+                                      monitor_targets(panel.data, spec).table)
+    if spec.caseload_goal is not None:
+        goal = spec.caseload_goal.model_dump()
+        pd.testing.assert_frame_equal(caseload(frame, **goal).table, caseload(panel.data, **goal).table)
+
+
+def test_contract_panel_columns_name_what_the_rule_and_targets_read():
+    spec = ContractSpec.model_validate({**REFINO, "targets": [
+        {"name": "jobs", "target": 0.4, "numerator": "job_entry", "denominator": "participated"},
+        {"name": "education", "target": 0.3, "numerator": "in_education"}],
+        "caseload_goal": {"reduction": 0.2}})
+    cols = spec.panel_columns()
+    assert {"mapping_month", "employed", "position_share", "in_education", "participated",
+            "office", "on_social_assistance", "treated", "assigned_month"} <= set(cols)
+    assert "reoffence_events" not in cols and len(cols) == len(set(cols))
+    assert spec.panel_columns(["person_id", "employed", "month"]) == ["person_id", "month", "employed"]

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.contracts import ContractSpec, compare, evaluate
+from evaluation.contracts import ContractSpec, compare, evaluate, incentive_tables, matched_comparison
 from tests._contract_panel import BEYOND, CONTRACT, STAGED, WEIGHTED, contract_panel
 
 RULES = {"staged": STAGED, "beyond": BEYOND, "weighted": WEIGHTED}
@@ -150,3 +150,44 @@ def test_money_spec_rounds_each_rule_to_its_own_price(cmp):
     assert pub.loc["beyond", "payment"] % 250000 == 0
     # per participant: the total's step over the 10 participants
     assert pub.loc["staged", "payment_per_participant"] % 2000 == 0
+
+
+# ------------------------------------------------------------------------------------------
+# the frame a design asks the panel for (DesignSpec.panel_columns), on each programme's plan
+# ------------------------------------------------------------------------------------------
+from tests._contract_panel import counterfactual_kw, plan_options, synthetic_panel  # noqa: E402
+
+DESIGN_PLANS = plan_options("07_contract_design")
+
+
+@pytest.mark.parametrize("programme,opt", DESIGN_PLANS, ids=[p for p, _ in DESIGN_PLANS])
+def test_design_frame_gives_the_whole_panels_comparison(programme, opt):
+    """Rules, incentive tables, the re-priced rule and the settlement sensitivity are the same on
+    the frame of ``design.panel_columns`` as on the whole panel."""
+    panel, assignment = synthetic_panel(programme)
+    spec = ContractSpec.model_validate(opt.contract)
+    design = compare.DesignSpec.model_validate(opt.design)
+    assert set(design.panel_columns(spec)) - set(panel.columns) <= {"mapping_month"}
+    frame = panel.person_period(design.panel_columns(opt.contract, panel.columns))
+    assert set(frame.columns) < set(panel.columns)
+    kw = counterfactual_kw(opt, panel, assignment)
+    kw.pop("baseline")
+    matched = matched_comparison(panel, seed=1, **opt.matching.model_dump())[0]
+    sens_cf = {"main": kw, **{k: {"comparison": matched, **v} if v.get("counterfactual") == "matched" else v
+                              for k, v in design.sensitivity.counterfactuals.items()}}
+    out = {}
+    for name, d in (("frame", frame), ("full", panel.data)):
+        cmp = compare.compare_rules(d, spec, design.rules, true_effect=design.true_effect,
+                                    relative=design.relative, effect_grid=[0, 1], n_draws=29, seed=4, **kw)
+        inc = incentive_tables(cmp.results, d, design.incentives)
+        if design.even_rule is not None:
+            cmp_even, _ = compare.compare_even_rule(d, spec, design, inc, seed=4, **kw)
+            inc = pd.concat([inc, cmp_even.table, incentive_tables(cmp_even.results, d, design.incentives)],
+                            ignore_index=True)
+        two_rules = {k: r.spec for k, r in list(cmp.results.items())[:2]}     # the test's time
+        sens = compare.settlement_sensitivity(d, two_rules, sens_cf,
+                                              (design.sensitivity.windows or [spec.window_months])[:2],
+                                              assignment=assignment)
+        out[name] = (cmp.table, cmp.curves, inc, sens)
+    for a, b in zip(out["frame"], out["full"]):
+        pd.testing.assert_frame_equal(a, b)

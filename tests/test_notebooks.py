@@ -67,3 +67,14 @@ def test_nbval_fails_when_a_key_number_changes(tmp_path):
                        cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert r.returncode != 0, r.stdout[-2000:]
     assert "persons: 9" in r.stdout or "mismatch" in r.stdout.lower()
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
+def test_notebooks_ask_for_analysis_frames_not_the_whole_panel(src):
+    """The panel stays on disk: a notebook asks for the frame it needs (panel.person_frame,
+    person_period, aggregate, persons) and checks columns with panel.columns, never
+    panel.data (the whole person-month panel in pandas, refused above DATA_ROW_LIMIT)."""
+    import re
+    uses = [line.strip() for line in src.read_text(encoding="utf-8").splitlines()
+            if re.search(r"\bpanel\.data\b", line)]
+    assert not uses, f"{src.name} reads the whole panel: {uses}"

@@ -185,3 +185,16 @@ def test_matching_frame_gives_the_whole_panels_effects(programme, opt):
                                                 aggregate=opt.aggregate).to_frame()]
     for a, b in zip(out["frame"], out["full"]):
         pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.parametrize("programme,opt", [(p, o) for p, o in TRIAL_PLANS if o.pilot_power],
+                         ids=[p for p, o in TRIAL_PLANS if o.pilot_power])
+def test_trial_design_pilot_frame_gives_the_whole_panels_variance_components(programme, opt):
+    from evaluation.did import variance_components
+    panel, _ = synthetic_panel(programme)
+    assert set(opt.pilot_frame_columns()) <= set(panel.columns)
+    kw = dict(outcome=opt.pilot_outcome, unit="person_id", time="period", cluster=opt.pilot_cluster)
+    frame = panel.person_period(opt.pilot_frame_columns())
+    vc = [variance_components(d[(d["cohort"].fillna(0) == 0) | (d["period"] < d["cohort"].fillna(0))], **kw)
+          for d in (frame, panel.data)]
+    assert vc[0] == vc[1]

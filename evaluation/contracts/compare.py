@@ -424,6 +424,24 @@ class DesignSpec(BaseModel):
         return candidate_specs(ContractSpec.model_validate(dict(contract)), self.rules,
                                investor=self.investor)
 
+    def panel_columns(self, contract: Mapping[str, Any] | ContractSpec,
+                      available: Optional[Sequence[str]] = None) -> list[str]:
+        """The panel columns the design's comparison reads: those of the contract and of every
+        candidate rule (:meth:`ContractSpec.panel_columns`) and the incentive groups' columns
+        (:func:`~evaluation.contracts.incentive_tables`, the re-priced rule's group prices).
+
+        ``available`` (the panel's columns, :attr:`evaluation.panel.Panel.columns`) leaves out
+        names the panel does not have, as in :meth:`ContractSpec.panel_columns`.
+        """
+        base = contract if isinstance(contract, ContractSpec) else ContractSpec.model_validate(dict(contract))
+        specs = [base, *candidate_specs(base, self.rules, investor=self.investor).values()]
+        cols = [c for s in specs for c in s.panel_columns()] + [g.column for g in self.incentives]
+        cols = list(dict.fromkeys(cols))
+        if available is None:
+            return cols
+        have = set(available)
+        return [c for c in cols if c in have]
+
 
 def compare_even_rule(panel, spec, design: DesignSpec, incentive_table: pd.DataFrame, *,
                       seed: int = 0, **evaluate_kw) -> tuple[RuleComparison, dict]:

@@ -6,7 +6,7 @@ from typing import Iterable, Mapping, Optional
 import numpy as np
 import pandas as pd
 
-from .spec import ContractSpec, EventSpec
+from .spec import PERSON_FIELDS, ContractSpec, EventSpec
 
 EVENT_COLUMNS = ["person_id", "event", "month", "event_time"]
 
@@ -54,9 +54,7 @@ def prepare_panel(panel: pd.DataFrame, spec: ContractSpec, *,
         raise ValueError(f"the panel has no column(s) {missing_extra}")
     cols = [c for c in dict.fromkeys(["person_id", "month", "event_time", *sorted(needed)])
             if c in df.columns]
-    optional = ("office", "participated", "sa_months_12", "on_social_assistance", "cohort",
-                spec.public.benefit_column, spec.public.earnings_column, "position_share")
-    for c in optional:
+    for c in spec.optional_columns():
         if c in df.columns and c not in cols:
             cols.append(c)
     out = df[cols].sort_values(["person_id", "month"], kind="mergesort").reset_index(drop=True)
@@ -129,8 +127,7 @@ def detect_event(df: pd.DataFrame, ev: EventSpec, window_months: int) -> pd.Data
 
 def person_table(df: pd.DataFrame) -> pd.DataFrame:
     """One row per person with assignment fields (first row of each person)."""
-    keep = [c for c in ("person_id", "arm", "treated", "participated", "assigned_month", "office",
-                        "mapping_month", "cohort") if c in df.columns]
+    keep = [c for c in PERSON_FIELDS if c in df.columns]
     return df[keep].drop_duplicates("person_id", keep="first").reset_index(drop=True)
 
 

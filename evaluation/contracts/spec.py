@@ -25,11 +25,19 @@ The top-level model is :class:`ContractSpec`; ``ContractSpec.model_validate(dict
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Iterable, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..schema import PANEL
+
+#: Person fields the contract functions take from each person's first panel row
+#: (:func:`~evaluation.contracts.events.person_table`).
+PERSON_FIELDS = ("person_id", "arm", "treated", "participated", "assigned_month", "office",
+                 "mapping_month", "cohort")
+
+#: Panel columns :func:`~evaluation.contracts.caseload` reads besides its recipient column.
+CASELOAD_COLUMNS = ("person_id", "month", "office", "treated", "assigned_month")
 
 #: Counterfactuals the engine accepts (and the INDIGO validation method each implies).
 COUNTERFACTUALS = {
@@ -635,6 +643,65 @@ class ContractSpec(_Strict):
         if self.participants == "participated":
             cols.add("participated")
         return cols
+
+    def optional_columns(self) -> tuple[str, ...]:
+        """Panel columns :func:`~evaluation.contracts.evaluate` uses when the panel has them
+        (office, take-up, baseline social assistance, cohort, the public side's benefit and
+        earnings columns, position share)."""
+        return ("office", "participated", "sa_months_12", "on_social_assistance", "cohort",
+                self.public.benefit_column, self.public.earnings_column, "position_share")
+
+    def _event_columns(self, name: str) -> list[str]:
+        """Panel columns event ``name`` is detected from (:func:`~evaluation.contracts.detect_events`)."""
+        if name == "mapping":
+            return ["mapping_month", "assigned_month"]
+        ev = self.all_events()[name]
+        cols = [ev.column]
+        if ev.min_position_share is not None or ev.max_position_share is not None:
+            cols.append("position_share")
+        if ev.eligible == "on_sa_at_start":
+            cols += ["on_social_assistance", "sa_months_12"]
+        return cols
+
+    def panel_columns(self, available: Optional[Iterable[str]] = None) -> list[str]:
+        """The panel columns this contract's functions read: ask the panel for just these.
+
+        :func:`~evaluation.contracts.evaluate` (:meth:`required_columns` and
+        :meth:`optional_columns`: the payment rule's event and outcome columns, ``mapping_month``
+        for a mapping payment, a group price's column, the public side's benefit and earnings),
+        :func:`~evaluation.contracts.monitor_targets` (:data:`PERSON_FIELDS` and the columns of
+        the targets' events and flags) and :func:`~evaluation.contracts.caseload`
+        (:data:`CASELOAD_COLUMNS` and ``on_social_assistance``).
+
+        Parameters
+        ----------
+        available : iterable of str, optional
+            The panel's columns (:attr:`evaluation.panel.Panel.columns`): names not in it are left
+            out (``mapping_month`` comes from the assignment extract; the contract functions name
+            a needed column that is missing, with the fix).
+
+        Returns
+        -------
+        list of str
+            e.g. ``panel.person_period(spec.panel_columns(panel.columns))`` is a frame on which
+            the contract functions give the same results as on the whole panel.
+        """
+        cols = ["person_id", "month", "event_time", *sorted(self.required_columns()),
+                *self.optional_columns(), *PERSON_FIELDS]
+        known = set(self.all_events()) | {"mapping"}
+        for t in self.targets:
+            for ref in (t.numerator, t.denominator):
+                if ref in known:
+                    cols += self._event_columns(ref)
+                elif ref != "all":      # a person flag or a panel column
+                    cols.append(ref)
+        if self.caseload_goal is not None:
+            cols += [*CASELOAD_COLUMNS, "on_social_assistance"]
+        cols = list(dict.fromkeys(cols))
+        if available is None:
+            return cols
+        have = set(available)
+        return [c for c in cols if c in have]
 
     def check_panel(self, columns) -> None:
         """Raise ``ValueError`` naming every column the contract needs and the panel lacks."""
