@@ -662,12 +662,18 @@ def test_contract_frame_gives_the_whole_panels_results(programme, opt):
     for what in ("table", "events", "means", "draws", "schedule", "cashflows"):
         pd.testing.assert_frame_equal(getattr(part, what), getattr(full, what), obj=what)
     assert part.totals == full.totals and part.break_even == full.break_even
+    on_disk = type(panel).from_store(panel.store, panel.flow, panel.meta)   # data not read yet
+    pd.testing.assert_frame_equal(evaluate(on_disk, spec, **kw).table, full.table)
     if spec.targets:
         pd.testing.assert_frame_equal(monitor_targets(frame, spec).table,
+                                      monitor_targets(panel.data, spec).table)
+        pd.testing.assert_frame_equal(monitor_targets(on_disk, spec).table,
                                       monitor_targets(panel.data, spec).table)
     if spec.caseload_goal is not None:
         goal = spec.caseload_goal.model_dump()
         pd.testing.assert_frame_equal(caseload(frame, **goal).table, caseload(panel.data, **goal).table)
+        pd.testing.assert_frame_equal(caseload(on_disk, **goal).table, caseload(panel.data, **goal).table)
+    assert on_disk._data is None         # a Panel given to the contract functions stays on disk
 
 
 def test_contract_panel_columns_name_what_the_rule_and_targets_read():

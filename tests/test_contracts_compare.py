@@ -180,14 +180,20 @@ def test_design_frame_gives_the_whole_panels_comparison(programme, opt):
         cmp = compare.compare_rules(d, spec, design.rules, true_effect=design.true_effect,
                                     relative=design.relative, effect_grid=[0, 1], n_draws=29, seed=4, **kw)
         inc = incentive_tables(cmp.results, d, design.incentives)
+        even = pd.DataFrame()
         if design.even_rule is not None:
             cmp_even, _ = compare.compare_even_rule(d, spec, design, inc, seed=4, **kw)
-            inc = pd.concat([inc, cmp_even.table, incentive_tables(cmp_even.results, d, design.incentives)],
-                            ignore_index=True)
+            even = pd.concat([cmp_even.table, incentive_tables(cmp_even.results, d, design.incentives)])
         two_rules = {k: r.spec for k, r in list(cmp.results.items())[:2]}     # the test's time
         sens = compare.settlement_sensitivity(d, two_rules, sens_cf,
                                               (design.sensitivity.windows or [spec.window_months])[:2],
                                               assignment=assignment)
-        out[name] = (cmp.table, cmp.curves, inc, sens)
+        out[name] = (cmp.table, cmp.curves, inc, even, sens)
     for a, b in zip(out["frame"], out["full"]):
         pd.testing.assert_frame_equal(a, b)
+    on_disk = type(panel).from_store(panel.store, panel.flow, panel.meta)   # data not read yet
+    cmp = compare.compare_rules(on_disk, spec, design.rules, true_effect=design.true_effect,
+                                relative=design.relative, effect_grid=[0, 1], n_draws=29, seed=4, **kw)
+    pd.testing.assert_frame_equal(incentive_tables(cmp.results, on_disk, design.incentives), out["full"][2])
+    pd.testing.assert_frame_equal(cmp.table, out["full"][0])
+    assert on_disk._data is None

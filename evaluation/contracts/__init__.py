@@ -4,7 +4,7 @@ Declare the contract in the params file (``contract:``), validate it with :class
 and evaluate it on the person-month panel with :func:`evaluate`::
 
     spec = ContractSpec.model_validate(params["contract"])
-    res = evaluate(panel.data, spec, counterfactual="rct_control", uncertainty="bootstrap")
+    res = evaluate(panel, spec, counterfactual="rct_control", uncertainty="bootstrap")
     res.summary(); res.schedule; res.cashflows; res.plot("cumulative"); res.to_indigo()
 
 A ``did`` counterfactual can take its effect from a previous notebook's ``results.json`` entry

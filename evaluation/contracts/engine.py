@@ -406,7 +406,9 @@ def evaluate(panel, spec, *, counterfactual: str = "rct_control",
     Parameters
     ----------
     panel : DataFrame or Panel
-        Person-month panel with the :data:`evaluation.schema.PANEL` columns the contract needs.
+        Person-month panel with the :data:`evaluation.schema.PANEL` columns the contract needs;
+        from a :class:`evaluation.panel.Panel` only :meth:`ContractSpec.panel_columns` are read
+        (the panel stays on disk).
     spec : ContractSpec or dict
         The contract (the ``contract:`` section of a params file).
     counterfactual : {"rct_control", "matched", "did", "historical"}

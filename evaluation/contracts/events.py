@@ -28,19 +28,29 @@ def index_to_month(idx) -> pd.Series:
     return out
 
 
+def panel_frame(panel, columns: Iterable[str]) -> pd.DataFrame:
+    """``panel`` itself when it is a DataFrame; from a :class:`evaluation.panel.Panel`, the
+    person x period frame of those ``columns`` the panel has (only they come into memory; a
+    missing one is named by the function that needs it)."""
+    if isinstance(panel, pd.DataFrame):
+        return panel
+    if hasattr(panel, "person_period") and hasattr(panel, "columns"):
+        have = set(panel.columns)
+        return panel.person_period([c for c in dict.fromkeys(columns) if c in have])
+    data = getattr(panel, "data", None)
+    if isinstance(data, pd.DataFrame):
+        return data
+    raise TypeError(f"panel must be a pandas DataFrame or an evaluation.panel.Panel, got "
+                    f"{type(panel).__name__}")
+
+
 def prepare_panel(panel: pd.DataFrame, spec: ContractSpec, *,
                   assignment: Optional[pd.DataFrame] = None,
                   extra_columns: Iterable[str] = ()) -> pd.DataFrame:
     """Check the panel against the contract, add ``mapping_month`` from ``assignment`` if needed,
-    and return the needed columns sorted by person and month."""
-    if not isinstance(panel, pd.DataFrame):
-        data = getattr(panel, "data", None)
-        if isinstance(data, pd.DataFrame):
-            panel = data
-        else:
-            raise TypeError(f"panel must be a pandas DataFrame (or a Panel with .data), got "
-                            f"{type(panel).__name__}")
-    df = panel
+    and return the needed columns sorted by person and month.  From a
+    :class:`evaluation.panel.Panel` only :meth:`ContractSpec.panel_columns` are read."""
+    df = panel_frame(panel, [*spec.panel_columns(), *extra_columns])
     needed = spec.required_columns() | set(extra_columns)
     if "mapping_month" in needed and "mapping_month" not in df.columns and assignment is not None:
         if not {"person_id", "mapping_month"} <= set(assignment.columns):

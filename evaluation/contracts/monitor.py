@@ -11,8 +11,8 @@ import pandas as pd
 from scipy import stats
 
 from ..results import TableResult, _records
-from .events import detect_events, ever_true, month_index, person_table
-from .spec import ContractSpec, Target
+from .events import detect_events, ever_true, month_index, panel_frame, person_table
+from .spec import CASELOAD_COLUMNS, ContractSpec, Target
 
 
 def wilson_interval(k, n, level: float = 0.95):
@@ -97,7 +97,7 @@ def monitor_targets(panel=None, spec: ContractSpec | Mapping | None = None, *,
         if spec is None:
             spec = ContractSpec.model_validate({"payment": {"type": "rate_card", "items": [
                 {"outcome": "job_entry", "price": 1}]}})
-        df = panel.data if hasattr(panel, "data") and not isinstance(panel, pd.DataFrame) else panel
+        df = panel_frame(panel, spec.model_copy(update={"targets": tlist}).panel_columns())
         df = df.sort_values(["person_id", "month"], kind="mergesort")
         W = window_months or spec.window_months
         persons = person_table(df)
@@ -215,7 +215,7 @@ def caseload(panel, *, pilot: Optional[Iterable[str]] = None, reduction: float =
         For a missing column, unknown pilot offices, a panel without the baseline months, or a
         ``"comparison"`` counterfactual without untreated offices outside the pilot.
     """
-    df = panel.data if hasattr(panel, "data") and not isinstance(panel, pd.DataFrame) else panel
+    df = panel_frame(panel, [*CASELOAD_COLUMNS, column])
     adopt, pilot, start = _pilot_and_start(df, column, counterfactual, pilot, start)
     by = _office_flows(df, column)
     S = by["stock"].unstack("office", fill_value=0).sort_index().astype(float)

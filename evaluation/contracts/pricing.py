@@ -28,6 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from .engine import _Q, ContractResult
+from .events import panel_frame
 from .spec import GroupPrices, RateCard, StagedPayment, ThresholdPayment
 
 
@@ -102,7 +103,7 @@ def incentives(res: ContractResult, panel, by: str, *, cuts: Optional[Sequence[f
         x = it["X"][:, _Q["outcome"]]
     else:
         raise ValueError(f"incentives are defined for staged, rate-card and threshold rules, not {p.type!r}")
-    df = panel.data if hasattr(panel, "data") else panel
+    df = panel_frame(panel, ["person_id", by])
     persons = df.drop_duplicates("person_id").set_index("person_id")
     persons = persons.reindex(pd.Index(it["person_id"]).astype(persons.index.dtype))
     g = _group_labels(persons.reset_index(), by, cuts).to_numpy()
