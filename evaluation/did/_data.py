@@ -45,6 +45,59 @@ def _warn(msg: str) -> None:
     warnings.warn(msg, DiDDataWarning, stacklevel=4)
 
 
+def _warn_user(msg: str) -> None:
+    """Warn from :func:`unit_rules` / :func:`no_never_treated`, pointing at the user's call of
+    ``att_gt`` or ``att_gt_engine`` (both call them two frames below themselves)."""
+    warnings.warn(msg, DiDDataWarning, stacklevel=5)
+
+
+def unit_rules(G: np.ndarray, units: np.ndarray, tlist: np.ndarray, anticipation: int,
+               dropped: dict) -> tuple[np.ndarray, np.ndarray]:
+    """R did's rules on the units' groups, shared by :func:`att_gt` (one entry per unit) and
+    :func:`evaluation.did.att_gt_engine` (one entry per cohort aggregate of ``units`` units).
+
+    Units already treated in the first period (``0 < G <= t_1 + anticipation``) are dropped;
+    units first treated after the last period are recoded as never treated (``G = 0``).  Both
+    are warned about and counted in ``dropped``.  Returns the mask of dropped entries and the
+    recoded groups.
+    """
+    early = (G > 0) & (G <= tlist[0] + anticipation)
+    if early.any():
+        k = int(units[early].sum())
+        _warn_user(f"Dropped {k} units that were already treated in the first period"
+              + (f" (accounting for anticipation = {anticipation})" if anticipation else "") + ".")
+        dropped["units treated in the first period"] = k
+    late = G > tlist[-1]
+    if late.any():
+        k = int(units[late].sum())
+        _warn_user(f"{k} units are first treated after the last period ({int(tlist[-1])}); they are "
+              "treated as never treated within the observation window.")
+        dropped["units treated after the last period recoded as never treated"] = k
+        G = np.where(late, 0, G)
+    return early, G
+
+
+def no_never_treated(gmax: int, tlist: np.ndarray, anticipation: int, control_group: str,
+                     dropped: dict) -> np.ndarray:
+    """R did's rule when no unit is never treated: with not-yet-treated controls the periods
+    from the last cohort's adoption (``gmax - anticipation``) on are dropped and that cohort
+    serves as the never-treated comparison group; with ``control_group="never"`` it is an error.
+    Returns the mask of the periods kept (the caller recodes cohort ``gmax`` to 0)."""
+    if control_group == "never":
+        raise ValueError("there are no never-treated units (group 0 or missing), so "
+                         "control_group='never' has no comparison group; use "
+                         "control_group='notyet' (the last-treated cohort then serves as control "
+                         "until it is treated).")
+    keep_t = tlist < gmax - anticipation
+    if keep_t.sum() < 2:
+        raise ValueError("no never-treated units and fewer than two periods before the last "
+                         "cohort is treated; cannot form comparisons")
+    _warn_user(f"No never-treated units: periods from {gmax - anticipation} on are dropped and the "
+          f"cohort first treated in {gmax} is used as the never-treated comparison group (as R did).")
+    dropped["periods dropped (no never-treated units)"] = int((~keep_t).sum())
+    return keep_t
+
+
 def _require_columns(data: pd.DataFrame, cols: dict[str, str | None]) -> None:
     for role, col in cols.items():
         if col is None:
@@ -269,22 +322,8 @@ def prepare_panel(data: pd.DataFrame, *, outcome: str, unit: str, time: str, gro
         Y = None
 
     keep_units = np.ones(N, dtype=bool)
-    # units treated in the first period (accounting for anticipation): dropped, as in R did
-    early = (G > 0) & (G <= tlist[0] + anticipation)
-    if early.any():
-        k = int(early.sum())
-        _warn(f"Dropped {k} units that were already treated in the first period"
-              + (f" (accounting for anticipation = {anticipation})" if anticipation else "") + ".")
-        dropped["units treated in the first period"] = k
-        keep_units &= ~early
-    # treated after the last period: never treated within the window
-    late = G > tlist[-1]
-    if late.any():
-        k = int(late.sum())
-        _warn(f"{k} units are first treated after the last period ({int(tlist[-1])}); they are "
-              "treated as never treated within the observation window.")
-        dropped["units treated after the last period recoded as never treated"] = k
-        G = np.where(late, 0, G)
+    early, G = unit_rules(G, np.ones(N, dtype=np.int64), tlist, anticipation, dropped)
+    keep_units &= ~early
     if not balanced and not allow_unbalanced_panel and panel:
         inc = obs_per_unit < T
         inc_new = inc & keep_units
@@ -298,19 +337,8 @@ def prepare_panel(data: pd.DataFrame, *, outcome: str, unit: str, time: str, gro
 
     # no never-treated units with not-yet-treated controls: R drops periods from the last cohort on
     if not ((G[keep_units] == 0).any()):
-        if control_group == "never":
-            raise ValueError("there are no never-treated units (group 0 or missing), so "
-                             "control_group='never' has no comparison group; use "
-                             "control_group='notyet' (the last-treated cohort then serves as control "
-                             "until it is treated).")
         gmax = int(G[keep_units].max())
-        keep_t = tlist < gmax - anticipation
-        if keep_t.sum() < 2:
-            raise ValueError("no never-treated units and fewer than two periods before the last "
-                             "cohort is treated; cannot form comparisons")
-        _warn(f"No never-treated units: periods from {gmax - anticipation} on are dropped and the "
-              f"cohort first treated in {gmax} is used as the never-treated comparison group (as R did).")
-        dropped["periods dropped (no never-treated units)"] = int((~keep_t).sum())
+        keep_t = no_never_treated(gmax, tlist, anticipation, control_group, dropped)
         G = np.where(G == gmax, 0, G)
         tidx = np.flatnonzero(keep_t)
         if Y is not None:

@@ -70,7 +70,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._data import DiDDataWarning, _nonabsorbing_msg
+from ._data import DiDDataWarning, _nonabsorbing_msg, no_never_treated, unit_rules
 from ._influence import LinearIF
 from .attgt import ATTgtResult, DiDWarning, gt_result
 
@@ -409,19 +409,7 @@ def _cohort_moments(agg: pd.DataFrame, tlist, anticipation, cg, dropped):
     G = a["cohort"].to_numpy().astype(np.int64)
     units = a["units"].to_numpy().astype(np.int64)
     status = a["status"].to_numpy()
-    early = (G > 0) & (G <= tlist[0] + anticipation)
-    if early.any():
-        k = int(units[early].sum())
-        _warn(f"Dropped {k} units that were already treated in the first period"
-              + (f" (accounting for anticipation = {anticipation})" if anticipation else "") + ".")
-        dropped["units treated in the first period"] = k
-    late = G > tlist[-1]
-    if late.any():
-        k = int(units[late].sum())
-        _warn(f"{k} units are first treated after the last period ({int(tlist[-1])}); they are "
-              "treated as never treated within the observation window.")
-        dropped["units treated after the last period recoded as never treated"] = k
-        G = np.where(late, 0, G)
+    early, G = unit_rules(G, units, tlist, anticipation, dropped)
     inc = (status == _UNBALANCED) & ~early
     if inc.any():
         k = int(units[inc].sum())
@@ -448,19 +436,8 @@ def _cohort_moments(agg: pd.DataFrame, tlist, anticipation, cg, dropped):
     Q = Q + np.triu(Q, 1).transpose(0, 2, 1)
     tidx = np.arange(T)
     if coh[0] != 0:
-        if cg == "never":
-            raise ValueError("there are no never-treated units (group 0 or missing), so "
-                             "control_group='never' has no comparison group; use "
-                             "control_group='notyet' (the last-treated cohort then serves as control "
-                             "until it is treated).")
         gmax = int(coh[-1])
-        keep_t = tlist < gmax - anticipation
-        if keep_t.sum() < 2:
-            raise ValueError("no never-treated units and fewer than two periods before the last "
-                             "cohort is treated; cannot form comparisons")
-        _warn(f"No never-treated units: periods from {gmax - anticipation} on are dropped and the "
-              f"cohort first treated in {gmax} is used as the never-treated comparison group (as R did).")
-        dropped["periods dropped (no never-treated units)"] = int((~keep_t).sum())
+        keep_t = no_never_treated(gmax, tlist, anticipation, cg, dropped)
         order = np.r_[ncoh - 1, np.arange(ncoh - 1)]
         coh = np.r_[0, coh[:-1]]
         W, S, Q = W[order], S[order], Q[order]
