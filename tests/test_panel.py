@@ -509,3 +509,20 @@ def test_missing_optional_columns_are_warnings(extracts):
     assert p.data["stratum"].isna().all() and p.data["years_in_norway"].isna().all()
     assert str(p.data["participated"].dtype) == "boolean" and p.data["participated"].isna().all()
     assert len(p.data) == 28
+
+
+def test_summary_describe_display_read_no_data(extracts, panel):
+    """summary(), describe_by() and the notebook display are computed by the engine / from one
+    row group: they work on a panel whose Panel.data is refused (above data_row_limit), with the
+    same numbers as on the data, also by a person column kept only in the person table."""
+    big = build_panel(extracts, window=WINDOW, data_row_limit=1, include_person_columns=False)
+    with pytest.raises(MemoryError):
+        big.data
+    assert big.summary() == panel.summary()
+    assert "<table" in big._repr_html_()
+    for by in ("arm", "sex"):
+        a, b = big.describe_by(by), panel.describe_by(by)
+        pd.testing.assert_frame_equal(a, b.loc[a.index, a.columns], check_exact=False, rtol=1e-12)
+    agg = big.aggregate([], outcomes=["employed"], sd=True)
+    d = panel.data["employed"].astype(float)
+    assert agg["n"].item() == len(d) and agg["employed_sd"].item() == pytest.approx(d.std(), rel=1e-12)

@@ -131,9 +131,10 @@ class Panel:
             lines.append("Persons by arm: " + ", ".join(f"{k}: {v}" for k, v in arms.items()))
         lines.append("Sample flow:")
         lines.append(self.flow.to_string(index=False))
-        outs = [c for c in OUTCOMES if c in self.data.columns]
-        if outs and len(self.data):
-            means = self.data[outs].astype(float).mean()
+        outs = [c for c in OUTCOMES if c in self.columns]
+        if outs and self.n_person_months:
+            agg = self.aggregate([], outcomes=outs).iloc[0]
+            means = pd.Series({o: agg[f"{o}_mean"] for o in outs})
             lines.append("Outcome means over person-months:")
             lines.append(means.to_string(float_format=lambda x: f"{x:.4g}"))
         return "\n".join(lines)
@@ -145,10 +146,11 @@ class Panel:
 
     def _repr_html_(self) -> str:
         pm = self.meta.get("panel", {})
-        head = (f"<p><b>Person-month panel</b>: {pm.get('n_persons', '?')} persons, {len(self.data)} "
+        head = (f"<p><b>Person-month panel</b>: {pm.get('n_persons', '?')} persons, {self.n_person_months} "
                 f"person-months, window {pm.get('window')}</p>")
+        first = self.store.head(5) if self.store is not None and self._data is None else self.data.head(5)
         return (head + "<p><b>Sample flow</b></p>" + self.flow.to_html(index=False)
-                + "<p><b>First rows</b></p>" + self.data.head(5).to_html(index=False))
+                + "<p><b>First rows</b></p>" + first.to_html(index=False))
 
     # ------------------------------------------------------------------ analysis frames
     def _read(self, columns: Sequence[str] | None, filter=None) -> pd.DataFrame:
@@ -212,7 +214,7 @@ class Panel:
                           [("period", "in", [int(p) for p in periods])])
 
     def aggregate(self, by: Sequence[str] = ("office", "period"), *,
-                  outcomes: Sequence[str] | None = None) -> pd.DataFrame:
+                  outcomes: Sequence[str] | None = None, sd: bool = False) -> pd.DataFrame:
         """(group, period) aggregates computed in the engine: rows, persons, sums and means.
 
         Parameters
@@ -221,26 +223,31 @@ class Panel:
             Grouping columns, e.g. ``["office", "month"]``, ``["cohort", "period"]``.
         outcomes : sequence of str, optional
             Outcome columns (default: every outcome in the panel).
+        sd : bool, default False
+            Also ``<outcome>_sd``, the sample standard deviation (``n - 1`` denominator).
 
         Returns
         -------
         DataFrame
             One row per group: ``by`` columns, ``n`` (person-months = persons, one row per person
             and period), and ``<outcome>_sum`` and ``<outcome>_mean`` for each outcome; sorted by
-            ``by``.  Only these aggregates come into pandas, whatever the panel's size.
+            ``by``.  ``by=[]``: one row over all person-months.  Only these aggregates come into pandas, whatever the panel's size.
         """
         by = self._check_columns(list(by), "aggregate")
         outs = [o for o in OUTCOMES if o in self.columns] if outcomes is None else \
             self._check_columns(list(outcomes), "aggregate")
         if self.store is None:
-            d = self.data
-            g = d.groupby(by, observed=True, dropna=False)
+            d = self.data.assign(_all=0)
+            g = d.groupby(by or ["_all"], observed=True, dropna=False)
             out = g.size().rename("n").to_frame()
             for o in outs:
-                out[f"{o}_sum"] = g[o].sum().astype(float)
-                out[f"{o}_mean"] = g[o].mean().astype(float)
-            return out.reset_index()
-        return self.store.aggregate(by, outs)
+                v = g[o]
+                out[f"{o}_sum"] = v.sum().astype(float)
+                out[f"{o}_mean"] = v.mean().astype(float)
+                if sd:
+                    out[f"{o}_sd"] = v.std().astype(float)
+            return out.reset_index(drop=not by)
+        return self.store.aggregate(by, outs, sd=sd)
 
     def describe_by(self, by: str = "arm", *, covariates: Sequence[str] | None = None,
                     outcomes: Sequence[str] | None = None) -> pd.DataFrame:
@@ -272,7 +279,7 @@ class Panel:
             covariates += [c for c in pers.columns if c.startswith(("sa_months_", "emp_months_",
                                                                    "earnings_", "sa_amount_"))]
         if outcomes is None:
-            outcomes = [c for c in OUTCOMES if c in self.data.columns]
+            outcomes = [c for c in OUTCOMES if c in self.columns]
         blocks = []
 
         def stats(frame, cols, level):
@@ -292,14 +299,26 @@ class Panel:
                             index=pd.MultiIndex.from_tuples([("person", "persons")], names=["level", "variable"]))
         blocks.append(head)
         stats(pers, covariates, "person")
-        if by in self.data.columns:
-            stats(self.data, outcomes, "person-month")
-        else:
-            d = self.data[list(outcomes)].copy()
-            d[by] = self.data["person_id"].map(pers.set_index("person_id")[by]).to_numpy()
-            stats(d, outcomes, "person-month")
+        if outcomes:
+            blocks.append(self._outcome_block(by, list(outcomes)))
         out = pd.concat(blocks, axis=0)
         groups = list(counts.index)
         cols = [(g, s) for g in groups for s in ("n", "mean", "sd") if (g, s) in out.columns]
         return out[cols]
+
+    def _outcome_block(self, by: str, outcomes: list) -> pd.DataFrame:
+        """describe_by's person-month rows (``n``, ``mean``, ``sd`` of each outcome by group),
+        computed by the engine (:meth:`aggregate`): outcomes are never missing in the panel, so
+        ``n`` is the group's person-months."""
+        if by in self.columns or self.store is None:
+            agg = self.aggregate([by], outcomes=outcomes, sd=True)
+        else:      # a person column kept only in the person table (include_person_columns=False)
+            agg = self.store.aggregate([by], outcomes, sd=True)
+        cols = {}
+        for _, r in agg.iterrows():
+            cols[(r[by], "n")] = [float(r["n"])] * len(outcomes)
+            cols[(r[by], "mean")] = [float(r[f"{o}_mean"]) for o in outcomes]
+            cols[(r[by], "sd")] = [float(r[f"{o}_sd"]) for o in outcomes]
+        return pd.DataFrame(cols, index=pd.MultiIndex.from_product([["person-month"], outcomes],
+                                                                    names=["level", "variable"]))
 

@@ -154,14 +154,24 @@ class PanelStore:
         tab = pq.read_table(str(self.persons_path), read_dictionary=strs)
         return pandas_types(tab.to_pandas(date_as_object=False), person_level=True)
 
-    def aggregate(self, by: Sequence[str], outcomes: Sequence[str]) -> pd.DataFrame:
-        """Group-by counts, sums and means over the person-month files (DuckDB via Ibis), the
-        person columns among ``by`` / ``outcomes`` joined from the person table."""
+    def head(self, n: int = 5) -> pd.DataFrame:
+        """The first ``n`` person-months (all columns), reading one row group."""
+        import pyarrow.dataset as ds
+        tab = ds.dataset(str(self.panel_dir), format="parquet").head(n)
+        pcols = [c for c in self.columns if c in self.person_columns]
+        if pcols:
+            tab = self._join_persons(tab, pcols)
+        return pandas_types(tab.select(self.columns).to_pandas(date_as_object=False))
+
+    def aggregate(self, by: Sequence[str], outcomes: Sequence[str], *, sd: bool = False) -> pd.DataFrame:
+        """Group-by counts, sums and means (and sample standard deviations with ``sd``) over the
+        person-month files (DuckDB via Ibis), the person columns among ``by`` / ``outcomes``
+        joined from the person table; ``by=()`` aggregates over all person-months."""
         from .engine import connect
         con = connect("duckdb")
         try:
             t = con.read_parquet(str(self.panel_dir / "*.parquet"))
-            pcols = [c for c in [*by, *outcomes] if c in self.person_columns]
+            pcols = [c for c in [*by, *outcomes] if c in self.person_columns or c not in t.columns]
             if pcols:
                 path = self.persons_path if self.persons_path.is_file() else self.persons_path / "*.parquet"
                 p = con.read_parquet(str(path)).select("person_id", *dict.fromkeys(pcols))
@@ -171,7 +181,10 @@ class PanelStore:
                 v = t[o].cast("float64")
                 aggs[f"{o}_sum"] = v.sum()
                 aggs[f"{o}_mean"] = v.mean()
-            out = t.group_by(list(by)).aggregate(**aggs).order_by(list(by)).to_pandas()
+                if sd:
+                    aggs[f"{o}_sd"] = v.std(how="sample")
+            q = t.group_by(list(by)).aggregate(**aggs).order_by(list(by)) if by else t.aggregate(**aggs)
+            out = q.to_pandas()
         finally:
             con.disconnect()
         out["n"] = out["n"].astype(np.int64)
