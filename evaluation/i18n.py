@@ -278,13 +278,20 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$")
 
 def heading(text: str, language: str) -> str:
     """The heading ``text`` (English, as written in a notebook) in ``language``."""
+    return _catalogued(HEADINGS, "HEADINGS", text, text, language, f"notebook heading {text!r}")
+
+
+def _catalogued(table: dict, name: str, key: str, text: str, language: str, what: str,
+                hint: str = "") -> str:
+    """``table[key]`` in a language other than English (``text`` itself in English); a missing
+    entry is a :class:`TranslationError` that names the table to add it to."""
     check_language(language)
     if language == "en":
         return text
-    if text not in HEADINGS:
-        raise TranslationError(f"notebook heading {text!r} has no {language!r} translation; add it "
-                               "to HEADINGS in evaluation/i18n.py")
-    return HEADINGS[text]
+    if key not in table:
+        raise TranslationError(f"{what} has no {language!r} translation; add it to {name} in "
+                               f"evaluation/i18n.py{hint}")
+    return table[key]
 
 
 def _norm(text: str) -> str:
@@ -294,15 +301,8 @@ def _norm(text: str) -> str:
 
 def paragraph(text: str, language: str) -> str:
     """A notebook paragraph (English, as written in ``notebooks/*.py``) in ``language``."""
-    check_language(language)
-    if language == "en":
-        return text
-    key = _norm(text)
-    if key not in PROSE:
-        raise TranslationError(f"notebook paragraph {text[:70]!r}... has no {language!r} "
-                               "translation; add it to PROSE in evaluation/i18n.py (keyed by the "
-                               "English paragraph; line breaks do not matter)")
-    return PROSE[key]
+    return _catalogued(PROSE, "PROSE", _norm(text), text, language, f"notebook paragraph {text[:70]!r}...",
+                       " (keyed by the English paragraph; line breaks do not matter)")
 
 
 def _blocks(source: str) -> list[tuple[str, list[str]]]:
@@ -1278,13 +1278,19 @@ def description(text: Any, language: str) -> Any:
     return text if out is None else out
 
 
-def _description_pattern(text: str, language: str, patterns) -> str | None:
+def _match(text: str, language: str, patterns, value) -> str | None:
+    """The first catalogue pattern matching ``text``, its fields filled by ``value`` (numbers in
+    the language's format), else None."""
     for rx, nb, names, _ in patterns:
         m = rx.match(text)
         if m:
-            return nb.format(**{n: (number_text(v, language) if _NUMBER_TEXT.match(v)
-                                    else description(v, language)) for n, v in zip(names, m.groups())})
+            return nb.format(**{n: (number_text(v, language) if _NUMBER_TEXT.match(v) else value(v))
+                                for n, v in zip(names, m.groups())})
     return None
+
+
+def _description_pattern(text: str, language: str, patterns) -> str | None:
+    return _match(text, language, patterns, lambda v: description(v, language))
 
 
 def _pattern_text(label: str, language: str, table: str) -> str:
@@ -1293,13 +1299,8 @@ def _pattern_text(label: str, language: str, table: str) -> str:
         return label
     if label in catalogue:
         return catalogue[label]
-    for rx, nb, names, _ in _patterns(table):
-        m = rx.match(label)
-        if m:
-            vals = {n: (number_text(v, language) if _NUMBER_TEXT.match(v) else v)
-                    for n, v in zip(names, m.groups())}
-            return nb.format(**vals)
-    return label
+    out = _match(label, language, _patterns(table), lambda v: v)
+    return label if out is None else out
 
 
 def number_text(value: str, language: str) -> str:

@@ -96,13 +96,18 @@ def short_name(title: str) -> str:
     return re.split(r"\s*[:—–]\s+", title, maxsplit=1)[0].strip() or title
 
 
+def outcome_name(col: str, language: str = "en") -> str:
+    """An outcome column in words (:data:`OUTCOME_NAMES`); one without a name keeps its column
+    name, underscores as spaces."""
+    return OUTCOME_NAMES.get(col, {}).get(language, col.replace("_", " "))
+
+
 def outcome_label(headline: dict, language: str = "en") -> str:
     """What a recorded estimate measures, in words: ``"employed_50 at month 24"`` →
     ``"employed in at least a 50 % position at 24 months"`` (``nb``: ``"i arbeid i minst 50 %
     stilling etter 24 måneder"``); an outcome without a name keeps its column name."""
     col, month = outcome_of(headline)
-    name = OUTCOME_NAMES.get(col, {}).get(language, col.replace("_", " "))
-    return name + (" " + i18n.t("at_month", language, month=month) if month is not None else "")
+    return outcome_name(col, language) + (" " + i18n.t("at_month", language, month=month) if month is not None else "")
 
 
 def headline_sentence(headline: dict | None, *, title: str, language: str = "en",
@@ -126,7 +131,7 @@ def headline_sentence(headline: dict | None, *, title: str, language: str = "en"
         return i18n.t("withheld", language, reason=i18n.description(reason, language))
     col, month = outcome_of(headline)
     kind = outcome_kind(col)
-    name = OUTCOME_NAMES.get(col, {}).get(language, col.replace("_", " "))
+    name = outcome_name(col, language)
     what = i18n.t("share_of" if kind == "binary" else "mean_of", language, outcome=name)
     if kind == "count":
         what = name
