@@ -526,3 +526,25 @@ def test_summary_describe_display_read_no_data(extracts, panel):
     agg = big.aggregate([], outcomes=["employed"], sd=True)
     d = panel.data["employed"].astype(float)
     assert agg["n"].item() == len(d) and agg["employed_sd"].item() == pytest.approx(d.std(), rel=1e-12)
+
+
+def test_describe_by_a_column_with_missing_values():
+    """Persons without a provider (the control arm) are the group "(missing)", in the person and
+    the person-month rows alike (both used to fail with a KeyError on the NaN group)."""
+    from evaluation.panel.panel import MISSING_GROUP
+    synthetic = pytest.importorskip("evaluation.synthetic")
+    sample = synthetic.generate("unge_paa_vei", n_persons=300, seed=1)
+    from evaluation.panel import _window_from_meta
+    p = build_panel(sample.extracts, window=_window_from_meta(getattr(sample, "meta", {}) or {}),
+                    outside_window="exclude")
+    d = p.describe_by("provider", outcomes=["employed"])
+    assert MISSING_GROUP in d.columns.get_level_values(0)
+    data = p.data
+    g = data["provider"].astype(object).where(data["provider"].notna(), MISSING_GROUP)
+    want = data.groupby(g)["employed"].agg(["count", "mean", "std"])
+    for grp, r in want.iterrows():
+        assert d.loc[("person-month", "employed"), (grp, "n")] == r["count"]
+        assert d.loc[("person-month", "employed"), (grp, "mean")] == pytest.approx(r["mean"], rel=1e-12)
+        assert d.loc[("person-month", "employed"), (grp, "sd")] == pytest.approx(r["std"], rel=1e-12)
+    persons = p.persons()
+    assert d.loc[("person", "persons"), (MISSING_GROUP, "n")] == persons["provider"].isna().sum()

@@ -17,6 +17,20 @@ DATA_ROW_LIMIT = 20_000_000
 _DESCRIBE_COVARIATES = ("age", "female", "under_30", "immigrant", "years_in_norway", "participated")
 
 
+#: The group of persons without a value of ``describe_by``'s grouping column (e.g. no provider).
+MISSING_GROUP = "(missing)"
+
+
+def _missing_as_group(s: pd.Series) -> pd.Series:
+    """``s`` with missing values as the group :data:`MISSING_GROUP` (text and categorical
+    columns; others unchanged: a flag or number has no missing value in the panel)."""
+    if not s.isna().any():
+        return s
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.cat.add_categories([MISSING_GROUP]).fillna(MISSING_GROUP)
+    return s.astype(object).where(s.notna(), MISSING_GROUP)
+
+
 class Panel:
     """A person-month panel with its sample flow.
 
@@ -267,10 +281,13 @@ class Panel:
         -------
         DataFrame
             Index ``(level, variable)`` with ``level`` ``"person"`` or ``"person-month"``;
-            columns ``(group, stat)`` with stats ``n`` (non-missing observations), ``mean``,
+            columns ``(group, stat)`` (persons without a value of ``by`` are the group
+            :data:`MISSING_GROUP`) with stats ``n`` (non-missing observations), ``mean``,
             ``sd``.  The first row ``("person", "persons")`` gives the number of persons.
         """
         pers = self.persons()
+        if by in pers.columns:      # persons without a group value (e.g. no provider) are a group
+            pers[by] = _missing_as_group(pers[by])
         if by not in pers.columns:
             raise ValueError(f"describe_by: {by!r} is not a person-level column; use one of "
                              f"{[c for c in pers.columns if pers[c].nunique() <= 50]}")
@@ -314,6 +331,7 @@ class Panel:
             agg = self.aggregate([by], outcomes=outcomes, sd=True)
         else:      # a person column kept only in the person table (include_person_columns=False)
             agg = self.store.aggregate([by], outcomes, sd=True)
+        agg[by] = _missing_as_group(agg[by])
         cols = {}
         for _, r in agg.iterrows():
             cols[(r[by], "n")] = [float(r["n"])] * len(outcomes)
