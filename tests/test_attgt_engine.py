@@ -124,10 +124,12 @@ def test_drops_as_att_gt_with_counts():
     d.loc[d["unit"] == 6, "group"] = 9                       # after the last period -> never
     d = d[~((d["unit"] % 17 == 0) & (d["period"] == 4))]     # unbalanced units
     d.loc[(d["unit"] == 8) & (d["period"] == 2), "y"] = np.nan
-    with pytest.warns(DiDDataWarning):
+    with pytest.warns(DiDDataWarning) as wa:
         a = att_gt(d, outcome="y", **SIM)
-    with pytest.warns(DiDDataWarning, match="balanced panel"):
+    with pytest.warns(DiDDataWarning, match="balanced panel") as wb:
         b = att_gt_engine(d, outcome="y", **SIM)
+    # every warning points at the user's call (this file), not at the package's helpers
+    assert {w.filename for w in [*wa, *wb] if issubclass(w.category, DiDDataWarning)} == {__file__}
     assert b.extra["dropped"] == a.extra["dropped"]
     assert b.extra["dropped"]["units not observed in every period"] > 0
     assert_same(a, b)

@@ -80,7 +80,8 @@ _OK, _UNBALANCED, _DUPLICATE, _VARYING = 0, 1, 2, 3
 
 
 def _warn(msg: str) -> None:
-    warnings.warn(msg, DiDDataWarning, stacklevel=3)
+    """Warn from a helper that :func:`att_gt_engine` calls directly, pointing at the user's call."""
+    warnings.warn(msg, DiDDataWarning, stacklevel=4)
 
 
 # ===================================================================== influence function store
