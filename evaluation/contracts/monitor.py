@@ -12,7 +12,7 @@ from scipy import stats
 
 from ..results import TableResult, _records
 from .events import detect_events, ever_true, month_index, panel_frame, person_table
-from .spec import CASELOAD_COLUMNS, ContractSpec, Target
+from .spec import CASELOAD_COLUMNS, CASELOAD_REQUIRED, ContractSpec, Target
 
 
 def wilson_interval(k, n, level: float = 0.95):
@@ -252,7 +252,7 @@ def caseload(panel, *, pilot: Optional[Iterable[str]] = None, reduction: float =
 def _pilot_and_start(df: pd.DataFrame, column: str, counterfactual: str, pilot, start):
     """Check the panel's columns and the options; the offices' adoption months, the pilot offices
     (default: the first to adopt) and the start month (default: their first adoption)."""
-    for c in ("person_id", "month", "office", "treated", column):
+    for c in (*CASELOAD_REQUIRED, column):
         if c not in df.columns:
             raise ValueError(f"caseload needs panel column {c!r}")
     if counterfactual not in ("comparison", "trend"):

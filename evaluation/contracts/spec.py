@@ -36,8 +36,10 @@ from ..schema import PANEL
 PERSON_FIELDS = ("person_id", "arm", "treated", "participated", "assigned_month", "office",
                  "mapping_month", "cohort")
 
-#: Panel columns :func:`~evaluation.contracts.caseload` reads besides its recipient column.
-CASELOAD_COLUMNS = ("person_id", "month", "office", "treated", "assigned_month")
+#: Panel columns :func:`~evaluation.contracts.caseload` needs besides its recipient column.
+CASELOAD_REQUIRED = ("person_id", "month", "office", "treated")
+#: ... and all it reads (``assigned_month`` gives the offices' adoption months when present).
+CASELOAD_COLUMNS = (*CASELOAD_REQUIRED, "assigned_month")
 
 #: Counterfactuals the engine accepts (and the INDIGO validation method each implies).
 COUNTERFACTUALS = {
