@@ -40,7 +40,7 @@ from ..results import TableResult, _records
 from .engine import _Q, ContractResult, _by_quantity, _resolve_quantity, evaluate, settle
 from .indigo import gated_json, largest_unit_price, to_indigo
 from .pricing import even_group_prices
-from .spec import ContractSpec
+from .spec import ContractSpec, keep_available
 
 #: Columns of :attr:`RuleComparison.table` (one row per candidate rule).
 COMPARISON_COLUMNS = ["rule", "type", "n", "payment", "expected_payment", "payment_per_participant",
@@ -435,12 +435,8 @@ class DesignSpec(BaseModel):
         """
         base = contract if isinstance(contract, ContractSpec) else ContractSpec.model_validate(dict(contract))
         specs = [base, *candidate_specs(base, self.rules, investor=self.investor).values()]
-        cols = [c for s in specs for c in s.panel_columns()] + [g.column for g in self.incentives]
-        cols = list(dict.fromkeys(cols))
-        if available is None:
-            return cols
-        have = set(available)
-        return [c for c in cols if c in have]
+        return keep_available([*(c for s in specs for c in s.panel_columns()),
+                               *(g.column for g in self.incentives)], available)
 
 
 def compare_even_rule(panel, spec, design: DesignSpec, incentive_table: pd.DataFrame, *,

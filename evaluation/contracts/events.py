@@ -6,7 +6,7 @@ from typing import Iterable, Mapping, Optional
 import numpy as np
 import pandas as pd
 
-from .spec import PERSON_FIELDS, ContractSpec, EventSpec
+from .spec import PERSON_FIELDS, ContractSpec, EventSpec, keep_available
 
 EVENT_COLUMNS = ["person_id", "event", "month", "event_time"]
 
@@ -35,8 +35,7 @@ def panel_frame(panel, columns: Iterable[str]) -> pd.DataFrame:
     if isinstance(panel, pd.DataFrame):
         return panel
     if hasattr(panel, "person_period") and hasattr(panel, "columns"):
-        have = set(panel.columns)
-        return panel.person_period([c for c in dict.fromkeys(columns) if c in have])
+        return panel.person_period(keep_available(columns, panel.columns))
     data = getattr(panel, "data", None)
     if isinstance(data, pd.DataFrame):
         return data

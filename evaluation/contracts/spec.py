@@ -41,6 +41,16 @@ CASELOAD_REQUIRED = ("person_id", "month", "office", "treated")
 #: ... and all it reads (``assigned_month`` gives the offices' adoption months when present).
 CASELOAD_COLUMNS = (*CASELOAD_REQUIRED, "assigned_month")
 
+def keep_available(columns: Iterable[str], available: Optional[Iterable[str]] = None) -> list[str]:
+    """``columns`` once each, in order, without those not in ``available`` (a panel's columns;
+    ``None``: all kept)."""
+    cols = list(dict.fromkeys(columns))
+    if available is None:
+        return cols
+    have = set(available)
+    return [c for c in cols if c in have]
+
+
 #: Counterfactuals the engine accepts (and the INDIGO validation method each implies).
 COUNTERFACTUALS = {
     "rct_control": "Randomised Control Trial",
@@ -699,11 +709,7 @@ class ContractSpec(_Strict):
                     cols.append(ref)
         if self.caseload_goal is not None:
             cols += [*CASELOAD_COLUMNS, "on_social_assistance"]
-        cols = list(dict.fromkeys(cols))
-        if available is None:
-            return cols
-        have = set(available)
-        return [c for c in cols if c in have]
+        return keep_available(cols, available)
 
     def check_panel(self, columns) -> None:
         """Raise ``ValueError`` naming every column the contract needs and the panel lacks."""

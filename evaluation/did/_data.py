@@ -65,13 +65,13 @@ def unit_rules(G: np.ndarray, units: np.ndarray, tlist: np.ndarray, anticipation
     if early.any():
         k = int(units[early].sum())
         _warn_user(f"Dropped {k} units that were already treated in the first period"
-              + (f" (accounting for anticipation = {anticipation})" if anticipation else "") + ".")
+                   + (f" (accounting for anticipation = {anticipation})" if anticipation else "") + ".")
         dropped["units treated in the first period"] = k
     late = G > tlist[-1]
     if late.any():
         k = int(units[late].sum())
         _warn_user(f"{k} units are first treated after the last period ({int(tlist[-1])}); they are "
-              "treated as never treated within the observation window.")
+                   "treated as never treated within the observation window.")
         dropped["units treated after the last period recoded as never treated"] = k
         G = np.where(late, 0, G)
     return early, G
@@ -93,7 +93,7 @@ def no_never_treated(gmax: int, tlist: np.ndarray, anticipation: int, control_gr
         raise ValueError("no never-treated units and fewer than two periods before the last "
                          "cohort is treated; cannot form comparisons")
     _warn_user(f"No never-treated units: periods from {gmax - anticipation} on are dropped and the "
-          f"cohort first treated in {gmax} is used as the never-treated comparison group (as R did).")
+               f"cohort first treated in {gmax} is used as the never-treated comparison group (as R did).")
     dropped["periods dropped (no never-treated units)"] = int((~keep_t).sum())
     return keep_t
 
