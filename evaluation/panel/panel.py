@@ -245,7 +245,8 @@ class Panel:
         DataFrame
             One row per group: ``by`` columns, ``n`` (person-months = persons, one row per person
             and period), and ``<outcome>_sum`` and ``<outcome>_mean`` for each outcome; sorted by
-            ``by``.  ``by=[]``: one row over all person-months.  Only these aggregates come into pandas, whatever the panel's size.
+            ``by``.  ``by=[]``: one row over all person-months.  Only these aggregates come into
+            pandas, whatever the panel's size.
         """
         by = self._check_columns(list(by), "aggregate")
         outs = [o for o in OUTCOMES if o in self.columns] if outcomes is None else \
@@ -286,11 +287,10 @@ class Panel:
             ``sd``.  The first row ``("person", "persons")`` gives the number of persons.
         """
         pers = self.persons()
-        if by in pers.columns:      # persons without a group value (e.g. no provider) are a group
-            pers[by] = _missing_as_group(pers[by])
         if by not in pers.columns:
             raise ValueError(f"describe_by: {by!r} is not a person-level column; use one of "
                              f"{[c for c in pers.columns if pers[c].nunique() <= 50]}")
+        pers[by] = _missing_as_group(pers[by])   # persons without a value (e.g. no provider): a group
         if covariates is None:
             covariates = [c for c in _DESCRIBE_COVARIATES if c in pers.columns]
             covariates += [c for c in pers.columns if c.startswith(("sa_months_", "emp_months_",

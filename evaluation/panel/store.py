@@ -124,13 +124,18 @@ class PanelStore:
             tab = self._join_persons(tab, pcols)
         return pandas_types(tab.select(cols).to_pandas(date_as_object=False))
 
-    def _join_persons(self, tab, pcols: Sequence[str]):
-        """``tab`` with the person columns ``pcols`` of each row's person (by ``person_id``)."""
+    def _join_persons(self, tab, pcols: Sequence[str], *, only_these: bool = False):
+        """``tab`` with the person columns ``pcols`` of each row's person (by ``person_id``);
+        ``only_these``: read just the persons of ``tab`` from the person table (a few rows),
+        not all of it."""
         import pyarrow as pa
         import pyarrow.compute as pc
         import pyarrow.parquet as pq
         strs = [c for c in pcols if schema.PANEL.get(c) == "str"]
-        pers = pq.read_table(str(self.persons_path), columns=["person_id", *pcols], read_dictionary=strs)
+        which = [("person_id", "in", pc.unique(tab.column("person_id").cast(pa.string())).to_pylist())] \
+            if only_these else None
+        pers = pq.read_table(str(self.persons_path), columns=["person_id", *pcols], read_dictionary=strs,
+                             filters=which)
         ids = pers.column("person_id").combine_chunks()
         col = tab.column("person_id")
         if pa.types.is_dictionary(col.type) and col.num_chunks:
@@ -160,7 +165,7 @@ class PanelStore:
         tab = ds.dataset(str(self.panel_dir), format="parquet").head(n)
         pcols = [c for c in self.columns if c in self.person_columns]
         if pcols:
-            tab = self._join_persons(tab, pcols)
+            tab = self._join_persons(tab, pcols, only_these=True)
         return pandas_types(tab.select(self.columns).to_pandas(date_as_object=False))
 
     def aggregate(self, by: Sequence[str], outcomes: Sequence[str], *, sd: bool = False) -> pd.DataFrame:
