@@ -56,6 +56,9 @@ def pandas_types(df: pd.DataFrame, *, person_level: bool = False) -> pd.DataFram
                 df[c] = s.astype(str)
                 continue
             cat = s if isinstance(s.dtype, pd.CategoricalDtype) else s.astype("category")
+            if cat.cat.categories.is_monotonic_increasing and not cat.cat.ordered:
+                df[c] = cat    # already sorted (a sorted file's dictionary): nothing to remap
+                continue
             cats = pd.Index(sorted(cat.cat.categories))
             df[c] = pd.Categorical.from_codes(
                 cats.get_indexer(cat.cat.categories)[cat.cat.codes.to_numpy()]
@@ -118,11 +121,68 @@ class PanelStore:
         pcols = [c for c in cols if c in self.person_columns]
         own = [c for c in cols if c not in pcols]
         read = own if not pcols or "person_id" in own else ["person_id", *own]
-        tab = pq.read_table(str(self.panel_dir), columns=read, filters=filter,
-                            read_dictionary=[c for c in read if schema.PANEL.get(c) == "str"])
-        if pcols:
-            tab = self._join_persons(tab, pcols)
+        if filter is not None:
+            tab = self._read_filtered(read, pcols, filter)
+        else:
+            tab = pq.read_table(str(self.panel_dir), columns=read,
+                                read_dictionary=[c for c in read if schema.PANEL.get(c) == "str"])
+            if pcols:
+                tab = self._join_persons(tab, pcols)
         return pandas_types(tab.select(cols).to_pandas(date_as_object=False))
+
+    def _read_filtered(self, own: Sequence[str], pcols: Sequence[str], filter):
+        """The rows matching ``filter`` (pyarrow's list of ``(column, "in", values)`` on
+        person-month columns) with the person-month columns ``own`` and the person columns
+        ``pcols`` (joined by ``person_id``), sorted by person and month, read by DuckDB.
+
+        DuckDB decodes the other columns only for the rows that pass the filter and joins on
+        the filtered rows; pyarrow decoded every row group whole (``person_id`` of every
+        person-month) and filtered after.  One event time of 1M persons (36M person-months; the
+        bench's ITT frame, 10 columns): pyarrow read and join 2.5-3.5 s, DuckDB 0.6 s.
+        """
+        import duckdb
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        where, params = [], []
+        for col, op, vals in filter:
+            if op != "in":
+                raise ValueError(f"panel row filter {op!r} on {col!r}: only 'in' is supported")
+            vals = [int(v) for v in vals]
+            where.append(f'f."{col}" IN ({", ".join("?" * len(vals))})' if vals else "FALSE")
+            params += vals
+        files = sorted(str(f) for f in self.panel_dir.glob("*.parquet"))
+        sel = [f'f."{c}"' for c in own] + [f'p."{c}"' for c in pcols]
+        sql = f"SELECT {', '.join(sel)} FROM read_parquet(?) AS f"
+        if pcols:
+            pfiles = [str(self.persons_path)] if self.persons_path.is_file() else \
+                sorted(str(f) for f in self.persons_path.glob("*.parquet"))
+            sql += " JOIN read_parquet(?) AS p ON f.person_id = p.person_id"
+            params = [pfiles, *params]
+        sql += f" WHERE {' AND '.join(where)}" + (" ORDER BY f.person_id, f.month" if pcols else "")
+        con = duckdb.connect()
+        try:
+            tab = con.sql(sql, params=[files, *params]).to_arrow_table()
+        finally:
+            con.close()
+        return self._as_panel_dictionaries(tab)
+
+    def _as_panel_dictionaries(self, tab):
+        """Text columns as dictionaries of all the panel's values (the person table's), as an
+        unfiltered read gives them, so a frame's categories do not depend on its rows."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+        strs = [c for c in tab.column_names if schema.PANEL.get(c) == "str"]
+        if not strs:
+            return tab
+        pers = pq.read_table(str(self.persons_path), columns=strs)
+        for c in strs:
+            values = pc.unique(pers.column(c).drop_null()).cast(pa.string())
+            values = values.take(pc.sort_indices(values))
+            col = tab.column(c).cast(pa.string()).combine_chunks()
+            codes = pc.index_in(col, value_set=values).cast(pa.int32())
+            tab = tab.set_column(tab.schema.get_field_index(c), c, pa.DictionaryArray.from_arrays(codes, values))
+        return tab
 
     def _join_persons(self, tab, pcols: Sequence[str], *, only_these: bool = False):
         """``tab`` with the person columns ``pcols`` of each row's person (by ``person_id``);
