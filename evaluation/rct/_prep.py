@@ -217,7 +217,7 @@ def covariate_matrix(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.
     for c in covariates:
         s = data[c]
         if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
-            cols.append(s.to_numpy(dtype=float)[:, None])
+            cols.append(s.to_numpy(dtype=float))
             names.append(c)
         else:
             codes, uniq = factorize(s)
@@ -228,7 +228,13 @@ def covariate_matrix(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.
             names.extend(f"{c}[{u}]" for u in uniq[1:])
     if not cols:
         return np.empty((len(data), 0)), []
-    return np.hstack(cols), names
+    out = np.empty((len(data), sum(1 if x.ndim == 1 else x.shape[1] for x in cols)), order="F")
+    j = 0
+    for x in cols:      # filled in place: one copy (np.hstack of (n, 1) columns made several)
+        w = 1 if x.ndim == 1 else x.shape[1]
+        out[:, j:j + w] = x.reshape(len(data), w)
+        j += w
+    return out, names
 
 
 def strata_dummies(st_codes: np.ndarray, n_st: int) -> np.ndarray:

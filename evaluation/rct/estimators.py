@@ -238,6 +238,23 @@ class _Design:
         self.se_type, self.strata_codes = se_type, strata_codes
 
 
+def _lin_design(D: np.ndarray, Xc: np.ndarray) -> np.ndarray:
+    """Lin's (2013) design ``[1, D, Xc - mean, D_a * (Xc - mean) for each arm a]``, filled into
+    one array (no intermediate (n, arms, covariates) product and no stacking copies: at 10M
+    persons and 6 covariates those took most of the ITT's time and memory)."""
+    n, a = D.shape
+    c = Xc.shape[1]
+    X = np.empty((n, 1 + a + c + a * c), order="F")
+    X[:, 0] = 1.0
+    X[:, 1:1 + a] = D
+    np.subtract(Xc, Xc.mean(axis=0), out=X[:, 1 + a:1 + a + c])
+    Xcc = X[:, 1 + a:1 + a + c]
+    for j in range(a):
+        lo = 1 + a + c + j * c
+        np.multiply(Xcc, D[:, j:j + 1], out=X[:, lo:lo + c])
+    return X
+
+
 def _build_design(data, *, outcome, treatment, covariates, method, se_type, clusters, strata, control,
                   where="itt", extra_cols=()) -> _Design:
     covariates = _as_list(covariates)
@@ -282,9 +299,7 @@ def _build_design(data, *, outcome, treatment, covariates, method, se_type, clus
         X = np.hstack([np.ones((n, 1)), D, Xc])
         names = ["(Intercept)"] + labels + cnames
     else:
-        Xcc = Xc - Xc.mean(axis=0)
-        inter = (D[:, :, None] * Xcc[:, None, :]).reshape(n, -1)
-        X = np.hstack([np.ones((n, 1)), D, Xcc, inter])
+        X = _lin_design(D, Xc)
         names = (["(Intercept)"] + labels + [f"{c}_c" for c in cnames]
                  + [f"{a}:{c}_c" for a in labels for c in cnames])
     arm_cols = list(range(1, 1 + arms.n_arms))
