@@ -196,12 +196,34 @@ def _date(mi):
     return ibis.date(1970 + mi // 12, mi % 12 + 1, 1)
 
 
+#: Leading characters of ``person_id`` that cut the persons into groups ranked in parallel
+#: (:func:`person_key`).
+KEY_PREFIX = 3
+
+
+def person_key(ids: ibis.Table) -> ibis.Table:
+    """``ids`` (one row per ``person_id``) with ``pk``, the person's rank by ``person_id``
+    (0-based), computed group by group.
+
+    A plain ``row_number() over (order by person_id)`` has no partition: Spark runs it as one
+    task on one executor, whatever the cluster (10M persons, one task).  Here the persons are
+    grouped by the first :data:`KEY_PREFIX` characters of ``person_id``; a group's persons are
+    ranked within the group (in parallel) and offset by the number of persons in the groups
+    before it (a cumulative sum over the few groups).  Prefixes order as the ids do (if
+    ``prefix(a) < prefix(b)`` then ``a < b``), so ``pk`` is the same rank as the global one.
+    """
+    ids = ids.mutate(_g=ids.person_id.substr(0, KEY_PREFIX))
+    groups = ids.group_by("_g").aggregate(_n=ids.count())
+    groups = groups.mutate(_off=groups._n.cumsum(order_by="_g") - groups._n)
+    j = ids.join(groups, "_g").mutate(_r=ibis.row_number().over(group_by="_g", order_by="person_id"))
+    return j.select("person_id", pk=(j._off + j._r).cast("int64"))
+
+
 def person_table(t, kept: ibis.Table, ws: int, we: int, ks: Sequence[int], data_start: int):
     """One row per panel person (see the module docstring of :mod:`evaluation.panel`):
     assignment, covariates, coverage, cohort, age (the baseline histories are added by
     :func:`evaluation.panel.outcomes.baselines` on the materialised result)."""
-    kept = kept.select("person_id")
-    P = (kept.mutate(pk=ibis.row_number().over(order_by="person_id"))
+    P = (person_key(kept.select("person_id"))
          .left_join(t["assignment"], "person_id").drop("person_id_right")
          .left_join(t["persons"], "person_id").drop("person_id_right")
          .left_join(t["coverage"], "person_id").drop("person_id_right"))

@@ -145,3 +145,34 @@ def test_engine_in_params_and_on_the_command_line(tmp_path):
     r = subprocess.run([sys.executable, "-m", "evaluation", "render", str(f), "--engine", "duckbd"],
                        capture_output=True, text=True, cwd=root)
     assert r.returncode == 2 and "unknown engine 'duckbd'" in r.stderr and "Traceback" not in r.stderr
+
+
+def _ids_with_awkward_prefixes() -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    ids = {f"P{i:07d}" for i in rng.integers(0, 10**7, 400)}
+    ids |= {"", "a", "ab", "abc", "abcd", "P1", "P10", "Z9", "0", "00123", "Ø12", "é9"}
+    return pd.DataFrame({"person_id": rng.permutation(sorted(ids))})
+
+
+def test_person_key_is_the_rank_by_person_id_on_duckdb():
+    """pk by prefix groups plus offsets equals the global rank, for ids of any length."""
+    import ibis
+    from evaluation.panel.relational import person_key
+    ids = _ids_with_awkward_prefixes()
+    con = ibis.duckdb.connect()
+    got = con.execute(person_key(con.create_table("ids", ids))).sort_values("pk")
+    assert got["person_id"].tolist() == sorted(ids["person_id"]) and got["pk"].tolist() == list(range(len(ids)))
+
+
+@spark_only
+def test_person_key_is_ranked_in_partitions_on_spark(spark):
+    """On Spark the persons are ranked per prefix group (a partitioned window: no single task
+    for all persons), and the key is still the global rank."""
+    import ibis
+    from evaluation.panel.relational import person_key
+    ids = _ids_with_awkward_prefixes()
+    con = ibis.pyspark.connect(spark)
+    sql = str(con.compile(person_key(con.create_table("ids_pk", ids, overwrite=True))))
+    assert "ROW_NUMBER() OVER (PARTITION BY" in sql.replace("\n", " ")
+    got = spark.sql(sql).toPandas().sort_values("pk")
+    assert got["person_id"].tolist() == sorted(ids["person_id"]) and got["pk"].tolist() == list(range(len(ids)))
