@@ -137,7 +137,7 @@ def build_panel(extracts: Mapping[str, pd.DataFrame], *, window=None,
         if win is None:
             win = _coverage_window(report)
         say("narrow tables", None)
-        t = register_narrow(con, report)
+        t = register_narrow(con, report, spill)
         counts = _run(con, t, win, ks, outs, job_kept_min_share, include_person_columns, store, say)
         if engine == "duckdb":
             con.disconnect()
