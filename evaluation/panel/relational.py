@@ -129,7 +129,7 @@ def register(con, frames: Mapping[str, pd.DataFrame]) -> dict[str, ibis.Table]:
     return out
 
 
-def _spark_view(con, sdf, view: str) -> None:
+def _spark_view(con, sdf, view: str, *, checkpoint: bool = True) -> None:
     """Register ``sdf`` as the Spark temporary view ``view``, materialised with its lineage cut
     (``localCheckpoint``): the view is then a leaf of every later query's plan.
 
@@ -142,10 +142,11 @@ def _spark_view(con, sdf, view: str) -> None:
     session = con._session
     if session.catalog.tableExists(view):
         session.catalog.dropTempView(view)
-    try:
-        sdf = sdf.localCheckpoint(eager=True)
-    except Exception:   # pragma: no cover - a Spark Connect server without checkpoints
-        sdf = sdf.cache()
+    if checkpoint:
+        try:
+            sdf = sdf.localCheckpoint(eager=True)
+        except Exception:   # pragma: no cover - a Spark Connect server without checkpoints
+            sdf = sdf.cache()
     sdf.createOrReplaceTempView(view)
 
 
@@ -209,12 +210,14 @@ def person_key(ids: ibis.Table) -> ibis.Table:
     task on one executor, whatever the cluster (10M persons, one task).  Here the persons are
     grouped by the first :data:`KEY_PREFIX` characters of ``person_id``; a group's persons are
     ranked within the group (in parallel) and offset by the number of persons in the groups
-    before it (a cumulative sum over the few groups).  Prefixes order as the ids do (if
+    before it (summed over a join of the few groups with the groups before them).  Prefixes order as the ids do (if
     ``prefix(a) < prefix(b)`` then ``a < b``), so ``pk`` is the same rank as the global one.
     """
     ids = ids.mutate(_g=ids.person_id.substr(0, KEY_PREFIX))
     groups = ids.group_by("_g").aggregate(_n=ids.count())
-    groups = groups.mutate(_off=groups._n.cumsum(order_by="_g") - groups._n)
+    before = groups.select(_h="_g", _m="_n")      # offsets by a join of the few groups: a
+    j = groups.left_join(before, groups._g > before._h)  # running sum would be a window
+    groups = j.group_by("_g").aggregate(_off=j._m.sum().fill_null(0))  # without partition
     j = ids.join(groups, "_g").mutate(_r=ibis.row_number().over(group_by="_g", order_by="person_id"))
     return j.select("person_id", pk=(j._off + j._r).cast("int64"))
 
