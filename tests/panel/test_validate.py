@@ -3,6 +3,9 @@ example rows equal those of the same extracts checked as frames, and row numbers
 parts."""
 from __future__ import annotations
 
+import re
+
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -95,3 +98,122 @@ def test_text_in_a_numeric_parquet_column_takes_the_frame_route(parts, tmp_path)
     p = next(p for p in rep.problems if p.kind == "type")
     assert (p.extract, p.column, p.count) == ("social_assistance", "amount", 1)
     assert p.examples == [f"row 4 (person_id {sa.loc[3, 'person_id']!r}, amount='12 000 kr')"]
+
+
+# --- duplicate checks: hash screen in the count query, exact count only when it is nonzero ---
+
+MONTHLY = ("social_assistance", "employment", "benefits", "education")
+
+
+def _with_duplicates(parts):
+    """The sample as frames with, per monthly extract, its first row repeated at the end; in
+    benefits also a row differing from the first only in ``benefit`` (not a duplicate of the
+    three-column key); in assignment one person repeated with the same arm and one with the
+    other arm."""
+    ex = read_extracts(parts)
+    n = {}
+    for name in MONTHLY:
+        df = ex[name]
+        n[name] = len(df)
+        extra = [df.iloc[[0]]]
+        if name == "benefits":
+            other = df.iloc[[0]].copy()
+            other["benefit"] = "disability" if other["benefit"].iloc[0] == "AAP" else "AAP"
+            assert not ((df.person_id == other.person_id.iloc[0]) & (df.month == other.month.iloc[0])
+                        & (df.benefit == other.benefit.iloc[0])).any()
+            extra.append(other)
+        ex[name] = pd.concat([df, *extra], ignore_index=True)
+    a = ex["assignment"]
+    n["assignment"] = len(a)
+    changed = a.iloc[[1]].copy()
+    arms = sorted(a["arm"].dropna().unique())
+    changed["arm"] = next(x for x in arms if x != changed["arm"].iloc[0])
+    ex["assignment"] = pd.concat([a, a.iloc[[0]], changed], ignore_index=True)
+    return ex, n
+
+
+def test_duplicates_are_counted_exactly_with_their_examples(parts, tmp_path):
+    """Every monthly extract (benefits keyed by person, month and benefit) and assignment (a
+    repeated row: "duplicate"; a second arm: "assignment changes"): exact counts (both copies)
+    and the first rows as examples, on the frame and the parquet routes."""
+    import shutil
+    ex, n = _with_duplicates(parts)
+    rep = validate_extracts(ex, raise_errors=False)
+    folder = tmp_path / "dups"
+    shutil.copytree(parts, folder)
+    for name in (*MONTHLY, "assignment"):
+        shutil.rmtree(folder / name)
+        _write_parts(ex[name], folder / name)
+    lazy = read_extracts(folder, lazy=True)
+    assert all(isinstance(lazy[name], ParquetSource) for name in (*MONTHLY, "assignment"))
+    assert _problems(validate_extracts(lazy, raise_errors=False)) == _problems(rep)
+    dups = {(p.extract, p.kind): p for p in rep.problems if p.kind in ("duplicate", "assignment changes")}
+    assert set(dups) == {*((m, "duplicate") for m in MONTHLY), ("assignment", "duplicate"),
+                         ("assignment", "assignment changes")}
+    for name in MONTHLY:
+        p = dups[name, "duplicate"]
+        assert p.count == 2 and p.column == "month"
+        assert [e.split(" (")[0] for e in p.examples] == ["row 1", f"row {n[name] + 1}"]
+        assert p.examples[0].startswith(f"row 1 (person_id {ex[name].person_id.iloc[0]!r}, ")
+    a = ex["assignment"]
+    p = dups["assignment", "duplicate"]
+    assert (p.column, p.count) == ("person_id", 2)
+    assert p.examples == [f"row {r} (person_id {a.person_id.iloc[0]!r})" for r in (1, n["assignment"] + 1)]
+    p = dups["assignment", "assignment changes"]
+    assert (p.column, p.count) == ("arm", 2)
+    assert [e.split(" (")[0] for e in p.examples] == ["row 2", f"row {n['assignment'] + 2}"]
+    assert p.message.startswith("assignment changes within a person")
+
+
+def test_a_hash_collision_is_no_problem(parts, monkeypatch):
+    """A screen that always collides (every key hashes to 0, so it counts every row) makes the
+    exact count run for every duplicate check; the exact count is 0, so there is no problem."""
+    from evaluation.panel import validate as v
+    ex = read_extracts(parts)
+    monkeypatch.setattr(v, "_SQL", {})     # compiled queries are kept by validation shape
+    monkeypatch.setattr(v, "_key_hash", lambda t, key: ibis.literal(0, "uint64"))
+    ran = []
+    fetch = v._Checks.fetch
+    monkeypatch.setattr(v._Checks, "fetch", lambda self, key, build: ran.append(key) or fetch(self, key, build))
+    rep = validate_extracts(ex, raise_errors=False)
+    assert rep.ok and not [p for p in rep.problems if p.kind in ("duplicate", "assignment changes")]
+    assert sum(k[0] == "duplicates" for k in ran) == 4 + 3 + 1   # monthly, persons/coverage, assignment x2
+    monkeypatch.undo()
+    assert not [k for k in ran if k[0] == "examples"]
+
+
+def test_the_screen_groups_by_one_hash_column():
+    """The screen's SQL groups by one UBIGINT (DuckDB's hash of each key column, xor-ed), not by
+    the key columns, and without Ibis's casts through BIT."""
+    from evaluation.panel import validate as v
+    from evaluation.panel.engine import connect
+    con = connect("duckdb")
+    df = pd.DataFrame({"person_id": ["a", "a", "b"], "month": pd.to_datetime(["2020-01-01"] * 3),
+                       "benefit": ["AAP", "AAP", "AAP"]})
+    con.con.register("_x_benefits", df)
+    ck = v._Checks(con)
+    ck.tables["benefits"] = con.table("_x_benefits")
+    lab = v._dup_screen(ck, "benefits", ("person_id", "month", "benefit"))
+    assert v._dup_screen(ck, "benefits", ("person_id", "month", "benefit")) == lab   # declared once
+    sql = str(con.compile(ck._tables[lab]))
+    assert 'XOR(XOR(HASH("t0"."person_id"), HASH("t0"."month")), HASH("t0"."benefit"))' in sql
+    assert re.findall(r"GROUP BY [0-9, ]+", sql) == ["GROUP BY 1"] and "AS BIT" not in sql
+    assert con.execute(ck._tables[lab]).iloc[0, 0] == 2
+
+
+def test_text_ids_of_parquet_views_are_judged_over_the_distinct_ids(parts, tmp_path):
+    """Text ids that are all plain integers (employment: '123' for 'P0000123') count as integer ids
+    in a parquet view as in a frame: the id-type problem is the same on both routes."""
+    import shutil
+    folder = tmp_path / "ids"
+    shutil.copytree(parts, folder)
+    emp = read_extracts(parts, names=["employment"])["employment"]
+    emp["person_id"] = emp["person_id"].str[1:].astype("int64").astype(str)   # "P0000123" -> "123"
+    shutil.rmtree(folder / "employment")
+    _write_parts(emp, folder / "employment")
+    lazy = read_extracts(folder, lazy=True)
+    assert isinstance(lazy["employment"], ParquetSource)
+    a = validate_extracts(lazy, raise_errors=False)
+    p = next(p for p in a.problems if p.kind == "id type")
+    assert "integer in ['employment']" in p.message and "text in ['assignment'" in p.message
+    assert _problems(a) == _problems(validate_extracts(read_extracts(folder), raise_errors=False))
