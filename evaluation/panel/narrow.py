@@ -77,6 +77,17 @@ def narrow_tables(tables: Mapping[str, ibis.Table], usable: Mapping[str, set]) -
     return out
 
 
+def presence_table(report) -> ibis.Table | None:
+    """Validation's table of person ids (one row per id in any extract, with the bit mask of
+    the extracts it is in) as the build's presence flags (:func:`.relational.presence`), or
+    None when validation did not keep it."""
+    ids, bits = getattr(report, "ids", None), getattr(report, "id_bits", None)
+    if ids is None or not bits or not {"assignment", "persons", "coverage"} <= set(bits):
+        return None
+    return ids.select("person_id", **{flag: (ids._m & bits[name]) != 0 for name, flag in (
+        ("assignment", "has_a"), ("persons", "has_p"), ("coverage", "has_c"))})
+
+
 def register_narrow(con, report, folder=None) -> dict[str, ibis.Table]:
     """The narrow tables as engine tables ``_ev_<extract>`` in ``con`` (the build's engine).
 
@@ -89,6 +100,9 @@ def register_narrow(con, report, folder=None) -> dict[str, ibis.Table]:
     108 s with parquet (19.5 s); the panels are identical.
     """
     narrow = narrow_tables(report.extracts, report.usable)
+    ids = presence_table(report)
+    if ids is not None:
+        narrow["_ids"] = ids
     out = {}
     duck = getattr(con, "name", "") == "duckdb"
     for name, expr in narrow.items():
@@ -116,7 +130,7 @@ def _to_spark(con, duck, expr, folder, name):
     if folder is None or not local:
         return session.createDataFrame(duck.to_pyarrow(expr)), False
     from pathlib import Path
-    path = Path(folder) / "narrow" / f"{name}.parquet"
+    path = Path(folder) / "narrow" / f"ev_{name}.parquet"   # Spark skips files named _*
     path.parent.mkdir(parents=True, exist_ok=True)
     quoted = "'" + str(path).replace("'", "''") + "'"
     duck.raw_sql(f"COPY ({duck.compile(expr)}) TO {quoted} (FORMAT parquet)")

@@ -79,6 +79,11 @@ class ValidationReport:
         The extracts with columns converted to the schema types (input frames are not modified).
     window : tuple of int or None
         The study window as month indices (months since 1970-01), if given.
+
+    :func:`validate_extracts` also sets ``con`` (its DuckDB connection), ``rows`` (rows per
+    extract), ``usable`` (usable columns per extract), ``ids`` (the engine table ``_ev_ids``: one
+    row per person id in any extract, ``_m`` the bit mask of the extracts it is in, or None) and
+    ``id_bits`` (extract -> bit), which the panel build reuses.
     """
 
     problems: list = field(default_factory=list)

@@ -161,26 +161,34 @@ def population(t: Mapping[str, ibis.Table], ws: int, we: int):
     Returns the flagged id table (``step`` 1..4 = excluded at that step, 5 = kept; ``cov_in``
     = coverage months inside the window) and the aggregate expression of the persons stage.
     """
-    ids = None
-    for name, tab in t.items():
-        if name.startswith("_"):
-            continue
-        s = tab.select("person_id").filter(tab.person_id.notnull())
-        ids = s if ids is None else ids.union(s, distinct=False)
-    ids = ids.distinct()
     cov = t["coverage"]
     cov_in = cov.select("person_id", cov_in=ibis.greatest(
         0, ibis.least(cov.cl, we) - ibis.greatest(cov.cf, ws) + 1)).distinct(on="person_id", keep="first")
-    flags = ids
-    for name, flag in (("assignment", "has_a"), ("persons", "has_p"), ("coverage", "has_c")):
-        have = t[name].select("person_id").distinct().mutate(**{flag: ibis.literal(True)})
-        flags = flags.left_join(have, "person_id").drop("person_id_right")
+    flags = t["_ids"] if "_ids" in t else presence(t)
     flags = flags.left_join(cov_in, "person_id").drop("person_id_right")
     cin = flags.cov_in.fill_null(0)
     a, p, c = flags.has_a.fill_null(False), flags.has_p.fill_null(False), flags.has_c.fill_null(False)
     step = ibis.cases((~a, 1), (~p, 2), (~c, 3), (cin <= 0, 4), else_=5)
     flags = flags.select("person_id", step=step, cov_in=cin)
     return flags, population_counts(flags)
+
+
+def presence(t: Mapping[str, ibis.Table]) -> ibis.Table:
+    """Every person id in any extract, flagged ``has_a`` / ``has_p`` / ``has_c`` when present
+    in assignment / persons / coverage.  Validation computes the same table for its linkage
+    checks; the build then takes that one (``t["_ids"]``, :func:`.narrow.narrow_tables`) instead
+    of reading every record's id again (at 10M persons and 300M records: 54 s)."""
+    ids = None
+    for name, tab in t.items():
+        if name.startswith("_"):
+            continue
+        s = tab.select("person_id").filter(tab.person_id.notnull())
+        ids = s if ids is None else ids.union(s, distinct=False)
+    flags = ids.distinct()
+    for name, flag in (("assignment", "has_a"), ("persons", "has_p"), ("coverage", "has_c")):
+        have = t[name].select("person_id").distinct().mutate(**{flag: ibis.literal(True)})
+        flags = flags.left_join(have, "person_id").drop("person_id_right")
+    return flags
 
 
 def population_counts(flags: ibis.Table) -> ibis.Table:

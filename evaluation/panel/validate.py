@@ -260,6 +260,7 @@ def validate_extracts(extracts: Mapping, *, window=None,
     ck.shape = shape
     rep = ValidationReport(ck.problems(shape), ck.tables, win)
     rep.con, rep.rows, rep.usable = con, dict(ck.rows), dict(ck.usable)
+    rep.ids, rep.id_bits = ck.extra.get("_ids"), dict(ck.id_bits)
     if raise_errors:
         rep.raise_for_errors()
     return rep
@@ -507,6 +508,10 @@ def _id_presence(ck: _Checks) -> tuple[ibis.Table, dict]:
     u = u.filter(u.person_id.notnull())
     g = u.group_by("person_id").aggregate(_m=u._f.bit_or())
     ids = g.mutate(_t=~g.person_id.re_search(r"^(?:[1-9][0-9]*|0)$").fill_null(False))
+    # kept as a table: the build takes its persons from it (.narrow.presence_table) instead of
+    # reading every record's id again
+    ck.con.con.execute(f'CREATE OR REPLACE TEMP TABLE "_ev_ids" AS {ck.con.compile(ids)}')
+    ids = ck.con.table("_ev_ids")
     ck.extra["_ids"], ck.id_bits = ids, bits
     return ids, bits
 

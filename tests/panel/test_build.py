@@ -79,3 +79,19 @@ def test_person_columns_stored_once_and_joined_on_reading(sample, monkeypatch):
                          include_person_columns=False)
     assert "age" not in narrow.data.columns and "arm" in narrow.data.columns
     pd.testing.assert_frame_equal(narrow.data, d[narrow.data.columns])
+
+
+def test_population_from_validations_ids_equals_reading_every_extract(sample, monkeypatch):
+    """The build takes its persons from validation's id table (``report.ids``); without it
+    (``presence``: every extract's ids read again) the panel, the flow and the persons are the same."""
+    from evaluation.panel import narrow
+    ex, w = sample
+    ex = {**ex, "persons": ex["persons"].iloc[5:], "coverage": ex["coverage"].iloc[:-7]}   # exclusions
+    used = build_panel(ex, window=w, outside_window="exclude")
+    assert narrow.presence_table(used.report) is not None
+    monkeypatch.setattr(narrow, "presence_table", lambda report: None)
+    again = build_panel(ex, window=w, outside_window="exclude")
+    pd.testing.assert_frame_equal(used.flow, again.flow)
+    pd.testing.assert_frame_equal(used.data, again.data)
+    pd.testing.assert_frame_equal(used.persons(), again.persons())
+    assert (used.flow["reason"].str.contains("no covariates|no coverage")).sum() == 2
