@@ -206,6 +206,7 @@ def _run(con, t, win, ks, outs, min_share, include_person_columns, store, say) -
     P0 = run.table("persons0", "_ev_P0", lambda: rel.person_table(
         t, F.filter(F.step == 5).select("person_id"), ws, we, ks, start))
     P = run.table("persons", "_ev_P", lambda: baselines(t, P0, ks))
+    run.drop("_ev_P0", "_ev_F", "_ev_ids")    # validation's id table too: only the population used it
     counts = run.frame("counts", lambda: rel.record_flow(t, P, ws, we).cross_join(
         rel.person_month_flow(P, ws, we)))
     pmf = counts.iloc[0]

@@ -74,6 +74,15 @@ class Runner:
             _spark_view(self.con, self.con._session.sql(sql), name)
         return self.con.table(name)
 
+    def drop(self, *names: str) -> None:
+        """Free intermediate tables no later step reads (DuckDB keeps temporary tables within
+        its memory limit: left in place, they made the later joins spill)."""
+        for name in names:
+            if self.duck:
+                self.con.con.execute(f'DROP TABLE IF EXISTS "{name}"')
+            elif self.con._session.catalog.tableExists(name):
+                self.con._session.catalog.dropTempView(name)
+
     def write(self, step: str, build: Callable, path: Path, *, order: Sequence[str] = (),
               folder: bool = False) -> int | None:
         """Write the step's rows (sorted by ``order`` when given) to parquet (DuckDB: one file at
