@@ -228,7 +228,7 @@ def covariate_matrix(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.
             names.extend(f"{c}[{u}]" for u in uniq[1:])
     if not cols:
         return np.empty((len(data), 0)), []
-    out = np.empty((len(data), sum(1 if x.ndim == 1 else x.shape[1] for x in cols)), order="F")
+    out = np.empty((len(data), sum(1 if x.ndim == 1 else x.shape[1] for x in cols)))
     j = 0
     for x in cols:      # filled in place: one copy (np.hstack of (n, 1) columns made several)
         w = 1 if x.ndim == 1 else x.shape[1]

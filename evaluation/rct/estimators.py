@@ -244,7 +244,7 @@ def _lin_design(D: np.ndarray, Xc: np.ndarray) -> np.ndarray:
     persons and 6 covariates those took most of the ITT's time and memory)."""
     n, a = D.shape
     c = Xc.shape[1]
-    X = np.empty((n, 1 + a + c + a * c), order="F")
+    X = np.empty((n, 1 + a + c + a * c))
     X[:, 0] = 1.0
     X[:, 1:1 + a] = D
     np.subtract(Xc, Xc.mean(axis=0), out=X[:, 1 + a:1 + a + c])
