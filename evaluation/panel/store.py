@@ -156,7 +156,7 @@ class PanelStore:
         if pcols:
             pfiles = [str(self.persons_path)] if self.persons_path.is_file() else \
                 sorted(str(f) for f in self.persons_path.glob("*.parquet"))
-            sql += " JOIN read_parquet(?) AS p ON f.person_id = p.person_id"
+            sql += " LEFT JOIN read_parquet(?) AS p ON f.person_id = p.person_id"
             params = [pfiles, *params]
         sql += f" WHERE {' AND '.join(where)}" + (" ORDER BY f.person_id, f.month" if pcols else "")
         con = duckdb.connect()
@@ -177,10 +177,15 @@ class PanelStore:
             return tab
         pers = pq.read_table(str(self.persons_path), columns=strs)
         for c in strs:
+            col = tab.column(c).cast(pa.string()).combine_chunks()
             values = pc.unique(pers.column(c).drop_null()).cast(pa.string())
             values = values.take(pc.sort_indices(values))
-            col = tab.column(c).cast(pa.string()).combine_chunks()
-            codes = pc.index_in(col, value_set=values).cast(pa.int32())
+            codes = pc.index_in(col, value_set=values)
+            if codes.null_count > col.null_count:     # values the person table lacks: keep them
+                values = pc.unique(pa.concat_arrays([values, col.drop_null()]))
+                values = values.take(pc.sort_indices(values))
+                codes = pc.index_in(col, value_set=values)
+            codes = codes.cast(pa.int32())
             tab = tab.set_column(tab.schema.get_field_index(c), c, pa.DictionaryArray.from_arrays(codes, values))
         return tab
 

@@ -8,6 +8,8 @@ columns of the layout are joined from the person table when frames are read.
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 import pytest
 
@@ -95,3 +97,18 @@ def test_population_from_validations_ids_equals_reading_every_extract(sample, mo
     pd.testing.assert_frame_equal(used.data, again.data)
     pd.testing.assert_frame_equal(used.persons(), again.persons())
     assert (used.flow["reason"].str.contains("no covariates|no coverage")).sum() == 2
+
+
+def test_filtered_frame_keeps_rows_whose_person_row_is_missing(sample):
+    """The filtered read joins the person columns with a left join: a person-month whose person
+    is missing from the person table keeps its row (person columns missing), as the unfiltered
+    read does, instead of being dropped."""
+    ex, w = sample
+    p = build_panel(ex, window=w, outside_window="exclude")
+    full = p.person_frame(6, columns=["arm", "employed"])
+    gone = full["person_id"].iloc[0]
+    pers = pq.read_table(p.store.persons_path)
+    pq.write_table(pers.filter(pa.compute.not_equal(pers["person_id"], gone)), p.store.persons_path)
+    f = p.person_frame(6, columns=["arm", "employed"])
+    assert len(f) == len(full) and f["arm"].isna().sum() == 1
+    assert f.loc[f["person_id"] == gone, "employed"].tolist() == full.loc[full["person_id"] == gone, "employed"].tolist()
