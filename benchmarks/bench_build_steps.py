@@ -35,7 +35,8 @@ def _instrument(times: list, profile: str | None) -> None:
         def timed(self, step, *args, **kw):
             first = profile and step in _PERSON_MONTHS and not any(s in _PERSON_MONTHS for _, s, _, _ in times)
             if first and self.duck:
-                self.con.con.execute("SET enable_profiling = 'query_tree_optimizer'")
+                fmt = "json" if profile.endswith(".json") else "query_tree_optimizer"
+                self.con.con.execute(f"SET enable_profiling = '{fmt}'")
                 self.con.con.execute(f"SET profiling_output = '{profile}'")
             t, c = time.perf_counter(), time.process_time()
             out = call(self, step, *args, **kw)
@@ -53,7 +54,8 @@ def main(argv=None) -> None:
     ap.add_argument("folder", help="a folder of extracts (e.g. made by bench_scale.py --reuse)")
     ap.add_argument("--engine", default="duckdb", choices=["duckdb", "spark"])
     ap.add_argument("--memory-limit", default="4GB")
-    ap.add_argument("--profile", default=None, help="file for DuckDB's profile of the first bucket")
+    ap.add_argument("--profile", default=None, help="file for DuckDB's profile of the first bucket "
+                    "(a .json file: DuckDB's JSON profile, and the slowest operators printed)")
     a = ap.parse_args(argv)
     os.environ["EVALUATION_CACHE"] = "off"
     times: list = []
@@ -71,6 +73,27 @@ def main(argv=None) -> None:
         steps[key] = (w + wall, c + cpu)
     for step, (w, c) in steps.items():
         print(f"{step:40s} {w:8.1f} s wall {c:8.1f} s CPU")
+    if a.profile and a.profile.endswith(".json") and Path(a.profile).is_file():
+        _operators(Path(a.profile))
+
+
+def _operators(path: Path) -> None:
+    """The operators of the profiled query, slowest first (DuckDB's JSON profile)."""
+    import json
+    rows = []
+
+    def walk(node, depth=0):
+        name = node.get("name") or node.get("operator_name") or "?"
+        rows.append((node.get("timing", node.get("operator_timing", 0.0)), depth, name.strip(),
+                     node.get("intermediate_rows", node.get("operator_cardinality", 0))))
+        for child in node.get("children", []):
+            walk(child, depth + 1)
+    prof = json.loads(path.read_text())
+    for root in prof.get("operator", [prof]):   # DuckDB 2: {"operator": [tree], ...}
+        walk(root)
+    print(f"operators of the first person-month query ({path}):")
+    for secs, depth, name, card in sorted(rows, reverse=True)[:15]:
+        print(f"  {secs:7.2f} s  depth {depth:2d}  {name:28s} {card:>12,} rows")
 
 
 if __name__ == "__main__":

@@ -11,23 +11,29 @@ import ibis
 
 
 def baselines(t, P: ibis.Table, ks: Sequence[int]) -> ibis.Table:
-    """Baseline histories: months with a payment / a job and sums in the k months before ``ref``."""
-    k0 = ks[0]
-    refs = P.select("person_id", "ref")
+    """Baseline histories: months with a payment / a job and sums in the k months before ``ref``.
+
+    Each register's records are linked to the person once (by ``person_id``), cut to the
+    longest window (``1 <= ref - m <= max(ks)``) and summed per integer key ``pk``; at 10M
+    persons the group-by over all records by text id spilled to disk.  ``ks`` sorted.
+    """
+    k0, kmax = ks[0], ks[-1]
+    refs = P.select("person_id", "pk", "ref")
     aggs = []
     for name, flag_name, sum_name, flag, value in (
             ("social_assistance", "sa_months", "sa_amount", "amt", "amt"),
             ("employment", "emp_months", "earnings", "ps", "earn")):
         r = t[name]
         j = r.join(refs, "person_id")
-        d = j.ref - j.m
-        agg = j.group_by("person_id").aggregate(
-            **{f"{flag_name}_{k}": ((d >= 1) & (d <= k) & (j[flag] > 0)).sum() for k in ks},
-            **{f"{sum_name}_{k0}": j[value].sum(where=(d >= 1) & (d <= k0))})
+        j = j.select("pk", flag, *([value] if value != flag else []), d=j.ref - j.m)
+        j = j.filter(j.d >= 1, j.d <= kmax)
+        agg = j.group_by("pk").aggregate(
+            **{f"{flag_name}_{k}": ((j.d <= k) & (j[flag] > 0)).sum() for k in ks},
+            **{f"{sum_name}_{k0}": j[value].sum(where=j.d <= k0)})
         aggs.append(agg)
     for agg in aggs:
-        P = P.left_join(agg, "person_id").drop("person_id_right")
-    return P.mutate(**{c: P[c].fill_null(0) for agg in aggs for c in agg.columns if c != "person_id"})
+        P = P.left_join(agg, "pk").drop("pk_right")
+    return P.mutate(**{c: P[c].fill_null(0) for agg in aggs for c in agg.columns if c != "pk"})
 
 
 def job_kept(e: ibis.Table, min_share):

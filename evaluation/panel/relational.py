@@ -220,14 +220,19 @@ def person_key(ids: ibis.Table) -> ibis.Table:
     ranked within the group (in parallel) and offset by the number of persons in the groups
     before it (summed over a join of the few groups with the groups before them).  Prefixes order as the ids do (if
     ``prefix(a) < prefix(b)`` then ``a < b``), so ``pk`` is the same rank as the global one.
+
+    The offsets pass through ``float64`` (exact below 2**53) so that ``pk`` is a 64-bit integer
+    on every engine: DuckDB sums BIGINT as HUGEINT, and Ibis, which types the sum as int64,
+    leaves out a cast to int64; a HUGEINT ``pk`` was written to parquet as DOUBLE, and every
+    person-month key, join and group-by after it was on doubles.
     """
     ids = ids.mutate(_g=ids.person_id.substr(0, KEY_PREFIX))
     groups = ids.group_by("_g").aggregate(_n=ids.count())
     before = groups.select(_h="_g", _m="_n")      # offsets by a join of the few groups: a
     j = groups.left_join(before, groups._g > before._h)  # running sum would be a window
-    groups = j.group_by("_g").aggregate(_off=j._m.sum().fill_null(0))  # without partition
+    groups = j.group_by("_g").aggregate(_off=j._m.sum().fill_null(0).cast("float64"))  # without
     j = ids.join(groups, "_g").mutate(_r=ibis.row_number().over(group_by="_g", order_by="person_id"))
-    return j.select("person_id", pk=(j._off + j._r).cast("int64"))
+    return j.select("person_id", pk=(j._off + j._r).cast("int64"))   # partition; see below
 
 
 def person_table(t, kept: ibis.Table, ws: int, we: int, ks: Sequence[int], data_start: int):

@@ -192,7 +192,8 @@ def robust_vcov(X, e, bread, *, se_type="HC2", clusters=None, df_for=None, weigh
         vcov = bread * (e @ e) / (n - k)
         df = np.full(k, float(n - k))
     elif se_type in HC_TYPES:
-        h = np.einsum("ij,jk,ik->i", X, bread, X)
+        XB = X @ bread                             # (N, K), by BLAS; reused for the influence
+        h = np.einsum("ij,ij->i", XB, X)           # leverages x_i' (X'X)^{-1} x_i
         ok = 1.0 - h > 1e-12
         safe = np.where(ok, 1.0 - h, 1.0)
         if se_type in ("HC0", "HC1"):
@@ -201,7 +202,7 @@ def robust_vcov(X, e, bread, *, se_type="HC2", clusters=None, df_for=None, weigh
             w = np.where(ok, e / np.sqrt(safe), 0.0)
         else:
             w = np.where(ok, e / safe, 0.0)
-        infl = (X * w[:, None]) @ bread            # (N, K): influence of each obs on beta
+        infl = XB * w[:, None]                     # (N, K): influence of each obs on beta
         vcov = infl.T @ infl
         if se_type == "HC1":
             vcov *= n / (n - k)

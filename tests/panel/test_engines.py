@@ -164,6 +164,17 @@ def test_person_key_is_the_rank_by_person_id_on_duckdb():
     assert got["person_id"].tolist() == sorted(ids["person_id"]) and got["pk"].tolist() == list(range(len(ids)))
 
 
+def test_person_key_is_a_64_bit_integer_in_the_engine():
+    """DuckDB sums BIGINT as HUGEINT and Ibis leaves out a cast to int64 it thinks is a no-op;
+    pk must still be BIGINT in the engine (a HUGEINT pk went to parquet as DOUBLE, and every
+    person-month key, join and group-by after it ran on doubles)."""
+    import ibis
+    from evaluation.panel.relational import person_key
+    con = ibis.duckdb.connect()
+    sql = str(con.compile(person_key(con.create_table("ids", _ids_with_awkward_prefixes()))))
+    assert dict(zip(*[con.con.sql(sql).columns, con.con.sql(sql).types]))["pk"] == "BIGINT"
+
+
 @spark_only
 def test_person_key_is_ranked_in_partitions_on_spark(spark):
     """On Spark the persons are ranked per prefix group (a partitioned window: no single task
