@@ -14,8 +14,8 @@ def baselines(t, P: ibis.Table, ks: Sequence[int]) -> ibis.Table:
     """Baseline histories: months with a payment / a job and sums in the k months before ``ref``.
 
     Each register's records are linked to the person once (by ``person_id``), cut to the
-    longest window (``1 <= ref - m <= max(ks)``) and summed per integer key ``pk``; at 10M
-    persons the group-by over all records by text id spilled to disk.  ``ks`` sorted.
+    longest window (``1 <= ref - m <= max(ks)``) and summed per integer key ``pk`` (not per
+    text id over all records).  ``ks`` sorted.
     """
     k0, kmax = ks[0], ks[-1]
     refs = P.select("person_id", "pk", "ref")

@@ -228,11 +228,13 @@ def person_key(ids: ibis.Table) -> ibis.Table:
     """
     ids = ids.mutate(_g=ids.person_id.substr(0, KEY_PREFIX))
     groups = ids.group_by("_g").aggregate(_n=ids.count())
-    before = groups.select(_h="_g", _m="_n")      # offsets by a join of the few groups: a
-    j = groups.left_join(before, groups._g > before._h)  # running sum would be a window
-    groups = j.group_by("_g").aggregate(_off=j._m.sum().fill_null(0).cast("float64"))  # without
+    # offsets by a join of the few groups (a running sum would be a window without partition);
+    # through float64 so that the cast to int64 is kept (see above)
+    before = groups.select(_h="_g", _m="_n")
+    j = groups.left_join(before, groups._g > before._h)
+    groups = j.group_by("_g").aggregate(_off=j._m.sum().fill_null(0).cast("float64"))
     j = ids.join(groups, "_g").mutate(_r=ibis.row_number().over(group_by="_g", order_by="person_id"))
-    return j.select("person_id", pk=(j._off + j._r).cast("int64"))   # partition; see below
+    return j.select("person_id", pk=(j._off + j._r).cast("int64"))
 
 
 def person_table(t, kept: ibis.Table, ws: int, we: int, ks: Sequence[int], data_start: int):

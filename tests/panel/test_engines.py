@@ -171,8 +171,8 @@ def test_person_key_is_a_64_bit_integer_in_the_engine():
     import ibis
     from evaluation.panel.relational import person_key
     con = ibis.duckdb.connect()
-    sql = str(con.compile(person_key(con.create_table("ids", _ids_with_awkward_prefixes()))))
-    assert dict(zip(*[con.con.sql(sql).columns, con.con.sql(sql).types]))["pk"] == "BIGINT"
+    rel = con.con.sql(str(con.compile(person_key(con.create_table("ids", _ids_with_awkward_prefixes())))))
+    assert dict(zip(rel.columns, rel.types))["pk"] == "BIGINT"
 
 
 @spark_only
