@@ -548,3 +548,34 @@ def test_describe_by_a_column_with_missing_values():
         assert d.loc[("person-month", "employed"), (grp, "sd")] == pytest.approx(r["std"], rel=1e-12)
     persons = p.persons()
     assert d.loc[("person", "persons"), (MISSING_GROUP, "n")] == persons["provider"].isna().sum()
+
+
+def test_in_measure_runs_match_every_spell_month(extracts):
+    """``in_measure`` (built from runs of months in and out of a measure,
+    :func:`evaluation.panel.outcomes.measure_runs`) against a month-by-month check of every
+    spell: overlapping, nested, touching, starting before the window, open-ended, without a
+    measure, and one month at the end of the person's coverage."""
+    spells = pd.DataFrame({
+        "person_id": ["P1", "P1", "P1", "P1", "P1", "P3", "P3", "P3", "P3", "P2"],
+        "spell_start": ["2019-10-05", "2020-02-01", "2020-03-10", "2020-05-01", "2020-06-01",
+                        "2020-04-01", "2020-04-20", "2020-08-01", "2020-12-01", "2020-03-01"],
+        "spell_end": ["2020-01-10", "2020-04-30", "2020-03-20", "2020-05-31", "2020-07-15",
+                      "2020-06-30", "2020-05-05", None, "2020-12-31", "2020-05-01"],
+        "measure": ["a", "b", "c", "d", "e", "f", "g", "h", "i", None]})
+    spells["spell_start"] = pd.to_datetime(spells["spell_start"])
+    spells["spell_end"] = pd.to_datetime(spells["spell_end"])
+    ex = {**extracts, "jobseeker_spells": spells}
+    p = build_panel(ex, window=WINDOW, outside_window="exclude")
+    d = p.data
+    s = spells[spells["measure"].notna()]
+    start, end = s["spell_start"].dt.to_period("M"), s["spell_end"].dt.to_period("M")
+    for _, row in d.iterrows():
+        m = row["month"].to_period("M")
+        want = ((s["person_id"] == row["person_id"]) & (start <= m)
+                & (end.isna() | (end >= m))).any()
+        assert row["in_measure"] == want, (row["person_id"], str(m))
+    assert months(person(p, "P1"), "in_measure") == ["2020-01", "2020-02", "2020-03", "2020-04",
+                                                      "2020-05", "2020-06", "2020-07"]
+    assert months(person(p, "P3"), "in_measure") == ["2020-04", "2020-05", "2020-06", "2020-08",
+                                                      "2020-09", "2020-10", "2020-11", "2020-12"]
+    assert not person(p, "P2")["in_measure"].any()      # its spell has no measure

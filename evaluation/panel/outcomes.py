@@ -45,15 +45,33 @@ def job_kept(e: ibis.Table, min_share):
     return ok & (ok.cast("int64").sum().over(w) >= 6)
 
 
-def in_measure(s: ibis.Table) -> ibis.Table:
-    """(pk, m) months covered by a job-seeker spell with a measure (``s``: spells already
-    clipped to the person's panel months, ``s0`` .. ``e0``)."""
-    return s.select("pk", m=ibis.range(s.s0, s.e0 + 1).unnest())
+def measure_runs(P: ibis.Table, s: ibis.Table) -> ibis.Table:
+    """Each person's panel months ``first .. last`` cut into runs of months in and out of a
+    job-seeker measure: ``(pk, s, e, meas)``, one row per run.
+
+    ``s``: spells with a measure, already clipped to the person's panel months (``s0 .. e0``).
+    Every spell marks ``+1`` at its first month and ``-1`` after its last; the panel months
+    mark ``0`` at ``first`` and after ``last``.  Summed per (person, month) and ordered by
+    month, the marks cut the months into runs; a run is in a measure when the running sum (the
+    spells covering its first month) is positive.  The person-months are then the runs'
+    months, so ``in_measure`` needs no row per spell month and no group-by or join on months
+    (these were a third of a person-month bucket's work).
+    """
+    one = ibis.literal(1, "int64")
+    marks = [P.select("pk", t=P["first"], d=0 * one), P.select("pk", t=P["last"] + 1, d=0 * one),
+             s.select("pk", t=s.s0, d=one), s.select("pk", t=s.e0 + 1, d=-one)]
+    u = marks[0]
+    for x in marks[1:]:
+        u = u.union(x, distinct=False)
+    g = u.group_by("pk", "t").aggregate(d=u.d.sum())
+    g = g.mutate(on=g.d.sum().over(ibis.cumulative_window(group_by="pk", order_by="t")) > 0,
+                 nxt=g.t.lead().over(ibis.window(group_by="pk", order_by="t")))
+    g = g.filter(g.nxt.notnull())
+    return g.select("pk", s=g.t, e=g.nxt - 1, meas=g.on)
 
 
 #: Facts of the sparse registers, stacked and summarised per person-month (:func:`_facts`).
-_SPARSE = {"amt": "float64", "aap": "boolean", "dis": "boolean", "edu": "boolean", "ev": "float64",
-           "meas": "boolean"}
+_SPARSE = {"amt": "float64", "aap": "boolean", "dis": "boolean", "edu": "boolean", "ev": "float64"}
 
 
 def _facts(b, ws: int, span: int, min_share) -> list[ibis.Table]:
@@ -82,8 +100,6 @@ def _facts(b, ws: int, span: int, min_share) -> list[ibis.Table]:
         arms.append(arm(b["education"], edu=ibis.literal(True)))
     if "reoffending" in b:
         arms.append(arm(b["reoffending"], ev=b["reoffending"].ev))
-    if "jobseeker_spells" in b:
-        arms.append(arm(in_measure(b["jobseeker_spells"]), meas=ibis.literal(True)))
     if arms:
         u = arms[0]
         for a in arms[1:]:
@@ -106,7 +122,11 @@ def monthly_outcomes(b, ws: int, span: int, min_share) -> ibis.Table:
     register's facts are left-joined on it.
     """
     P = b["P"]
-    pm = P.select("pk", "person_id", "am", mi=ibis.range(P["first"], P["last"] + 1).unnest())
+    if "jobseeker_spells" in b:   # the months in runs in and out of a measure
+        runs = measure_runs(P, b["jobseeker_spells"]).join(P.select("pk", "person_id", "am"), "pk")
+        pm = runs.select("pk", "person_id", "am", "meas", mi=ibis.range(runs.s, runs.e + 1).unnest())
+    else:
+        pm = P.select("pk", "person_id", "am", mi=ibis.range(P["first"], P["last"] + 1).unnest())
     pm = pm.mutate(k=pm.pk * span + (pm.mi - ws))
     for f in _facts(b, ws, span, min_share):
         pm = pm.left_join(f, "k")
