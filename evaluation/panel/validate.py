@@ -5,9 +5,9 @@ over parquet files, or a converted frame) and runs named steps in order (require
 columns, types, missing values, duplicates, values and plausible ranges, id types, study
 window, linkage, link rates).  Each step declares its checks on one :class:`_Checks`
 collector; every count is then computed by the engine in one query (a predicate summed over an
-extract, a hash-screened duplicate key, a set difference of person ids), and example rows
-and exact duplicate counts are fetched only for the checks that fail or are suspected (the
-first rows by row number; see :func:`_dup_screen`).  So validation
+extract, a screened duplicate key (month masks per person, or a key hash), a set difference
+of person ids), and example rows and exact duplicate counts are fetched only for the checks
+that fail or are suspected (the first rows by row number; see :func:`_dup_screen`).  So validation
 never loads an extract into pandas, and the counts are the same whatever the data size.
 """
 from __future__ import annotations
@@ -66,6 +66,7 @@ class _Checks:
         self.screens: dict[tuple, str] = {}       # duplicate screens by (extract, key)
         self.id_bits: dict[str, int] = {}         # extract bits of the _ids table
         self.shape = None                          # key of the compiled SQL (set before counting)
+        self.span = None                           # (first, last) month index of window and look-back
 
     def add(self, p: Problem) -> None:
         self.items.append(p)
@@ -242,6 +243,8 @@ def validate_extracts(extracts: Mapping, *, window=None,
         con = connect("duckdb")
     say = progress or (lambda stage, rows=None: None)
     ck = _Checks(con)
+    if win is not None:
+        ck.span = (win[0] - lookback_months, win[1])
     _check_extracts_present(ck, extracts)
     _check_columns_and_types(ck, extracts)
     say("validating extracts in the engine", sum(ck.rows.values()))
@@ -358,7 +361,9 @@ def _key_hash(t: ibis.Table, key: Sequence[str]):
 
 def _dup_screen(ck: _Checks, name: str, key: Sequence[str]) -> str:
     """Label of the duplicate screen of ``key`` in extract ``name``: rows in groups of more than
-    one row by :func:`_key_hash` (declared once per extract and key, shared by its checks).
+    one row by :func:`_key_hash` (declared once per extract and key, shared by its checks), or,
+    for a monthly extract when the window is known, repeats counted per person with month
+    masks (:func:`_month_screen`).
 
     Equal keys have equal hashes, so the screen never misses a duplicate; different keys can
     collide (probability about n^2 / 2^65 for n rows, 0.2 % at 300M), so a nonzero screen is a
@@ -372,10 +377,65 @@ def _dup_screen(ck: _Checks, name: str, key: Sequence[str]) -> str:
     k = (name, tuple(key))
     if k not in ck.screens:
         t = ck.tables[name]
-        g = t.group_by(_h=_key_hash(t, key)).aggregate(_c=t.count())
-        g = g.filter(g._c > 1)
-        (ck.screens[k],) = ck.count_table(g.aggregate(n=g._c.sum().fill_null(0).cast("int64")))
+        if ck.span is not None and tuple(key[:2]) == ("person_id", "month"):
+            (ck.screens[k],) = ck.count_table(_month_screen(t, key, *ck.span))
+        else:
+            (ck.screens[k],) = ck.count_table(_hash_screen(t, key))
     return ck.screens[k]
+
+
+def _hash_screen(t: ibis.Table, key: Sequence[str]) -> ibis.Table:
+    """Rows of ``t`` in groups of more than one row by :func:`_key_hash` (a one-row table ``n``)."""
+    g = t.group_by(_h=_key_hash(t, key)).aggregate(_c=t.count())
+    g = g.filter(g._c > 1)
+    return g.aggregate(n=g._c.sum().fill_null(0).cast("int64"))
+
+
+@ibis.udf.scalar.builtin(name="bit_count")
+def _bit_count(x: dt.int64) -> dt.int8:
+    """DuckDB's ``bit_count``: the bits set in a BIGINT."""
+
+
+#: Months (slots) per BIGINT mask of :func:`_month_screen` (bits 0..61).
+_SLOTS = 62
+
+
+def _month_screen(t: ibis.Table, key: Sequence[str], lo: int, hi: int) -> ibis.Table:
+    """Duplicate screen of a monthly extract keyed by person and month (and benefit): rows that
+    repeat a key, counted per person with month bit masks (a one-row table ``n``).
+
+    The records in the window and look-back (month indices ``lo .. hi``) are grouped by
+    person, not by key: each record sets the bit of its month (benefits: of its month and
+    benefit, ``AAP`` or any other) in one of a few BIGINT masks, and a person has
+    ``count - bits set`` records that repeat another's key.  Every duplicate is counted (a
+    repeated key sets a bit already set), so like the hash screen this never misses one; a
+    benefit other than the two (itself an error) can share a bit with ``disability`` and make
+    a suspicion that the exact count clears.  The few records outside the months (and those
+    without person or month) get the hash screen (:func:`_hash_screen`).
+
+    Measured on the bench's 10M persons (DuckDB, 2 cores): employment's 107M records grouped by
+    person (10M groups) rather than by key hash (107M groups) took 4.1 CPU s instead of 19.7,
+    social assistance's 77M 2.6 instead of 15.3; with the link rates below, validation's count
+    query went from 90 to 58 CPU s (46 to 30 s wall) and no longer spilled.
+    """
+    m = month_index(t.month)
+    inside = t.person_id.notnull() & t.month.notnull() & (m >= lo) & (m <= hi)
+    width = 2 if "benefit" in key else 1
+    slot = (m - lo) * width
+    if width == 2:
+        slot = slot + (t.benefit != "AAP").fill_null(True).cast("int64")
+    r = t.filter(inside).select("person_id", _s=slot)
+    one = ibis.literal(1, "int64").cast("uint64").cast("int64")   # a BIGINT 1 (a bare 1 is INTEGER)
+    blocks = -(-(hi - lo + 1) * width // _SLOTS)
+    g = r.group_by("person_id").aggregate(_c=r.count(), **{
+        f"_b{j}": ibis.cases(((r._s // _SLOTS) == j, one << (r._s % _SLOTS)), else_=0 * one).bit_or()
+        for j in range(blocks)})
+    repeats = g._c
+    for j in range(blocks):
+        repeats = repeats - _bit_count(g[f"_b{j}"]).cast("int64")
+    a = g.aggregate(_a=repeats.sum())
+    b = _hash_screen(t.filter(~inside.fill_null(False)), key)
+    return a.cross_join(b).select(n=(a._a.fill_null(0) + b.n.fill_null(0)).cast("int64"))
 
 
 def _dup_check(ck: _Checks, name, key, col, kind, message, fix, show, where=None) -> None:
@@ -632,14 +692,20 @@ def _check_id_types(ck: _Checks) -> None:
 
 
 def _check_link_rates(ck: _Checks, min_rate: float) -> None:
-    """Share of each extract's records whose person links to ``assignment``; too low is an error."""
+    """Share of each extract's records whose person links to ``assignment``; too low is an error.
+
+    A record links unless its id is among the ids absent from assignment (from
+    :func:`_id_presence`): usually a few, so each record is looked up in a small hash table
+    rather than in the table of every assigned person (at 10M persons and 300M records: 14
+    CPU s of lookups before, under 0.3 after)."""
     if not ck.has("assignment", "person_id"):
         return
-    a = ck.tables["assignment"]
+    ids, bits = _id_presence(ck)
+    absent = ids.filter((ids._m & bits["assignment"]) == 0).select("person_id")
     for name, t in ck.tables.items():
         if name == "assignment" or not ck.has(name, "person_id") or not ck.rows[name]:
             continue
-        linked = t.person_id.isin(a.person_id).fill_null(False)
+        linked = t.person_id.notnull() & ~t.person_id.isin(absent.person_id).fill_null(False)
         lab = ck.count_rows(name, linked)
 
         def resolve(n, name=name, lab=lab, linked=linked, t=t):

@@ -165,6 +165,45 @@ def test_duplicates_are_counted_exactly_with_their_examples(parts, tmp_path):
     assert p.message.startswith("assignment changes within a person")
 
 
+@pytest.mark.parametrize("window", [("2018-01", "2023-12"), ("2021-01", "2021-12"), ("2030-01", "2030-12")],
+                         ids=["all-months-in-the-masks", "some-outside", "all-outside"])
+def test_duplicates_with_a_window_match_those_without(parts, window):
+    """With a window the monthly screens count repeats per person with month masks
+    (:func:`evaluation.panel.validate._month_screen`; records outside the window and look-back
+    get the hash screen): the duplicate problems are those found without a window."""
+    ex, _ = _with_duplicates(parts)
+
+    def dups(rep):
+        return [x for x in _problems(rep) if x[2] in ("duplicate", "assignment changes")]
+    want = dups(validate_extracts(ex, raise_errors=False))
+    assert len(want) == 6
+    assert dups(validate_extracts(ex, raise_errors=False, window=window, outside_window="exclude")) == want
+
+
+def test_the_month_screen_counts_every_repeat_and_no_distinct_key():
+    """Masks of 62 months: repeats in the first and a later mask are counted; benefits AAP and
+    disability in one month are not a repeat, two AAP are; a month outside the span goes to the
+    hash screen; a key with a missing month is screened by hash too."""
+    from evaluation.panel import validate as v
+    from evaluation.panel.engine import connect
+    con = connect("duckdb")
+    lo, hi = 600, 600 + 150
+    months = pd.to_datetime([f"{(m) // 12 + 1970}-{m % 12 + 1:02d}-01" for m in
+                             (600, 661, 662, 662, 723, 750, 750, 900, 900, 600)])
+    df = pd.DataFrame({"person_id": ["a"] * 9 + ["b"], "month": months})
+    con.con.register("_x_e", df)
+    n = con.to_pandas(v._month_screen(con.table("_x_e"), ("person_id", "month"), lo, hi))["n"].iloc[0]
+    assert n == 1 + 1 + 2        # 662 and 750 once more each (masks); 900 twice (outside: all copies)
+    b = pd.DataFrame({"person_id": ["a"] * 6, "month": months[[0, 0, 1, 1, 5, 5]],
+                      "benefit": ["AAP", "disability", "AAP", "AAP", "other", "disability"]})
+    con.con.register("_x_b", b)
+    n = con.to_pandas(v._month_screen(con.table("_x_b"), ("person_id", "month", "benefit"), lo, hi))["n"].iloc[0]
+    assert n == 2                # AAP twice in 661; 'other' shares disability's bit: a suspicion
+    none = pd.DataFrame({"person_id": ["a", "a", "a"], "month": pd.to_datetime(["2020-01-01", None, None])})
+    con.con.register("_x_n", none)
+    assert con.to_pandas(v._month_screen(con.table("_x_n"), ("person_id", "month"), lo, hi))["n"].iloc[0] == 2
+
+
 def test_a_hash_collision_is_no_problem(parts, monkeypatch):
     """A screen that always collides (every key hashes to 0, so it counts every row) makes the
     exact count run for every duplicate check; the exact count is 0, so there is no problem."""
