@@ -60,9 +60,7 @@ def measure_runs(P: ibis.Table, s: ibis.Table) -> ibis.Table:
     one = ibis.literal(1, "int64")
     marks = [P.select("pk", t=P["first"], d=0 * one), P.select("pk", t=P["last"] + 1, d=0 * one),
              s.select("pk", t=s.s0, d=one), s.select("pk", t=s.e0 + 1, d=-one)]
-    u = marks[0]
-    for x in marks[1:]:
-        u = u.union(x, distinct=False)
+    u = ibis.union(*marks, distinct=False)
     g = u.group_by("pk", "t").aggregate(d=u.d.sum())
     g = g.mutate(on=g.d.sum().over(ibis.cumulative_window(group_by="pk", order_by="t")) > 0,
                  nxt=g.t.lead().over(ibis.window(group_by="pk", order_by="t")))
@@ -101,9 +99,7 @@ def _facts(b, ws: int, span: int, min_share) -> list[ibis.Table]:
     if "reoffending" in b:
         arms.append(arm(b["reoffending"], ev=b["reoffending"].ev))
     if arms:
-        u = arms[0]
-        for a in arms[1:]:
-            u = u.union(a, distinct=False)
+        u = ibis.union(*arms, distinct=False)
         out.append(u.group_by("k").aggregate(**{
             c: u[c].sum() if c == "ev" else u[c].max() if typ == "float64" else u[c].any()
             for c, typ in _SPARSE.items()}))

@@ -178,12 +178,8 @@ def presence(t: Mapping[str, ibis.Table]) -> ibis.Table:
     in assignment / persons / coverage.  Validation computes the same table for its linkage
     checks; the build then takes that one (``t["_ids"]``, :func:`.narrow.narrow_tables`) instead
     of reading every record's id again (at 10M persons and 300M records: 54 s)."""
-    ids = None
-    for name, tab in t.items():
-        if name.startswith("_"):
-            continue
-        s = tab.select("person_id").filter(tab.person_id.notnull())
-        ids = s if ids is None else ids.union(s, distinct=False)
+    ids = ibis.union(*[tab.select("person_id").filter(tab.person_id.notnull())
+                       for name, tab in t.items() if not name.startswith("_")], distinct=False)
     flags = ids.distinct()
     for name, flag in (("assignment", "has_a"), ("persons", "has_p"), ("coverage", "has_c")):
         have = t[name].select("person_id").distinct().mutate(**{flag: ibis.literal(True)})
@@ -344,10 +340,7 @@ def record_flow(t, P: ibis.Table, ws: int, we: int) -> ibis.Table:
             aggs[f"{k}_p"] = ((g.why == i) & g.person_id.notnull()).sum().cast("int64")
             aggs[f"{k}_n"] = g.n.sum(where=g.why == i).cast("int64")
         parts.append(g.aggregate(**aggs).mutate(extract=ibis.literal(name)))
-    out = parts[0]
-    for x in parts[1:]:
-        out = out.union(x, distinct=False)
-    return out
+    return ibis.union(*parts, distinct=False)
 
 
 def person_month_flow(P: ibis.Table, ws: int, we: int) -> ibis.Table:
@@ -364,9 +357,7 @@ def person_month_flow(P: ibis.Table, ws: int, we: int) -> ibis.Table:
 def data_start(t) -> ibis.Table:
     """First month present in the monthly registers (an expression), or None without records."""
     mins = [t[n].select(m=t[n].m) for n in MONTHLY_KEYS if n in t]
-    u = mins[0]
-    for x in mins[1:]:
-        u = u.union(x, distinct=False)
+    u = ibis.union(*mins, distinct=False)
     return u.aggregate(start=u.m.min())
 
 

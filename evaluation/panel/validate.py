@@ -560,11 +560,8 @@ def _id_presence(ck: _Checks) -> tuple[ibis.Table, dict]:
         return ck.extra["_ids"], ck.id_bits
     names = [n for n in ck.tables if ck.has(n, "person_id")]
     bits = {n: 1 << i for i, n in enumerate(names)}
-    u = None
-    for n in names:
-        t = ck.tables[n]
-        part = t.select("person_id", _f=ibis.literal(bits[n], "int64"))
-        u = part if u is None else u.union(part, distinct=False)
+    u = ibis.union(*[ck.tables[n].select("person_id", _f=ibis.literal(bits[n], "int64")) for n in names],
+                   distinct=False)
     u = u.filter(u.person_id.notnull())
     g = u.group_by("person_id").aggregate(_m=u._f.bit_or())
     ids = g.mutate(_t=~g.person_id.re_search(r"^(?:[1-9][0-9]*|0)$").fill_null(False))
